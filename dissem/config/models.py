@@ -1,0 +1,377 @@
+"""Pydantic models of the config files: ``channels.yaml``, ``releases/*``, ``feeds.yaml``.
+
+Models are strict (unknown keys are errors). Locating an error at ``path:line:column`` is the
+loader's job (``dissem.config.loader``); these models only say what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from dissem.errors import ConfigProblem
+
+PLATFORMS: tuple[str, ...] = (
+    "x",
+    "mastodon",
+    "bluesky",
+    "facebook",
+    "instagram",
+    "threads",
+    "linkedin",
+    "telegram",
+)
+Platform = Literal[
+    "x", "mastodon", "bluesky", "facebook", "instagram", "threads", "linkedin", "telegram"
+]
+
+DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 60}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accepts ``90s``, ``30m``, ``2h``, ``1d`` or a bare number of minutes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30m, 2h or 1d")
+    if isinstance(value, int | float):
+        return timedelta(minutes=value)
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 30m, 2h or 1d")
+        return timedelta(seconds=float(m.group(1)) * _DURATION_UNITS[m.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def check_timezone(name: str) -> str:
+    """Returns ``name`` if it is an IANA zone, else raises ValueError with a suggestion."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name like Europe/Berlin"
+        raise ValueError(f"unknown time zone {name!r}{hint}") from None
+    return name
+
+
+@dataclass(frozen=True)
+class Window:
+    """A posting window: on ``days`` (0=Monday), from ``start`` to ``end`` local time.
+
+    ``end`` of 00:00 or 24:00 means midnight at the end of the day.
+    """
+
+    days: frozenset[int]
+    start: time
+    end: time | None  # None: until midnight
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        m = re.fullmatch(
+            r"\s*([a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*|daily)"
+            r"\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*",
+            text.strip().lower(),
+        )
+        if not m:
+            raise ValueError(
+                f"window {text!r} is not 'DAYS HH:MM-HH:MM'; write e.g. 'mon-fri 07:00-21:00'"
+            )
+        days = _parse_days(m.group(1))
+        sh, sm, eh, em = (int(m.group(i)) for i in range(2, 6))
+        if sh > 23 or sm > 59 or eh > 24 or em > 59 or (eh == 24 and em):
+            raise ValueError(f"window {text!r} has an impossible time")
+        start = time(sh, sm)
+        end = None if (eh, em) in ((0, 0), (24, 0)) else time(eh, em)
+        if end is not None and end <= start:
+            raise ValueError(
+                f"window {text!r} ends before it starts; split a night window in two, "
+                "e.g. 'mon 22:00-24:00' and 'tue 00:00-02:00'"
+            )
+        return cls(days=days, start=start, end=end, text=text)
+
+    def end_seconds(self) -> int:
+        return 86400 if self.end is None else self.end.hour * 3600 + self.end.minute * 60
+
+    def start_seconds(self) -> int:
+        return self.start.hour * 3600 + self.start.minute * 60
+
+
+def _parse_days(spec: str) -> frozenset[int]:
+    if spec == "daily":
+        return frozenset(range(7))
+    days: set[int] = set()
+    for chunk in spec.split(","):
+        ends = [c.strip() for c in chunk.split("-")]
+        for name in ends:
+            if name not in DAY_NAMES:
+                raise ValueError(f"unknown day {name!r}; use {', '.join(DAY_NAMES)} or daily")
+        a = DAY_NAMES.index(ends[0])
+        b = DAY_NAMES.index(ends[-1])
+        i = a
+        while True:
+            days.add(i)
+            if i == b:
+                break
+            i = (i + 1) % 7
+    return frozenset(days)
+
+
+def _parse_window(value: Any) -> Any:
+    return Window.parse(value) if isinstance(value, str) else value
+
+
+WindowSpec = Annotated[Window, BeforeValidator(_parse_window)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Utm(Strict):
+    """UTM tagging of the link back to the portal."""
+
+    enabled: bool = True
+    source: str | None = Field(None, description="default: the platform name")
+    medium: str = "social"
+    campaign: str | None = Field(None, description="default: the release id")
+    content: str | None = Field(None, description="default: the channel name")
+
+
+class Channel(Strict):
+    """One account on one platform."""
+
+    name: str = Field(description="unique, lower-case: letters, digits, . _ -")
+    platform: Platform
+    account: str = Field(description="handle, page id, chat id (@channel), organization URN or DID")
+    timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
+    windows: list[WindowSpec] = Field(
+        default_factory=lambda: [Window.parse("daily 00:00-24:00")],
+        description="posting windows in local time, e.g. 'mon-fri 07:00-21:00'",
+    )
+    min_gap: Duration = Field(timedelta(minutes=30), description="least time between two posts")
+    daily_cap: int | None = Field(None, ge=1, description="most posts per local day")
+    language: str = Field("en", description="language of this channel's posts (ISO 639-1)")
+    template: str | None = Field(None, description="Jinja template (sandboxed) for the text")
+    hashtags: list[str] = Field(default_factory=list, description="added to every post")
+    utm: Utm = Field(default_factory=Utm)
+    enabled: bool = True
+    thread: bool = Field(False, description="split long releases into numbered parts")
+    credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description="credential name -> name of the environment variable that holds it",
+    )
+    api_base: str | None = Field(
+        None, description="API root: Mastodon instance, Bluesky PDS, or a self-hosted server"
+    )
+    max_length: int | None = Field(None, ge=1, description="server limit (Mastodon)")
+    url_length: int | None = Field(None, ge=1, description="characters one URL counts (Mastodon)")
+    visibility: str | None = Field(None, description="Mastodon: public, unlisted, private")
+    evergreen_interval: Duration | None = Field(None, description="re-share evergreen releases")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
+            )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v)
+
+    @field_validator("credentials")
+    @classmethod
+    def _creds(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, env in v.items():
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
+                raise ValueError(
+                    f"credentials.{key}: {env!r} must be the NAME of an environment variable "
+                    "(upper case), never the secret itself"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _windows_do_not_overlap(self) -> Channel:
+        for day in range(7):
+            spans = sorted(
+                (w.start_seconds(), w.end_seconds(), w.text) for w in self.windows if day in w.days
+            )
+            for (_, a_end, a_text), (b_start, _, b_text) in zip(spans, spans[1:], strict=False):
+                if b_start < a_end:
+                    raise ValueError(
+                        f"windows {a_text!r} and {b_text!r} overlap on {DAY_NAMES[day]}; "
+                        "merge them into one window"
+                    )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ChannelsFile(Strict):
+    """``channels.yaml``."""
+
+    channels: list[Channel]
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="group name -> channel or group names"
+    )
+
+
+class Image(Strict):
+    src: str = Field(description="public URL (https://...) or a path relative to config/")
+    alt: str = Field("", description="alt text, read by screen readers")
+
+
+class Translation(Strict):
+    title: str | None = None
+    summary: str | None = None
+    body: str | None = None
+
+
+class Override(Strict):
+    """Per-platform or per-channel changes written in a release."""
+
+    text: str | None = Field(None, description="replaces the rendered text (a template)")
+    title: str | None = None
+    summary: str | None = None
+    hashtags: list[str] | None = None
+    thread: bool | None = None
+    content_warning: str | None = None
+    skip: bool = Field(False, description="do not post this release there")
+
+
+def _aware(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    tz = (info.context or {}).get("timezone", "Asia/Jakarta")
+    return value.replace(tzinfo=ZoneInfo(tz))
+
+
+class Release(Strict):
+    """One release (article, statement) to disseminate."""
+
+    id: str = Field(description="defaults to the file name without extension")
+    title: str = Field(min_length=1)
+    summary: str = ""
+    body: str = ""
+    url: str = Field(description="the article on the portal (https://...)")
+    language: str = "en"
+    translations: dict[str, Translation] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    image: Image | None = None
+    targets: list[str] = Field(min_length=1, description="channel and group names")
+    priority: Literal["normal", "breaking", "evergreen"] = "normal"
+    not_before: datetime | None = Field(
+        None, description="embargo; naive times are DISSEM_TIMEZONE"
+    )
+    expires: datetime | None = None
+    status: Literal["draft", "approved", "withdrawn"] = "draft"
+    approved_by: str | None = None
+    thread: bool | None = Field(None, description="split into numbered parts where allowed")
+    content_warning: str | None = Field(None, description="Mastodon content warning")
+    overrides: dict[str, Override] = Field(
+        default_factory=dict, description="platform or channel name -> changes"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", v):
+            raise ValueError(f"{v!r} is not a valid id; use letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+\.[^\s]+$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL; write the full article address")
+        return v
+
+    @field_validator("not_before", "expires")
+    @classmethod
+    def _tz_aware(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _aware(v, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Release:
+        if self.not_before and self.expires and self.expires <= self.not_before:
+            raise ValueError("expires is not after not_before (the embargo); fix one of them")
+        if self.status == "approved" and not self.approved_by:
+            raise ValueError("status is approved but approved_by is empty; name who approved it")
+        return self
+
+
+class Feed(Strict):
+    """One RSS/Atom feed of the portal (ingestion comes in a later issue)."""
+
+    name: str
+    url: str
+    targets: list[str] = Field(min_length=1)
+    language: str = "en"
+    priority: Literal["normal", "breaking", "evergreen"] = "normal"
+    status: Literal["draft", "approved"] = "draft"
+    approved_by: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    poll_interval: Duration = Field(timedelta(minutes=10))
+
+
+class FeedsFile(Strict):
+    """``feeds.yaml``."""
+
+    feeds: list[Feed] = Field(default_factory=list)
+
+
+@dataclass
+class LoadedRelease:
+    release: Release
+    path: Path
+    content_hash: str
+
+
+@dataclass
+class LoadedConfig:
+    """Everything read from a config folder, plus every problem found on the way."""
+
+    root: Path
+    channels: dict[str, Channel] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # expanded to channel names
+    releases: list[LoadedRelease] = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    broken_release_ids: set[str] = field(default_factory=set)  # files present but invalid
+
+    def targets_of(self, release: Release) -> list[str]:
+        """Channel names a release targets (groups expanded, order kept, no duplicates)."""
+        out: list[str] = []
+        for t in release.targets:
+            for name in self.groups.get(t, [t]):
+                if name in self.channels and name not in out:
+                    out.append(name)
+        return out

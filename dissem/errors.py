@@ -1,0 +1,114 @@
+"""The one error tree, sorted by what the scheduler does next.
+
+::
+
+    DissemError
+    ├── ConfigError              a file is wrong: path, line, field, hint
+    ├── CredentialsMissing       a channel names an environment variable that is unset or empty
+    └── PlatformError
+        ├── RateLimited          retry_at known; pause the channel until then
+        ├── TransientError       safe to retry with backoff (nothing was created)
+        ├── OutcomeUnknown       the request may have been applied: reconcile first
+        ├── Duplicate            the platform already has it (remote id when it says)
+        ├── ContentRejected      permanent for this content: fail with the reason
+        └── AuthError            credentials bad or expired: fail, alert, pause the channel
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class DissemError(Exception):
+    """Base of every error dissem raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in one config file, located to the line and column (1-based)."""
+
+    path: str
+    line: int
+    column: int
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}:{field} {self.message}{hint}"
+
+
+class ConfigError(DissemError):
+    """Raised when config files are wrong; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class CredentialsMissing(DissemError):
+    """Raised when a channel's credential environment variable is unset or empty."""
+
+    def __init__(self, channel: str, variable: str) -> None:
+        self.channel = channel
+        self.variable = variable
+        super().__init__(
+            f"channel {channel!r}: environment variable {variable} is not set or empty; "
+            f"set it (or remove the channel / set enabled: false); the channel is skipped"
+        )
+
+
+class PlatformError(DissemError):
+    """Base of every failure a platform adapter reports."""
+
+    def __init__(self, message: str, *, platform: str = "", status: int | None = None) -> None:
+        self.platform = platform
+        self.status = status
+        super().__init__(message)
+
+
+class RateLimited(PlatformError):
+    """Raised on a throttle signal; ``retry_at`` (UTC) is when the channel may post again."""
+
+    def __init__(
+        self, message: str, *, retry_at: datetime, platform: str = "", status: int | None = None
+    ) -> None:
+        self.retry_at = retry_at
+        super().__init__(message, platform=platform, status=status)
+
+
+class TransientError(PlatformError):
+    """Raised when nothing was created and retrying with backoff is safe."""
+
+
+class OutcomeUnknown(PlatformError):
+    """Raised when the request may have been applied (timeout after sending, 5xx on create)."""
+
+
+class Duplicate(PlatformError):
+    """Raised when the platform already holds this post; ``remote_id`` when it names it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remote_id: str | None = None,
+        url: str | None = None,
+        platform: str = "",
+        status: int | None = None,
+    ) -> None:
+        self.remote_id = remote_id
+        self.url = url
+        super().__init__(message, platform=platform, status=status)
+
+
+class ContentRejected(PlatformError):
+    """Raised when the platform refuses this content for good; the reason is the message."""
+
+
+class AuthError(PlatformError):
+    """Raised when credentials are missing, wrong, expired or lack a permission."""

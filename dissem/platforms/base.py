@@ -1,0 +1,201 @@
+"""The contract every platform adapter implements.
+
+An adapter is one class per platform. It states its limits and abilities as data
+(:class:`Capabilities`) and implements four narrow operations:
+
+- :meth:`Platform.publish` sends one part and returns the remote post, or raises one of the
+  errors of :mod:`dissem.errors` (``RateLimited``, ``TransientError``, ``OutcomeUnknown``,
+  ``Duplicate``, ``ContentRejected``, ``AuthError``). It never retries by itself and never
+  sleeps: retrying is the scheduler's decision.
+- :meth:`Platform.lookup` answers "did this post go out?" after an unknown outcome, by the
+  idempotency key, the rkey, the container id or by matching the text among the account's
+  recent posts. It returns ``None`` when the post is not there, and raises
+  :class:`LookupUnsupported` when the platform cannot be asked (Telegram).
+- :meth:`Platform.fetch_metrics` reads engagement for a batch of remote ids (at most
+  ``capabilities.metrics_batch``), normalised to :data:`METRIC_NAMES`.
+- :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it.
+
+Every adapter uses one ``requests.Session`` and a timeout on every call.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+import requests
+
+from dissem.compose.types import Part
+from dissem.config.models import Channel
+from dissem.errors import CredentialsMissing, DissemError
+from dissem.settings import Settings
+
+#: Normalised metric names across platforms.
+METRIC_NAMES: tuple[str, ...] = (
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "bookmarks",
+    "shares",
+    "views",
+    "reach",
+    "link_clicks",
+)
+
+
+class LookupUnsupported(DissemError):
+    """Raised by :meth:`Platform.lookup` when the platform offers no way to check."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can do, as data."""
+
+    threads: bool
+    media_required: bool
+    link_cards: bool
+    native_idempotency: bool  # a key, rkey or container lets a retry be checked safely
+    can_lookup: bool
+    metrics: tuple[str, ...]  # normalised names the platform reports; () when none
+    metrics_batch: int  # most remote ids per metrics call
+    text_limit: int
+
+
+@dataclass(frozen=True)
+class RemotePost:
+    """A post as the platform knows it. ``data`` keeps what replies need (Bluesky cid...)."""
+
+    remote_id: str
+    url: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    """Normalised values (only the names the platform reported) and the raw payload."""
+
+    values: Mapping[str, int]
+    raw: Mapping[str, Any]
+
+
+class PublishContext(Protocol):
+    """What an adapter knows about the post it is publishing, and where it keeps state.
+
+    ``remember`` writes a value (rkey, container id) to the database *before* the adapter
+    takes the next network step, so that a crash after it can be reconciled.
+    """
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+    @property
+    def state(self) -> Mapping[str, str]: ...
+
+    def remember(self, key: str, value: str) -> None: ...
+
+
+@dataclass
+class MemoryContext:
+    """A :class:`PublishContext` kept in memory (tests, benchmarks, preview)."""
+
+    idempotency_key: str
+    state: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, key: str, value: str) -> None:
+        self.state[key] = value
+
+
+class Platform(ABC):
+    """Base class of the adapters. Subclasses set the class attributes and the methods."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    #: credential names the channel must map to environment variables (one set must be
+    #: complete; see :meth:`credential_sets`).
+    required_credentials: ClassVar[tuple[tuple[str, ...], ...]]
+    #: the real API root, used when the channel sets no ``api_base`` and no sandbox is set
+    default_api_base: ClassVar[str]
+
+    def __init__(
+        self,
+        channel: Channel,
+        credentials: Mapping[str, str],
+        settings: Settings,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.channel = channel
+        self.credentials = dict(credentials)
+        self.settings = settings
+        self.timeout = settings.http_timeout
+        self.session = session or requests.Session()
+        self.api_base = api_base_for(channel, settings, self.name, self.default_api_base)
+
+    @abstractmethod
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """Send one part; ``reply_to``/``root`` chain a thread. Raises the error tree."""
+
+    @abstractmethod
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """Find a post that may have gone out; None if absent. Raises LookupUnsupported."""
+
+    @abstractmethod
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """Metrics for up to ``capabilities.metrics_batch`` ids; missing ids are left out."""
+
+    def refresh_credentials(self) -> None:  # noqa: B027 - optional hook
+        """Renew short-lived tokens; the default does nothing."""
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def api_base_for(channel: Channel, settings: Settings, platform: str, default: str) -> str:
+    """The sandbox (``DISSEM_SANDBOX_URL``) wins, then the channel's ``api_base``, then the
+    real service, so a demo never reaches a real platform."""
+    if settings.sandbox_url:
+        return f"{settings.sandbox_url.rstrip('/')}/{platform}"
+    if channel.api_base:
+        return channel.api_base.rstrip("/")
+    return default
+
+
+def read_credentials(
+    channel: Channel,
+    sets: tuple[tuple[str, ...], ...],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Reads the channel's secrets from the environment.
+
+    The first complete set of ``sets`` wins. Raises :class:`CredentialsMissing` naming the
+    channel and the first missing variable.
+    """
+    env = os.environ if environ is None else environ
+    first_missing: tuple[str, str] | None = None
+    for names in sets:
+        values: dict[str, str] = {}
+        for name in names:
+            var = channel.credentials.get(name)
+            if var is None:
+                first_missing = first_missing or (name, f"<credentials.{name} not mapped>")
+                break
+            value = env.get(var, "")
+            if not value.strip():
+                first_missing = first_missing or (name, var)
+                break
+            values[name] = value
+        else:
+            return values
+    assert first_missing is not None
+    raise CredentialsMissing(channel.name, first_missing[1])

@@ -1,0 +1,88 @@
+"""Every setting of dissem, declared once: environment variables with the prefix ``DISSEM_``
+(and an optional ``.env`` file in the working folder).
+
+Credentials for platforms are *not* settings: each channel names the environment variables
+that hold its secrets (see ``config/channels.yaml``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """dissem's settings; each field is ``DISSEM_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DISSEM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- core -------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///dissem.db",
+        description="SQLAlchemy URL: sqlite:///path.db (one worker) or postgresql://... (many)",
+    )
+    config_dir: Path = Field(Path("config"), description="folder with channels.yaml, releases/")
+    timezone: str = Field("Asia/Jakarta", description="IANA zone for reports and the CLI")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_format: Literal["text", "json"] = Field("text", description="text or json log lines")
+
+    # --- platforms --------------------------------------------------------------------
+    sandbox_url: str | None = Field(
+        None, description="base URL of a running `dissem sandbox`; points every channel at it"
+    )
+    http_timeout: float = Field(15.0, description="seconds for every platform HTTP call")
+    linkedin_version: str = Field("202611", description="LinkedIn-Version header (YYYYMM)")
+    graph_api_version: str = Field("v23.0", description="Meta Graph API version path segment")
+
+    # --- worker -----------------------------------------------------------------------
+    worker_id: str | None = Field(None, description="name of this worker (default host:pid)")
+    sync_interval: float = Field(30.0, description="seconds between config syncs")
+    dispatch_interval: float = Field(1.0, description="seconds between dispatch rounds")
+    reconcile_interval: float = Field(60.0, description="seconds between reconcile rounds")
+    metrics_interval: float = Field(300.0, description="seconds between metrics rounds")
+    lease_seconds: float = Field(120.0, description="how long a claimed post stays with a worker")
+    claim_batch: int = Field(32, description="posts claimed per dispatch round")
+    concurrency: int = Field(4, description="publishing threads per worker")
+    max_attempts: int = Field(6, description="tries before a transient failure becomes final")
+    backoff_base: float = Field(30.0, description="seconds; retry n waits base * 2**(n-1)")
+    backoff_max: float = Field(3600.0, description="cap on one backoff, seconds")
+    stagger_seconds: int = Field(120, description="spread of one release over its channels")
+    evergreen_interval_days: int = Field(30, description="default re-share interval")
+    health_port: int | None = Field(None, description="port for /healthz and /metrics")
+    health_host: str = Field("127.0.0.1", description="address the health endpoint binds")
+
+    # --- alerts -----------------------------------------------------------------------
+    alert_webhook_url: str | None = Field(None, description="POST JSON alerts here")
+    alert_email_to: str | None = Field(None, description="comma-separated alert recipients")
+    smtp_host: str | None = Field(None)
+    smtp_port: int = Field(587)
+    smtp_user: str | None = Field(None)
+    smtp_password: SecretStr | None = Field(None)
+    smtp_from: str = Field("dissem@localhost")
+    smtp_starttls: bool = Field(True)
+
+    # --- metrics and reports -------------------------------------------------------------
+    metrics_schedule: str = Field(
+        "1h@1d,6h@7d,1d@30d",
+        description="snapshot cadence by post age: every 1h until 1 day, 6h until 7 days, ...",
+    )
+    report_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field("mon")
+    report_time: str = Field("08:00", description="local time of the weekly report")
+    report_timezone: str | None = Field(None, description="defaults to DISSEM_TIMEZONE")
+    report_dir: Path = Field(Path("reports"), description="where weekly reports are written")
+    report_formats: str = Field("html,csv,xlsx")
+    report_lang: Literal["en", "id"] = Field("en")
+    report_email_to: str | None = Field(None, description="comma-separated report recipients")
+    report_webhook_url: str | None = Field(None, description="POST the report summary here")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
