@@ -6,6 +6,7 @@ loader's job (``dissem.config.loader``); these models only say what is valid.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -221,7 +222,7 @@ class Channel(Strict):
             spans = sorted(
                 (w.start_seconds(), w.end_seconds(), w.text) for w in self.windows if day in w.days
             )
-            for (_, a_end, a_text), (b_start, _, b_text) in zip(spans, spans[1:], strict=False):
+            for (_, a_end, a_text), (b_start, _, b_text) in itertools.pairwise(spans):
                 if b_start < a_end:
                     raise ValueError(
                         f"windows {a_text!r} and {b_text!r} overlap on {DAY_NAMES[day]}; "
