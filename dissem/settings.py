@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     http_timeout: float = Field(15.0, description="seconds for every platform HTTP call")
     linkedin_version: str = Field("202611", description="LinkedIn-Version header (YYYYMM)")
     graph_api_version: str = Field("v23.0", description="Meta Graph API version path segment")
+    threads_api_version: str = Field(
+        "v1.0", description="Threads API version path segment (graph.threads.net has its own)"
+    )
 
     # --- worker -----------------------------------------------------------------------
     worker_id: str | None = Field(None, description="name of this worker (default host:pid)")
