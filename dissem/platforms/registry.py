@@ -1,0 +1,93 @@
+"""Which adapter serves which platform, and building an adapter for a channel.
+
+Adapter modules are imported lazily, keyed by platform name (:data:`PLATFORM_MODULES`), so
+importing the registry costs nothing and a broken module only breaks its own platform. A
+module provides exactly one concrete :class:`~dissem.platforms.base.Platform` subclass whose
+``name`` is the platform name; its class name is free.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Mapping
+
+import requests
+
+from dissem.config.models import PLATFORMS, Channel
+from dissem.platforms.base import Platform, read_credentials
+from dissem.redact import register_secret
+from dissem.settings import Settings
+
+__all__ = [
+    "PLATFORM_MODULES",
+    "available_platforms",
+    "build_adapter",
+    "get_platform",
+    "platform_names",
+]
+
+#: platform name -> module holding its adapter (all eight platforms of the config models)
+PLATFORM_MODULES: dict[str, str] = {name: f"dissem.platforms.{name}" for name in PLATFORMS}
+
+_cache: dict[str, type[Platform]] = {}
+
+
+def platform_names() -> tuple[str, ...]:
+    """Every platform name dissem knows, in the config models' order."""
+    return tuple(PLATFORM_MODULES)
+
+
+def available_platforms() -> tuple[str, ...]:
+    """The platforms whose adapter module is installed (importable without importing it)."""
+    return tuple(
+        name for name, module in PLATFORM_MODULES.items() if importlib.util.find_spec(module)
+    )
+
+
+def get_platform(name: str) -> type[Platform]:
+    """The adapter class for ``name``.
+
+    Raises ``KeyError`` for an unknown platform name and ``LookupError`` when the module
+    holds no (or more than one) concrete adapter with that ``name``.
+    """
+    if name in _cache:
+        return _cache[name]
+    if name not in PLATFORM_MODULES:
+        raise KeyError(f"unknown platform {name!r}; known: {', '.join(PLATFORM_MODULES)}")
+    module = importlib.import_module(PLATFORM_MODULES[name])
+    found = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Platform)
+        and not inspect.isabstract(obj)
+        and obj.__module__ == module.__name__
+        and getattr(obj, "name", None) == name
+    ]
+    if len(found) != 1:
+        raise LookupError(
+            f"{module.__name__} must define exactly one Platform subclass named {name!r}; "
+            f"found {len(found)}"
+        )
+    _cache[name] = found[0]
+    return found[0]
+
+
+def build_adapter(
+    channel: Channel,
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+) -> Platform:
+    """An adapter for ``channel`` with its credentials read from the environment.
+
+    Raises :class:`~dissem.errors.CredentialsMissing` naming the channel and the variable.
+    Every credential value is registered with :mod:`dissem.redact` before the adapter exists.
+    """
+    cls = get_platform(channel.platform)
+    credentials = read_credentials(channel, cls.required_credentials, environ)
+    for value in credentials.values():
+        register_secret(value)
+    return cls(channel, credentials, settings, session)

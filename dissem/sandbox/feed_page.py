@@ -1,0 +1,78 @@
+"""The sandbox's front page: what every channel has "published", newest first, as a feed.
+
+Self-contained HTML (inline CSS, no scripts, no external assets); every text is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from dissem.sandbox.state import PostRecord
+
+__all__ = ["render_feed"]
+
+_COLOURS = {
+    "x": "#111",
+    "mastodon": "#6364ff",
+    "bluesky": "#1185fe",
+    "facebook": "#1877f2",
+    "instagram": "#d62976",
+    "threads": "#333",
+    "linkedin": "#0a66c2",
+    "telegram": "#229ed9",
+}
+
+_CSS = """
+body{font:15px/1.45 system-ui,sans-serif;background:#f3f4f6;margin:0;color:#111}
+header{background:#111;color:#fff;padding:12px 20px}
+main{max-width:640px;margin:16px auto;padding:0 12px}
+article{background:#fff;border-radius:10px;padding:12px 16px;margin:10px 0;
+box-shadow:0 1px 2px #0002}
+.meta{font-size:12px;color:#555;display:flex;gap:8px;align-items:center;flex-wrap:wrap}
+.badge{color:#fff;border-radius:4px;padding:1px 6px;font-weight:600}
+.text{white-space:pre-wrap;word-wrap:break-word;margin:8px 0 0}
+.reply{font-size:12px;color:#777}
+"""
+
+
+def render_feed(posts: Sequence[PostRecord], now: datetime) -> str:
+    """The feed page for ``posts`` (any order; shown newest first) as seen at ``now``."""
+    items = sorted(posts, key=lambda p: p.created_at, reverse=True)
+    cards = "\n".join(_card(p, now) for p in items) or "<p>Nothing published yet.</p>"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>dissem sandbox</title><style>{_CSS}</style></head><body>"
+        f"<header><strong>dissem sandbox</strong> &middot; {len(items)} posts</header>"
+        f"<main>{cards}</main></body></html>"
+    )
+
+
+def _card(post: PostRecord, now: datetime) -> str:
+    colour = _COLOURS.get(post.platform, "#444")
+    link = (
+        f"<a href='{escape(post.url, quote=True)}'>{escape(post.remote_id)}</a>"
+        if post.url
+        else escape(post.remote_id)
+    )
+    reply = f"<div class='reply'>in reply to {escape(post.reply_to)}</div>" if post.reply_to else ""
+    media = "".join(f"<div class='reply'>image: {escape(m)}</div>" for m in post.media)
+    return (
+        "<article>"
+        f"<div class='meta'><span class='badge' style='background:{colour}'>"
+        f"{escape(post.platform)}</span><strong>{escape(post.account)}</strong>"
+        f"<span>{_ago(post.created_at, now)}</span><span>{link}</span></div>"
+        f"{reply}<p class='text'>{escape(post.text)}</p>{media}</article>"
+    )
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    seconds = int((now - then).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
