@@ -32,6 +32,7 @@ import requests
 from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import CredentialsMissing, DissemError
+from dissem.redact import register_secret
 from dissem.settings import Settings
 
 #: Normalised metric names across platforms.
@@ -130,6 +131,8 @@ class Platform(ABC):
     ) -> None:
         self.channel = channel
         self.credentials = dict(credentials)
+        for secret in self.credentials.values():  # before any log line or error can hold one
+            register_secret(secret)
         self.settings = settings
         self.timeout = settings.http_timeout
         self.session = session or requests.Session()
