@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -60,7 +61,26 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: How durations and windows look in the JSON Schema (``dissem schema``): as the text people
+#: write, not as the Python objects they become.
+DURATION_JSON_SCHEMA: dict[str, Any] = {
+    "type": ["string", "number"],
+    "pattern": r"^\s*\d+(\.\d+)?\s*(s|sec|m|min|h|d)?\s*$",
+    "description": "a duration: 90s, 30m, 2h, 1d, or a number of minutes",
+    "examples": ["30m", "2h", "1d"],
+}
+WINDOW_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\s*([A-Za-z]{3}(\s*-\s*[A-Za-z]{3})?(\s*,\s*[A-Za-z]{3}(\s*-\s*[A-Za-z]{3})?)*"
+    r"|[Dd]aily)\s+\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
+    "description": "DAYS HH:MM-HH:MM in the channel's time zone; days: mon..sun, ranges, "
+    "commas or daily; 24:00 is midnight",
+    "examples": ["mon-fri 07:00-21:00", "sat,sun 09:00-18:00", "daily 00:00-24:00"],
+}
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)
+]
 
 
 def check_timezone(name: str) -> str:
@@ -143,7 +163,7 @@ def _parse_window(value: Any) -> Any:
     return Window.parse(value) if isinstance(value, str) else value
 
 
-WindowSpec = Annotated[Window, BeforeValidator(_parse_window)]
+WindowSpec = Annotated[Window, BeforeValidator(_parse_window), WithJsonSchema(WINDOW_JSON_SCHEMA)]
 
 
 class Strict(BaseModel):
@@ -367,6 +387,9 @@ class LoadedConfig:
     feeds: list[Feed] = field(default_factory=list)
     problems: list[ConfigProblem] = field(default_factory=list)
     broken_release_ids: set[str] = field(default_factory=set)  # files present but invalid
+    # channels written in channels.yaml but invalid (left out of ``channels``); sync should
+    # leave what it stored for them untouched rather than treat them as removed
+    broken_channel_names: set[str] = field(default_factory=set)
 
     def targets_of(self, release: Release) -> list[str]:
         """Channel names a release targets (groups expanded, order kept, no duplicates)."""
