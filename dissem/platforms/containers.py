@@ -1,0 +1,206 @@
+"""Meta's two-step "container" publishing, shared by Instagram and Threads.
+
+A post goes out in two calls: ``POST /{user}/{create_edge}`` makes a *container* (nothing
+is visible yet), ``POST /{user}/{publish_edge} {creation_id}`` publishes it. The container
+id is written to the database (``ctx.remember("container_id", ...)``) between the two, so
+whatever happens afterwards can be settled by asking the container's status:
+
+=============  =====================================================================
+status         what :meth:`ContainerPlatform.publish` does with a remembered container
+=============  =====================================================================
+PUBLISHED      it went out: find the media among the account's recent posts
+FINISHED       publish it (no second container)
+IN_PROGRESS    :class:`TransientError`: still processing, try again later
+EXPIRED/ERROR  make a new container (they expire 24 h after creation)
+=============  =====================================================================
+
+Creating a container publishes nothing, so a lost answer there is a plain
+:class:`TransientError`; only the publish step can end in :class:`OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from dissem.compose.types import Part
+from dissem.errors import (
+    ContentRejected,
+    Duplicate,
+    OutcomeUnknown,
+    PlatformError,
+    TransientError,
+)
+from dissem.platforms.base import MetricSample, PublishContext, RemotePost
+from dissem.platforms.meta import GraphPlatform, same_text
+
+__all__ = ["CONTAINER_KEY", "ContainerPlatform", "insight_values"]
+
+#: the ``ctx.state`` key holding the container id of a post
+CONTAINER_KEY = "container_id"
+#: recent posts read when looking for a published container's media
+LOOKUP_PAGE_SIZE = 50
+
+
+class ContainerPlatform(GraphPlatform):
+    """Base of Instagram and Threads: subclasses name their edges and fields and build the
+    container's parameters."""
+
+    create_edge: ClassVar[str]  # "media" / "threads"
+    publish_edge: ClassVar[str]  # "media_publish" / "threads_publish"
+    status_field: ClassVar[str]  # "status_code" (Instagram) / "status" (Threads)
+    text_field: ClassVar[str]  # "caption" / "text"
+    #: insight metric name -> normalised name (:data:`~dissem.platforms.base.METRIC_NAMES`)
+    insight_names: ClassVar[Mapping[str, str]]
+    #: insight metrics asked for and kept only in the raw payload
+    extra_insights: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def container_fields(self, part: Part, reply_to: RemotePost | None) -> dict[str, str]:
+        """The form fields of the container-creating call; raises ContentRejected when the
+        part cannot be posted here at all (Instagram without an image)."""
+
+    def listing_edge(self, part: Part) -> str:
+        """The edge listing the account's posts of this kind (Threads keeps replies apart)."""
+        return self.create_edge
+
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """Publishes ``part``, reusing the container remembered in ``ctx.state`` (see the
+        module table); a container already PUBLISHED is never published twice."""
+        container = ctx.state.get(CONTAINER_KEY)
+        if container:
+            status = self.container_status(container)
+            if status == "PUBLISHED":
+                found = self.find_published(part, since=None)
+                if found is None:
+                    raise Duplicate(
+                        f"{self.name}: container {container} is already published, but its "
+                        "media is not among the account's recent posts",
+                        platform=self.name,
+                    )
+                return found
+            if status == "IN_PROGRESS":
+                raise TransientError(
+                    f"{self.name}: container {container} is still processing", platform=self.name
+                )
+            if status != "FINISHED":  # EXPIRED, ERROR: that container is spent
+                container = None
+        if not container:
+            fields = self.container_fields(part, reply_to)
+            answer = self.graph("POST", f"{self.channel.account}/{self.create_edge}", data=fields)
+            container = str(answer.get("id") or "")
+            if not container:
+                raise TransientError(
+                    f"{self.name}: container answer without an id", platform=self.name
+                )
+            ctx.remember(CONTAINER_KEY, container)
+        answer = self.graph(
+            "POST",
+            f"{self.channel.account}/{self.publish_edge}",
+            creates=True,
+            data={"creation_id": container},
+        )
+        media_id = str(answer.get("id") or "")
+        if not media_id:
+            raise OutcomeUnknown(
+                f"{self.name}: publish answer without a media id", platform=self.name
+            )
+        return RemotePost(remote_id=media_id, url=self.permalink(media_id))
+
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """Settles an unknown outcome by the remembered container: None when there is none
+        or it is not PUBLISHED (publishing again is then safe); the media when it is.
+
+        Raises :class:`OutcomeUnknown` when the container is PUBLISHED but its media is not
+        among the posts since ``since`` (it went out; a person should look).
+        """
+        container = ctx.state.get(CONTAINER_KEY)
+        if not container or self.container_status(container) != "PUBLISHED":
+            return None
+        found = self.find_published(part, since=since)
+        if found is None:
+            raise OutcomeUnknown(
+                f"{self.name}: container {container} is published but its media was not found",
+                platform=self.name,
+            )
+        return found
+
+    def container_status(self, container: str) -> str:
+        """``EXPIRED``, ``ERROR``, ``FINISHED``, ``IN_PROGRESS`` or ``PUBLISHED``."""
+        answer = self.graph("GET", container, params={"fields": f"id,{self.status_field}"})
+        return str(answer.get(self.status_field) or "")
+
+    def find_published(self, part: Part, *, since: datetime | None) -> RemotePost | None:
+        """The account's recent post whose text equals ``part.text`` (up to whitespace)."""
+        params = {
+            "fields": f"id,{self.text_field},timestamp,permalink",
+            "limit": str(LOOKUP_PAGE_SIZE),
+        }
+        if since is not None:
+            params["since"] = str(int(since.timestamp()))
+        answer = self.graph(
+            "GET", f"{self.channel.account}/{self.listing_edge(part)}", params=params
+        )
+        for item in answer.get("data") or []:
+            if isinstance(item, Mapping) and same_text(
+                str(item.get(self.text_field) or ""), part.text
+            ):
+                url = item.get("permalink")
+                return RemotePost(remote_id=str(item["id"]), url=str(url) if url else None)
+        return None
+
+    def permalink(self, media_id: str) -> str | None:
+        """The public URL of a just-published media, or None when it cannot be read now.
+
+        Best effort: the post is already out, so no failure here may turn success into an
+        error (the URL is cosmetic; the id is what counts).
+        """
+        try:
+            answer = self.graph("GET", media_id, params={"fields": "permalink"})
+        except PlatformError:
+            return None
+        url = answer.get("permalink")
+        return str(url) if url else None
+
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """Insights of each media, one call each (the insights edge takes one id); media the
+        platform refuses to report on (deleted, not this account's) are left out."""
+        out: dict[str, MetricSample] = {}
+        metrics = ",".join([*self.insight_names, *self.extra_insights])
+        for media_id in remote_ids:
+            try:
+                answer = self.graph("GET", f"{media_id}/insights", params={"metric": metrics})
+            except ContentRejected:
+                continue
+            raw = insight_values(answer)
+            values = {norm: raw[name] for name, norm in self.insight_names.items() if name in raw}
+            out[media_id] = MetricSample(values=values, raw=answer)
+        return out
+
+
+def insight_values(answer: Mapping[str, Any]) -> dict[str, int]:
+    """``{metric: value}`` from an insights answer: each item of ``data`` carries either
+    ``total_value.value`` or a ``values`` list whose last entry is the latest."""
+    out: dict[str, int] = {}
+    for item in answer.get("data") or []:
+        if not isinstance(item, Mapping) or "name" not in item:
+            continue
+        value: Any = None
+        total = item.get("total_value")
+        if isinstance(total, Mapping):
+            value = total.get("value")
+        elif isinstance(item.get("values"), list) and item["values"]:
+            last = item["values"][-1]
+            value = last.get("value") if isinstance(last, Mapping) else None
+        if isinstance(value, int | float):
+            out[str(item["name"])] = int(value)
+    return out

@@ -1,0 +1,133 @@
+"""Facebook Pages through the Graph API.
+
+- publish: ``POST /{page-id}/feed {message, link?}`` (``/{page-id}/photos {url, caption}``
+  when the part has an image) with a Page token; the answer is ``{"id": "<page>_<post>"}``.
+  There is no idempotency key and Graph has answered 500 for posts it did create, so a
+  5xx or a lost answer is :class:`~dissem.errors.OutcomeUnknown`, never a retry.
+- lookup: the Page's recent posts (``/{page-id}/posts``) matched by their message.
+- metrics: ``/?ids=...&fields=reactions.summary(total_count),comments.summary(total_count),
+  shares`` for up to 50 posts per call (post insights were mostly retired in 2025-2026).
+
+Credentials: ``page_token`` (a Page access token; those obtained from a long-lived user
+token do not expire). ``channel.account`` is the Page id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from dissem.compose.types import Part
+from dissem.errors import OutcomeUnknown
+from dissem.platforms.base import (
+    Capabilities,
+    MetricSample,
+    PublishContext,
+    RemotePost,
+)
+from dissem.platforms.meta import GraphPlatform, same_text
+
+__all__ = ["FacebookPage"]
+
+_METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),shares"
+#: posts read per lookup: a Page posting more than this between an unknown outcome and its
+#: reconciliation is not the case this tool serves, and a bigger page costs Graph CPU time.
+LOOKUP_PAGE_SIZE = 50
+
+
+class FacebookPage(GraphPlatform):
+    """A Facebook Page."""
+
+    name: ClassVar[str] = "facebook"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        threads=False,
+        media_required=False,
+        link_cards=True,
+        native_idempotency=False,
+        can_lookup=True,
+        metrics=("likes", "replies", "shares"),
+        metrics_batch=50,
+        text_limit=63206,
+    )
+    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("page_token",),)
+    default_api_base: ClassVar[str] = "https://graph.facebook.com"
+    token_credential: ClassVar[str] = "page_token"
+
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """Posts ``part`` on the Page; ``reply_to`` is ignored (Pages have no threads).
+
+        ``part.options["link"]`` becomes the link preview; the first image of
+        ``part.media`` turns the post into a photo post with ``text`` as its caption.
+        """
+        page = self.channel.account
+        if part.media:
+            data = {"url": part.media[0].src, "caption": part.text}
+            answer = self.graph("POST", f"{page}/photos", creates=True, data=data)
+            post_id = answer.get("post_id") or answer.get("id")
+        else:
+            data = {"message": part.text}
+            if part.options.get("link"):
+                data["link"] = str(part.options["link"])
+            post_id = self.graph("POST", f"{page}/feed", creates=True, data=data).get("id")
+        if not post_id:
+            raise OutcomeUnknown("facebook: success answer without a post id", platform=self.name)
+        return self._remote(str(post_id))
+
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """The Page's post whose message equals ``part.text`` (up to whitespace), published
+        at or after ``since``; None when there is none."""
+        answer = self.graph(
+            "GET",
+            f"{self.channel.account}/posts",
+            params={
+                "fields": "id,message,created_time,permalink_url",
+                "since": str(int(since.timestamp())),
+                "limit": str(LOOKUP_PAGE_SIZE),
+            },
+        )
+        for post in answer.get("data") or []:
+            if isinstance(post, Mapping) and same_text(str(post.get("message", "")), part.text):
+                url = post.get("permalink_url")
+                return self._remote(str(post["id"]), str(url) if url else None)
+        return None
+
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """likes (all reactions), replies (comments) and shares of up to 50 posts; posts
+        Graph no longer returns (deleted) are left out."""
+        if not remote_ids:
+            return {}
+        answer = self.graph(
+            "GET", "", params={"ids": ",".join(remote_ids), "fields": _METRIC_FIELDS}
+        )
+        out: dict[str, MetricSample] = {}
+        for remote_id in remote_ids:
+            raw = answer.get(remote_id)
+            if isinstance(raw, Mapping):
+                out[remote_id] = MetricSample(values=_engagement(raw), raw=dict(raw))
+        return out
+
+    def _remote(self, post_id: str, url: str | None = None) -> RemotePost:
+        return RemotePost(remote_id=post_id, url=url or f"https://www.facebook.com/{post_id}")
+
+
+def _engagement(raw: Mapping[str, Any]) -> dict[str, int]:
+    def summary(edge: str) -> int:
+        value = raw.get(edge)
+        if isinstance(value, Mapping) and isinstance(value.get("summary"), Mapping):
+            return int(value["summary"].get("total_count") or 0)
+        return 0
+
+    shares = raw.get("shares")  # absent, not zero, when nobody shared
+    return {
+        "likes": summary("reactions"),
+        "replies": summary("comments"),
+        "shares": int(shares.get("count") or 0) if isinstance(shares, Mapping) else 0,
+    }
