@@ -35,6 +35,36 @@ class Part:
     embed: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (stored in ``posts.payload``); :meth:`from_json` reverses it."""
+        return {
+            "index": self.index,
+            "total": self.total,
+            "text": self.text,
+            "length": self.length,
+            "limit": self.limit,
+            "link": self.link,
+            "media": [{"src": m.src, "alt": m.alt} for m in self.media],
+            "facets": list(self.facets),
+            "embed": self.embed,
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Part:
+        return cls(
+            index=int(data["index"]),
+            total=int(data["total"]),
+            text=str(data["text"]),
+            length=int(data["length"]),
+            limit=int(data["limit"]),
+            link=data.get("link"),
+            media=tuple(Media(src=m["src"], alt=m.get("alt", "")) for m in data.get("media", [])),
+            facets=tuple(data.get("facets", [])),
+            embed=data.get("embed"),
+            options=dict(data.get("options", {})),
+        )
+
 
 class Composition(list[Part]):
     """The parts for one channel; empty with ``skipped`` set when the channel cannot take
