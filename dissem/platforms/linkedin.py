@@ -1,0 +1,247 @@
+"""LinkedIn organization pages through the Posts API (``/rest/posts``).
+
+- publish: ``POST /rest/posts`` with ``LinkedIn-Version`` (a setting: versions retire about
+  yearly) and ``X-Restli-Protocol-Version: 2.0.0``; the new post's URN comes back in the
+  ``x-restli-id`` header. ``commentary`` must already be escaped for LinkedIn's "little"
+  format (the composer does it): unescaped, LinkedIn may cut the post and still succeed.
+- duplicates: 422 ``DUPLICATE_POST`` whose message names the existing URN ->
+  :class:`~dissem.errors.Duplicate` with that URN.
+- throttling: 429 without headers; see :func:`retry_at_after_429`.
+- lookup: the organization's recent posts (``q=author``) matched by commentary.
+- metrics: ``organizationalEntityShareStatistics`` for shares and ugcPosts.
+
+Credentials: ``access_token`` (scope ``w_organization_social``; metrics need
+``r_organization_social``). ``channel.account`` is the organization URN
+(``urn:li:organization:N``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from dissem.compose.types import Part
+from dissem.errors import AuthError, Duplicate, OutcomeUnknown, PlatformError, RateLimited
+from dissem.platforms.base import (
+    Capabilities,
+    MetricSample,
+    Platform,
+    PublishContext,
+    RemotePost,
+)
+from dissem.platforms.http import call, short_body
+from dissem.platforms.meta import same_text
+from dissem.redact import redact
+
+__all__ = ["LinkedInOrganization", "post_url", "retry_at_after_429"]
+
+_URN_RE = re.compile(r"urn:li:(?:share|ugcPost|activity):\d+")
+#: posts read per lookup (the Posts API pages by ``count``)
+LOOKUP_PAGE_SIZE = 20
+#: longest wait after a 429; see :func:`retry_at_after_429`
+MAX_THROTTLE_WAIT = timedelta(hours=1)
+_STATISTICS = {
+    "impressionCount": "views",
+    "uniqueImpressionsCount": "reach",
+    "clickCount": "link_clicks",
+    "likeCount": "likes",
+    "commentCount": "replies",
+    "shareCount": "shares",
+}
+
+
+def post_url(urn: str) -> str:
+    """The public address of a post URN."""
+    return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+def retry_at_after_429(now: datetime) -> datetime:
+    """When to try again after a 429, which LinkedIn sends without any header.
+
+    LinkedIn's documented limits are daily and reset at 00:00 UTC, so waiting for midnight
+    is never too early. But a 429 can also come from short-term protection, and pausing a
+    channel for up to a day over a burst would hold back the day's news. So: the next UTC
+    midnight or one hour, whichever is sooner. A spent daily quota then costs at most one
+    refused request an hour; a burst costs an hour's delay.
+    """
+    now = now.astimezone(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
+    return min(midnight, now + MAX_THROTTLE_WAIT)
+
+
+class LinkedInOrganization(Platform):
+    """A LinkedIn organization page."""
+
+    name: ClassVar[str] = "linkedin"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        threads=False,
+        media_required=False,
+        link_cards=True,
+        native_idempotency=False,
+        can_lookup=True,
+        metrics=("views", "reach", "link_clicks", "likes", "replies", "shares"),
+        metrics_batch=20,
+        text_limit=3000,
+    )
+    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("access_token",),)
+    default_api_base: ClassVar[str] = "https://api.linkedin.com"
+
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """Posts ``part`` as the organization; ``part.options["article"]`` (``source``,
+        ``title``, ``description``) becomes the link card. ``reply_to`` is ignored."""
+        body: dict[str, Any] = {
+            "author": self.channel.account,
+            "commentary": part.text,
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        article = part.options.get("article")
+        if isinstance(article, Mapping) and article.get("source"):
+            body["content"] = {
+                "article": {k: str(v) for k, v in article.items() if k in _ARTICLE_KEYS and v}
+            }
+        response = self._call("POST", "/rest/posts", creates=True, json=body)
+        urn = response.headers.get("x-restli-id", "").strip()
+        if not urn:
+            raise OutcomeUnknown(
+                f"linkedin: HTTP {response.status_code} without an x-restli-id header",
+                platform=self.name,
+                status=response.status_code,
+            )
+        return RemotePost(remote_id=urn, url=post_url(urn))
+
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """The organization's post created at or after ``since`` whose commentary equals
+        ``part.text`` (up to whitespace); None when there is none."""
+        response = self._call(
+            "GET",
+            "/rest/posts",
+            params={"author": self.channel.account, "q": "author", "count": LOOKUP_PAGE_SIZE},
+            extra_headers={"X-RestLi-Method": "FINDER"},
+        )
+        since_ms = since.timestamp() * 1000
+        for post in _json(response).get("elements") or []:
+            if not isinstance(post, Mapping):
+                continue
+            created = post.get("publishedAt") or post.get("createdAt") or 0
+            if created >= since_ms and same_text(str(post.get("commentary", "")), part.text):
+                return RemotePost(remote_id=str(post["id"]), url=post_url(str(post["id"])))
+        return None
+
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """Lifetime statistics of up to 20 posts (share and ugcPost URNs); posts LinkedIn
+        does not report on are left out."""
+        if not remote_ids:
+            return {}
+        # Rest.li 2.0 lists: List(a,b) with each URN encoded but the syntax left as is, which
+        # requests' own parameter encoding would escape; so the query is built here.
+        query = [
+            "q=organizationalEntity",
+            f"organizationalEntity={quote(self.channel.account, safe='')}",
+        ]
+        for kind, param in (("share", "shares"), ("ugcPost", "ugcPosts")):
+            urns = [u for u in remote_ids if u.startswith(f"urn:li:{kind}:")]
+            if urns:
+                query.append(f"{param}=List({','.join(quote(u, safe='') for u in urns)})")
+        path = "/rest/organizationalEntityShareStatistics?" + "&".join(query)
+        out: dict[str, MetricSample] = {}
+        for element in _json(self._call("GET", path)).get("elements") or []:
+            if not isinstance(element, Mapping):
+                continue
+            urn = element.get("share") or element.get("ugcPost")
+            stats = element.get("totalShareStatistics")
+            if urn in remote_ids and isinstance(stats, Mapping):
+                values = {
+                    norm: int(stats[name])
+                    for name, norm in _STATISTICS.items()
+                    if isinstance(stats.get(name), int | float)
+                }
+                out[str(urn)] = MetricSample(values=values, raw=dict(element))
+        return out
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {self.credentials.get('access_token', '')}",
+            "LinkedIn-Version": self.settings.linkedin_version,
+            "X-Restli-Protocol-Version": "2.0.0",
+            **(extra_headers or {}),
+        }
+        return call(
+            self.session,
+            method,
+            f"{self.api_base}{path}",
+            platform=self.name,
+            timeout=self.timeout,
+            creates=creates,
+            classify=self._classify,
+            headers=headers,
+            **kwargs,
+        )
+
+    def _classify(self, response: requests.Response) -> PlatformError | None:
+        """LinkedIn's own signals; None leaves the rest to the shared table."""
+        status = response.status_code
+        body = _json(response)
+        message = redact(f"linkedin: HTTP {status}: {short_body(response)}")
+        if status == 422 and (
+            body.get("code") == "DUPLICATE_POST" or "DUPLICATE_POST" in str(body.get("message"))
+        ):
+            found = _URN_RE.search(str(body.get("message", "")))
+            urn = found.group(0) if found else None
+            return Duplicate(
+                message,
+                remote_id=urn,
+                url=post_url(urn) if urn else None,
+                platform=self.name,
+                status=status,
+            )
+        if status == 429:
+            now = datetime.now(UTC)
+            return RateLimited(
+                message, retry_at=retry_at_after_429(now), platform=self.name, status=status
+            )
+        if status == 426:  # the LinkedIn-Version is retired: every post would fail alike
+            return AuthError(
+                f"{message} (LinkedIn-Version {self.settings.linkedin_version} is no longer "
+                "served; set DISSEM_LINKEDIN_VERSION to a current YYYYMM)",
+                platform=self.name,
+                status=status,
+            )
+        return None
+
+
+_ARTICLE_KEYS = frozenset({"source", "title", "description", "thumbnail"})
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
