@@ -102,6 +102,8 @@ def _record_channels(
     if not config.channels:
         return
     for name, row in rows.items():
+        if name in config.broken_channel_names:
+            continue  # written but invalid: keep what is stored until it is fixed
         if name not in config.channels and not row.removed:
             row.removed = True
             row.enabled = False
