@@ -55,7 +55,13 @@ OPENING_CASES = [
     ("America/New_York", "sun 01:30-02:30", "2026-03-08", "2026-03-08 06:30", "2026-03-08 07:00"),
     ("Europe/Berlin", "sun 02:30-05:00", "2026-03-29", "2026-03-29 01:00", "2026-03-29 03:00"),
     ("Europe/Berlin", "sun 00:00-24:00", "2026-03-29", "2026-03-28 23:00", "2026-03-29 22:00"),
-    ("Australia/Lord_Howe", "sun 02:00-03:00", "2026-10-04", "2026-10-03 15:30", "2026-10-03 16:00"),
+    (
+        "Australia/Lord_Howe",
+        "sun 02:00-03:00",
+        "2026-10-04",
+        "2026-10-03 15:30",
+        "2026-10-03 16:00",
+    ),
     # Fall back: from the first occurrence of start to the first time the clock reads end.
     ("America/New_York", "sun 01:00-02:00", "2026-11-01", "2026-11-01 05:00", "2026-11-01 07:00"),
     ("America/New_York", "sun 00:00-01:30", "2026-11-01", "2026-11-01 04:00", "2026-11-01 05:30"),
@@ -67,9 +73,7 @@ OPENING_CASES = [
 
 
 @pytest.mark.parametrize(("tz", "window", "day", "opens", "closes"), OPENING_CASES)
-def test_opening_on_transition_day(
-    tz: str, window: str, day: str, opens: str, closes: str
-) -> None:
+def test_opening_on_transition_day(tz: str, window: str, day: str, opens: str, closes: str) -> None:
     assert one_opening(make_channel(tz, window), day) == (utc(opens), utc(closes))
 
 
