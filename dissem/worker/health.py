@@ -1,0 +1,128 @@
+"""``/healthz`` and Prometheus ``/metrics`` for a worker, when ``DISSEM_HEALTH_PORT`` is set.
+
+Gauges of posts by state and paused channels are read from the database at scrape time (so
+every worker reports the shared queue); publish latency and lateness are this worker's own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.store.models import ChannelRow, Post, PostState
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+LATENESS_BUCKETS = (0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600)
+
+
+class WorkerMetrics:
+    """This worker's Prometheus registry."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.registry = CollectorRegistry()
+        self.publish_latency = Histogram(
+            "dissem_publish_latency_seconds",
+            "time of one publish call to the platform",
+            ["platform"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lateness = Histogram(
+            "dissem_lateness_seconds",
+            "publish time minus due time",
+            ["platform"],
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "dissem_attempts",
+            "publish attempts by outcome",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.registry.register(_QueueCollector(session_factory))
+
+
+class _QueueCollector(Collector):
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def collect(self) -> Any:
+        posts = GaugeMetricFamily("dissem_posts", "posts by state", labels=["state"])
+        paused = GaugeMetricFamily("dissem_channels_paused", "channels paused now")
+        now = datetime.now(UTC)
+        with self.session_factory() as s:
+            counts = dict(
+                s.execute(select(Post.state, func.count()).group_by(Post.state)).tuples().all()
+            )
+            n_paused = s.scalar(
+                select(func.count()).select_from(ChannelRow).where(ChannelRow.paused_until > now)
+            )
+        for state in PostState.ALL:
+            posts.add_metric([state], float(counts.get(state, 0)))
+        paused.add_metric([], float(n_paused or 0))
+        yield posts
+        yield paused
+
+
+class HealthServer:
+    """A small HTTP server on its own thread; ``status()`` feeds ``/healthz``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        metrics: WorkerMetrics,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms per keep-alive request
+
+            def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    body = json.dumps(outer.status(), default=str).encode()
+                    ctype = "application/json"
+                elif self.path == "/metrics":
+                    body = generate_latest(outer.metrics.registry)
+                    ctype = "text/plain; version=0.0.4"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.metrics = metrics
+        self.status = status
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
