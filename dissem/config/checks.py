@@ -1,0 +1,268 @@
+"""Checks that need more than one file: names, groups, targets, overrides, duplicates.
+
+:func:`run_checks` fills ``LoadedConfig.channels``, ``groups`` (expanded to channel names,
+nested groups allowed), ``releases`` and ``feeds`` from what the loader parsed, and adds a
+located problem for each of:
+
+- duplicate channel names (both copies left out: which one is meant is unclear),
+- group names that are invalid or clash with a channel, members that are unknown, cycles,
+- release targets that are neither a channel nor a group (with a suggestion),
+- override keys that are neither a platform nor a channel,
+- the same release id in two files (both left out),
+- feeds with unknown targets, duplicate names, a non-http URL, or approved without
+  ``approved_by``.
+
+A release with a problem is left out of ``releases`` and its id put in
+``broken_release_ids``. Mistakes inside a channel that was itself invalid are not reported a
+second time: targets naming a broken channel are accepted silently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from dissem.config.locate import SourceFile, did_you_mean
+from dissem.config.models import (
+    NAME_RE,
+    PLATFORMS,
+    Channel,
+    Feed,
+    LoadedConfig,
+    LoadedRelease,
+)
+from dissem.config.yamlsafe import DataPath
+from dissem.errors import ConfigProblem
+
+__all__ = ["ConfigSources", "expand_groups", "run_checks"]
+
+
+@dataclass
+class ConfigSources:
+    """What the loader parsed, with the files it came from (to locate problems)."""
+
+    channels_file: SourceFile | None = None
+    channels: list[tuple[int, Channel]] = field(default_factory=list)  # index in the file
+    broken_channel_names: set[str] = field(default_factory=set)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    feeds_file: SourceFile | None = None
+    feeds: list[tuple[int, Feed]] = field(default_factory=list)
+    releases: list[tuple[LoadedRelease, SourceFile]] = field(default_factory=list)
+
+
+def run_checks(cfg: LoadedConfig, sources: ConfigSources) -> None:
+    """Fills ``cfg`` from ``sources`` and appends every cross-file problem to it."""
+    chan_file = sources.channels_file or SourceFile(cfg.root / "channels.yaml")
+    cfg.broken_channel_names |= sources.broken_channel_names
+    _check_channels(cfg, sources, chan_file)
+    _check_groups(cfg, sources.groups, chan_file)
+    _check_releases(cfg, sources.releases)
+    if sources.feeds_file is not None:
+        _check_feeds(cfg, sources.feeds, sources.feeds_file)
+
+
+def expand_groups(groups: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[list[str]]]:
+    """Each group's channel names (members that are groups expanded, order kept, no
+    duplicates) and the cycles found, each as the list of group names around it.
+
+    Names that are neither groups nor anything else are kept as written; the caller decides
+    whether they are channels. A cycle is cut where it closes.
+    """
+    expanded: dict[str, list[str]] = {}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, stack: list[str]) -> list[str]:
+        if name in expanded:
+            return expanded[name]
+        out: list[str] = []
+        for member in groups[name]:
+            if member == name or member in stack:
+                cycle = (
+                    [*stack[stack.index(member) :], name, member]
+                    if member in stack
+                    else [
+                        name,
+                        name,
+                    ]
+                )
+                if set(cycle) not in [set(c) for c in cycles]:
+                    cycles.append(cycle)
+                continue
+            names = visit(member, [*stack, name]) if member in groups else [member]
+            out.extend(n for n in names if n not in out)
+        expanded[name] = out
+        return out
+
+    for name in groups:
+        visit(name, [])
+    return expanded, cycles
+
+
+def _check_channels(cfg: LoadedConfig, sources: ConfigSources, src: SourceFile) -> None:
+    first: dict[str, int] = {}
+    dupes: set[str] = set()
+    for index, channel in sources.channels:
+        if channel.name in first:
+            line = src.line_of(("channels", first[channel.name]))
+            cfg.problems.append(
+                src.problem(
+                    ("channels", index, "name"),
+                    f"channel name {channel.name!r} is used twice (first on line {line})",
+                    "give each channel a unique name",
+                )
+            )
+            dupes.add(channel.name)
+        else:
+            first[channel.name] = index
+    for _, channel in sources.channels:
+        if channel.name not in dupes and channel.name not in cfg.broken_channel_names:
+            cfg.channels[channel.name] = channel
+    cfg.broken_channel_names |= dupes
+
+
+def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFile) -> None:
+    known = set(cfg.channels) | cfg.broken_channel_names
+    for name, members in groups.items():
+        if not NAME_RE.match(name):
+            cfg.problems.append(
+                src.problem(
+                    ("groups", name),
+                    f"{name!r} is not a valid group name",
+                    "use lower-case letters, digits, '.', '_' or '-'",
+                    key=True,
+                )
+            )
+        if name in known:
+            cfg.problems.append(
+                src.problem(
+                    ("groups", name),
+                    f"group {name!r} has the name of a channel",
+                    "rename the group (e.g. add '-all') so targets are unambiguous",
+                    key=True,
+                )
+            )
+        for i, member in enumerate(members):
+            if member not in known and member not in groups:
+                cfg.problems.append(
+                    src.problem(
+                        ("groups", name, i),
+                        f"group {name!r} names {member!r}, which is neither a channel nor a group",
+                        did_you_mean(member, [*cfg.channels, *groups]),
+                    )
+                )
+    expanded, cycles = expand_groups(groups)
+    for cycle in cycles:
+        cfg.problems.append(
+            src.problem(
+                ("groups", cycle[0]),
+                "groups contain each other: " + " -> ".join(cycle),
+                "a group may include other groups, but not itself",
+                key=True,
+            )
+        )
+    cfg.groups = {g: [n for n in names if n in cfg.channels] for g, names in expanded.items()}
+
+
+def _check_releases(cfg: LoadedConfig, releases: list[tuple[LoadedRelease, SourceFile]]) -> None:
+    by_id: dict[str, list[tuple[LoadedRelease, SourceFile]]] = defaultdict(list)
+    for loaded, src in releases:
+        by_id[loaded.release.id].append((loaded, src))
+    targetable = [*cfg.channels, *cfg.groups]
+    for rid, copies in by_id.items():
+        if len(copies) > 1:
+            names = ", ".join(src.display for _, src in copies)
+            for _, src in copies:
+                cfg.problems.append(
+                    src.problem(
+                        ("id",),
+                        f"release id {rid!r} is used by more than one file: {names}",
+                        "give each release its own id (by default the file name)",
+                        key=True,
+                    )
+                )
+            cfg.broken_release_ids.add(rid)
+            continue
+        loaded, src = copies[0]
+        problems = _release_problems(cfg, loaded, src, targetable)
+        if problems:
+            cfg.problems.extend(problems)
+            cfg.broken_release_ids.add(rid)
+        else:
+            cfg.releases.append(loaded)
+
+
+def _release_problems(
+    cfg: LoadedConfig, loaded: LoadedRelease, src: SourceFile, targetable: list[str]
+) -> list[ConfigProblem]:
+    release = loaded.release
+    problems = _unknown_targets(cfg, release.targets, src, targetable)
+    allowed = [*PLATFORMS, *cfg.channels]
+    for key in release.overrides:
+        if key not in allowed and key not in cfg.broken_channel_names:
+            problems.append(
+                src.problem(
+                    ("overrides", key),
+                    f"override {key!r} is neither a platform nor a channel",
+                    did_you_mean(key, allowed)
+                    or f"use a platform ({', '.join(PLATFORMS)}) or a channel name",
+                    key=True,
+                )
+            )
+    return problems
+
+
+def _unknown_targets(
+    cfg: LoadedConfig,
+    targets: list[str],
+    src: SourceFile,
+    targetable: list[str],
+    base: DataPath = (),
+) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for i, target in enumerate(targets):
+        if target in cfg.channels or target in cfg.groups or target in cfg.broken_channel_names:
+            continue
+        problems.append(
+            src.problem(
+                (*base, "targets", i),
+                f"target {target!r} is neither a channel nor a group",
+                did_you_mean(target, targetable) or "see channels.yaml for the names",
+            )
+        )
+    return problems
+
+
+def _check_feeds(cfg: LoadedConfig, feeds: list[tuple[int, Feed]], src: SourceFile) -> None:
+    seen: set[str] = set()
+    targetable = [*cfg.channels, *cfg.groups]
+    for index, feed in feeds:
+        problems: list[ConfigProblem] = []
+        if feed.name in seen:
+            problems.append(
+                src.problem(
+                    ("feeds", index, "name"),
+                    f"feed name {feed.name!r} is used twice",
+                    "give each feed a unique name",
+                )
+            )
+        seen.add(feed.name)
+        if not feed.url.startswith(("https://", "http://")):
+            problems.append(
+                src.problem(
+                    ("feeds", index, "url"),
+                    f"{feed.url!r} is not an http(s) URL",
+                    "write the full address of the RSS or Atom feed",
+                )
+            )
+        if feed.status == "approved" and not feed.approved_by:
+            problems.append(
+                src.problem(
+                    ("feeds", index, "status"),
+                    "status is approved but approved_by is empty",
+                    "name who approved posting this feed's items without review",
+                )
+            )
+        problems += _unknown_targets(cfg, feed.targets, src, targetable, ("feeds", index))
+        cfg.problems.extend(problems)
+        if not problems:
+            cfg.feeds.append(feed)

@@ -1,0 +1,285 @@
+"""Reading a config folder: ``channels.yaml``, ``releases/*.yaml|*.yml|*.md``, ``feeds.yaml``.
+
+Contract:
+
+- Nothing here raises on a bad file: every mistake becomes a located
+  :class:`~dissem.errors.ConfigProblem` in ``LoadedConfig.problems``, and every file is read
+  even after an earlier one failed.
+- A release file that is present but wrong (its own mistakes or a cross-file one such as an
+  unknown target) is left out of ``releases`` and its id goes into ``broken_release_ids``,
+  so that sync leaves the stored release untouched instead of treating it as deleted.
+  Likewise an invalid channel goes into ``broken_channel_names``.
+- Naive times in releases are read in ``timezone`` (``DISSEM_TIMEZONE``).
+- Top-level keys starting with ``x-`` are ignored in every file; they hold YAML anchors
+  (``x-embassy: &embassy {...}`` then ``<<: *embassy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dissem.config.checks import ConfigSources, run_checks
+from dissem.config.locate import SourceFile, display_path
+from dissem.config.models import (
+    Channel,
+    ChannelsFile,
+    Feed,
+    FeedsFile,
+    LoadedConfig,
+    LoadedRelease,
+    Release,
+    check_timezone,
+)
+from dissem.config.yamlsafe import YamlProblem, parse_yaml, read_limited, split_front_matter
+from dissem.errors import ConfigProblem
+
+__all__ = [
+    "RELEASE_SUFFIXES",
+    "content_hash",
+    "load_config",
+    "load_release_file",
+    "release_files",
+]
+
+RELEASE_SUFFIXES = (".yaml", ".yml", ".md")
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
+    """Reads the config folder ``root``; problems are collected, never raised."""
+    cfg = LoadedConfig(root=root)
+    if not root.is_dir():
+        cfg.problems.append(
+            ConfigProblem(
+                display_path(root),
+                1,
+                1,
+                "",
+                "config folder not found",
+                "run `dissem init DIR` or set DISSEM_CONFIG_DIR to your config folder",
+            )
+        )
+        return cfg
+    zone_ok = _check_zone(timezone, cfg)
+    sources = ConfigSources()
+    _load_channels(root / "channels.yaml", cfg, sources)
+    _load_feeds(root / "feeds.yaml", cfg, sources)
+    for path in release_files(root):
+        loaded, problems, source = _read_release(path, root=root, timezone=timezone)
+        cfg.problems.extend(problems)
+        if loaded is not None:
+            sources.releases.append((loaded, source))
+        else:
+            cfg.broken_release_ids.add(_release_id_of(source, path))
+    run_checks(cfg, sources)
+    if not zone_ok:
+        # Naive times cannot be placed without a valid zone: keep every stored release as is.
+        cfg.broken_release_ids.update(r.release.id for r in cfg.releases)
+        cfg.releases.clear()
+    return cfg
+
+
+def release_files(root: Path) -> list[Path]:
+    """Release files under ``root/releases`` in name order (hidden files skipped)."""
+    folder = root / "releases"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in RELEASE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def load_release_file(
+    path: Path, *, root: Path, timezone: str
+) -> tuple[LoadedRelease | None, list[ConfigProblem]]:
+    """One release file on its own (no cross-file checks): the release, or None and why."""
+    loaded, problems, _ = _read_release(path, root=root, timezone=timezone)
+    return loaded, problems
+
+
+def content_hash(release: Release) -> str:
+    """sha256 of the release's normalised JSON: sorted keys, times in UTC, so reformatting
+    a file or writing a time with another offset does not change it."""
+    data = release.model_dump(mode="python")
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=_json_default)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"cannot hash a {type(value).__name__}")  # pragma: no cover
+
+
+def _check_zone(timezone: str, cfg: LoadedConfig) -> bool:
+    try:
+        check_timezone(timezone)
+    except ValueError as e:
+        message, _, hint = str(e).partition("; ")
+        cfg.problems.append(ConfigProblem("DISSEM_TIMEZONE", 0, 0, "", message, hint))
+        return False
+    return True
+
+
+def _read_yaml(source: SourceFile, problems: list[ConfigProblem]) -> dict[str, Any] | None:
+    """The file's top-level mapping (``x-`` keys dropped), or None with a problem added."""
+    try:
+        source.doc = parse_yaml(read_limited(source.path))
+    except YamlProblem as e:
+        problems.append(source.yaml_problem(e))
+        return None
+    except OSError as e:
+        problems.append(source.problem((), f"cannot read the file: {e.strerror}"))
+        return None
+    return _top_mapping(source, problems)
+
+
+def _top_mapping(source: SourceFile, problems: list[ConfigProblem]) -> dict[str, Any] | None:
+    assert source.doc is not None
+    data = source.doc.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(
+            source.problem((), "the file must be a mapping of keys", "write 'key: value' lines")
+        )
+        return None
+    return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+
+
+def _load_channels(path: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:
+    source = SourceFile(path)
+    sources.channels_file = source
+    if not path.is_file():
+        cfg.problems.append(
+            source.problem(
+                (), "channels.yaml not found", "every config folder needs a channels.yaml"
+            )
+        )
+        return
+    data = _read_yaml(source, cfg.problems)
+    if data is None:
+        return
+    try:
+        parsed = ChannelsFile.model_validate(data)
+    except ValidationError as e:
+        cfg.problems.extend(source.validation_problems(e, ChannelsFile))
+        items = data.get("channels")
+        sources.channels = _salvage(
+            items if isinstance(items, list) else [], Channel, sources.broken_channel_names
+        )
+        groups = data.get("groups")
+        try:
+            sources.groups = ChannelsFile(channels=[], groups=groups or {}).groups
+        except ValidationError:
+            sources.groups = {}
+        return
+    sources.channels = list(enumerate(parsed.channels))
+    sources.groups = dict(parsed.groups)
+
+
+def _load_feeds(path: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:
+    if not path.is_file():
+        return  # feeds are optional
+    source = SourceFile(path)
+    sources.feeds_file = source
+    data = _read_yaml(source, cfg.problems)
+    if data is None:
+        return
+    try:
+        sources.feeds = list(enumerate(FeedsFile.model_validate(data).feeds))
+    except ValidationError as e:
+        cfg.problems.extend(source.validation_problems(e, FeedsFile))
+        items = data.get("feeds")
+        sources.feeds = _salvage(items if isinstance(items, list) else [], Feed, set())
+
+
+def _salvage(items: list[Any], model: type[_M], broken: set[str]) -> list[tuple[int, _M]]:
+    """The items of a list that are valid on their own, with their indexes; the names of the
+    others go into ``broken`` (their problems were already reported)."""
+    good: list[tuple[int, _M]] = []
+    for i, item in enumerate(items):
+        try:
+            good.append((i, model.model_validate(item)))
+        except ValidationError:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                broken.add(item["name"])
+    return good
+
+
+def _read_release(
+    path: Path, *, root: Path, timezone: str
+) -> tuple[LoadedRelease | None, list[ConfigProblem], SourceFile]:
+    source = SourceFile(path)
+    problems: list[ConfigProblem] = []
+    try:
+        text = read_limited(path)
+        body: str | None = None
+        if path.suffix.lower() == ".md":
+            text, body = split_front_matter(text)
+        source.doc = parse_yaml(text)
+    except YamlProblem as e:
+        return None, [source.yaml_problem(e)], source
+    except OSError as e:
+        return None, [source.problem((), f"cannot read the file: {e.strerror}")], source
+    data = _top_mapping(source, problems)
+    if data is None:
+        return None, problems, source
+    data.setdefault("id", path.stem)
+    if body is not None:
+        if "body" in data:
+            problems.append(
+                source.problem(
+                    ("body",),
+                    "body is given twice: in the front matter and after it",
+                    "remove 'body:' from the front matter; the Markdown below it is the body",
+                    key=True,
+                )
+            )
+            return None, problems, source
+        data["body"] = body
+    try:
+        release = Release.model_validate(data, context={"timezone": timezone})
+    except ValidationError as e:
+        problems.extend(source.validation_problems(e, Release))
+        return None, problems, source
+    problems.extend(_check_image(release, root, source))
+    if problems:
+        return None, problems, source
+    return LoadedRelease(release=release, path=path, content_hash=content_hash(release)), [], source
+
+
+def _check_image(release: Release, root: Path, source: SourceFile) -> list[ConfigProblem]:
+    """A local image path must exist under the config folder."""
+    if release.image is None or release.image.src.startswith(("https://", "http://")):
+        return []
+    src = release.image.src
+    target = (root / src).resolve()
+    if not target.is_relative_to(root.resolve()):
+        return [source.problem(("image", "src"), f"image {src!r} lies outside the config folder")]
+    if not target.is_file():
+        return [
+            source.problem(
+                ("image", "src"),
+                f"image file {src!r} not found",
+                "give a public https:// URL or a path relative to the config folder",
+            )
+        ]
+    return []
+
+
+def _release_id_of(source: SourceFile, path: Path) -> str:
+    """The id a broken file claims (its ``id:`` if readable, else its file name)."""
+    data = source.doc.data if source.doc else None
+    if isinstance(data, dict) and isinstance(data.get("id"), str):
+        return str(data["id"])
+    return path.stem
