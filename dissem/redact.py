@@ -6,6 +6,8 @@ Every credential an adapter holds is registered here (:func:`register_secret`); 
 exception text). :func:`install_log_redaction` applies it process-wide, including to log
 handlers added later (pytest's ``caplog``), by wrapping the log record factory.
 
+Registering the first secret installs the log redaction, so no caller can forget it.
+
 Values shorter than :data:`MIN_SECRET_LENGTH` are not registered: redacting ``"a"`` would
 mangle every text and such a value is no secret anyway.
 """
@@ -42,6 +44,7 @@ def register_secret(value: str | None) -> None:
         if value in _secrets:
             return
         _secrets = tuple(sorted({*_secrets, value}, key=len, reverse=True))
+    install_log_redaction()  # once a secret exists, no log record may carry it
 
 
 def forget_secrets() -> None:

@@ -43,7 +43,14 @@ from dissem.errors import (
 )
 from dissem.redact import redact
 
-__all__ = ["DEFAULT_RETRY_AFTER", "call", "error_for_response", "parse_retry_at", "short_body"]
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "call",
+    "error_for_response",
+    "parse_retry_at",
+    "short_body",
+    "transport_error",
+]
 
 #: wait assumed when a 429 carries no usable signal
 DEFAULT_RETRY_AFTER = timedelta(seconds=60)
@@ -71,27 +78,39 @@ def call(
     platform become :class:`OutcomeUnknown` instead of :class:`TransientError`. ``now`` is
     only used to resolve relative rate-limit signals (tests pass it).
     """
-    what = f"{method} {_path_of(url)}"
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.exceptions.ConnectTimeout:
-        raise TransientError(
-            redact(f"{platform}: {what}: connect timeout"), platform=platform
+    except requests.exceptions.RequestException as exc:
+        raise transport_error(
+            exc, platform=platform, creates=creates, what=f"{method} {_path_of(url)}"
         ) from None
-    except requests.exceptions.ReadTimeout:
-        raise _after_send(platform, creates, f"{what}: no answer within {timeout:g}s") from None
-    except requests.exceptions.ConnectionError as exc:
-        if _failed_before_sending(exc):
-            raise TransientError(
-                redact(f"{platform}: {what}: cannot connect ({_reason(exc)})"), platform=platform
-            ) from None
-        raise _after_send(platform, creates, f"{what}: connection lost ({_reason(exc)})") from None
-    except requests.exceptions.RequestException as exc:  # chunked/decoding errors mid-answer
-        raise _after_send(platform, creates, f"{what}: broken answer ({_reason(exc)})") from None
     if 200 <= response.status_code < 300:
         return response
     error = classify(response) if classify else None
     raise error or error_for_response(response, platform=platform, creates=creates, now=now)
+
+
+def transport_error(
+    exc: requests.exceptions.RequestException, *, platform: str, creates: bool, what: str
+) -> PlatformError:
+    """The error tree's answer to a requests exception (no HTTP status was received).
+
+    Raise the result ``from None``: the original's text holds the URL (and maybe a token).
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TransientError(redact(f"{platform}: {what}: connect timeout"), platform=platform)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return _after_send(platform, creates, f"{what}: no answer in time")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _failed_before_sending(exc):
+            return TransientError(
+                redact(f"{platform}: {what}: cannot connect ({_reason(exc)})"), platform=platform
+            )
+        return _after_send(platform, creates, f"{what}: connection lost ({_reason(exc)})")
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return TransientError(redact(f"{platform}: {what}: bad URL"), platform=platform)
+    # chunked or decoding errors in the middle of an answer: the request was sent
+    return _after_send(platform, creates, f"{what}: broken answer ({_reason(exc)})")
 
 
 def error_for_response(

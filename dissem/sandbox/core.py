@@ -34,6 +34,7 @@ error shapes for unknown paths, and the clock (``req.now``; tests inject one).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -62,6 +63,7 @@ __all__ = [
     "SandboxApp",
     "SandboxEnv",
     "StandIn",
+    "account_for",
     "json_response",
     "route",
     "text_fits",
@@ -473,3 +475,9 @@ def start_sandbox(
     shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else str(bound_host)
     env.base_url = f"http://{shown}:{bound_port}"
     return RunningSandbox(server, env)
+
+
+def account_for(token: str) -> tuple[str, str]:
+    """A stable numeric id and user name for a credential, so each token is one account."""
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return str(int(digest[:12], 16)), f"user_{digest[:6]}"

@@ -1,0 +1,228 @@
+"""Bluesky (AT Protocol) adapter.
+
+Credentials: ``app_password`` and optionally ``identifier`` (defaults to the channel's
+``account``, the handle). The session from ``createSession`` is kept on the adapter and
+renewed with ``refreshSession`` when the access token expires (logins are scarce: never one
+per post). Each post gets a TID record key chosen and remembered (``ctx.remember("rkey")``)
+before the first attempt; a later attempt or :meth:`BlueskyPlatform.lookup` asks
+``getRecord`` first, because re-sending an existing rkey fails with HTTP 500.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import requests
+
+from dissem.compose.types import Part
+from dissem.errors import AuthError, ContentRejected, PlatformError
+from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
+from dissem.platforms.http import call, short_body
+
+POST = "app.bsky.feed.post"
+_TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+_CLOCK_ID = random.getrandbits(10)
+_tid_lock = threading.Lock()
+_last_micros = 0
+
+
+def new_tid() -> str:
+    """A fresh TID (13 sortable base-32 characters: microseconds and a clock id), strictly
+    increasing within the process."""
+    global _last_micros
+    with _tid_lock:
+        micros = max(time.time_ns() // 1000, _last_micros + 1)
+        _last_micros = micros
+    value = (micros << 10) | _CLOCK_ID
+    return "".join(_TID_CHARS[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
+class _SessionExpired(AuthError):
+    """The access (or refresh) token expired: renew and send again (nothing was applied)."""
+
+
+class _RecordNotFound(ContentRejected):
+    """``getRecord`` found nothing under that rkey."""
+
+
+def _classify(response: requests.Response) -> PlatformError | None:
+    try:
+        code = str(response.json().get("error", ""))
+    except ValueError:
+        code = ""
+    message = f"bluesky: HTTP {response.status_code}: {short_body(response)}"
+    if code == "ExpiredToken" or (response.status_code == 401 and code == "InvalidToken"):
+        return _SessionExpired(message, platform="bluesky", status=response.status_code)
+    if code == "RecordNotFound":
+        return _RecordNotFound(message, platform="bluesky", status=response.status_code)
+    return None
+
+
+class BlueskyPlatform(Platform):
+    """Creates ``app.bsky.feed.post`` records; threads carry ``reply {root, parent}``."""
+
+    name = "bluesky"
+    capabilities = Capabilities(
+        threads=True,
+        media_required=False,
+        link_cards=True,
+        native_idempotency=True,
+        can_lookup=True,
+        metrics=("likes", "reposts", "replies", "quotes", "bookmarks"),
+        metrics_batch=25,
+        text_limit=300,
+    )
+    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("identifier", "app_password"),
+        ("app_password",),
+    )
+    default_api_base = "https://bsky.social"
+
+    _auth: dict[str, str] | None = None
+
+    # --- session ------------------------------------------------------------------------
+    def _xrpc(
+        self, method: str, nsid: str, token: str | None, *, creates: bool = False, **kw: Any
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = call(
+            self.session,
+            method,
+            f"{self.api_base}/xrpc/{nsid}",
+            platform=self.name,
+            timeout=self.timeout,
+            creates=creates,
+            classify=_classify,
+            headers=headers,
+            **kw,
+        )
+        return response.json()
+
+    def _login(self) -> None:
+        identifier = self.credentials.get("identifier") or self.channel.account.lstrip("@")
+        body = {"identifier": identifier, "password": self.credentials["app_password"]}
+        self._keep(self._xrpc("POST", "com.atproto.server.createSession", None, json=body))
+
+    def _keep(self, session: dict[str, Any]) -> None:
+        self._auth = {k: str(session[k]) for k in ("did", "handle", "accessJwt", "refreshJwt")}
+
+    def refresh_credentials(self) -> None:
+        """Renews the session with the refresh token; logs in again if that one expired."""
+        if self._auth is None:
+            self._login()
+            return
+        try:
+            refreshed = self._xrpc(
+                "POST", "com.atproto.server.refreshSession", self._auth["refreshJwt"]
+            )
+        except _SessionExpired:
+            self._login()
+        else:
+            self._keep(refreshed)
+
+    def _authed(self, method: str, nsid: str, *, creates: bool = False, **kw: Any) -> Any:
+        """An authenticated call; on an expired token, renews the session and sends once more
+        (an expired-token answer means the request was not applied)."""
+        if self._auth is None:
+            self._login()
+        assert self._auth is not None
+        try:
+            return self._xrpc(method, nsid, self._auth["accessJwt"], creates=creates, **kw)
+        except _SessionExpired:
+            self.refresh_credentials()
+        try:
+            return self._xrpc(method, nsid, self._auth["accessJwt"], creates=creates, **kw)
+        except _SessionExpired as exc:
+            raise AuthError(str(exc), platform=self.name, status=exc.status) from None
+
+    @property
+    def did(self) -> str:
+        if self._auth is None:
+            self._login()
+        assert self._auth is not None
+        return self._auth["did"]
+
+    # --- posts --------------------------------------------------------------------------
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """Creates the record under the remembered rkey (choosing and remembering one first)."""
+        rkey = ctx.state.get("rkey")
+        if rkey:
+            existing = self._get_record(rkey)
+            if existing is not None:
+                return existing
+        else:
+            rkey = new_tid()
+            ctx.remember("rkey", rkey)
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": part.text,
+            "createdAt": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "langs": [part.options.get("language", self.channel.language)],
+        }
+        if part.facets:
+            record["facets"] = list(part.facets)
+        if part.embed:
+            record["embed"] = part.embed
+        if reply_to is not None:
+            top = root or reply_to
+            record["reply"] = {
+                "root": {"uri": top.remote_id, "cid": top.data["cid"]},
+                "parent": {"uri": reply_to.remote_id, "cid": reply_to.data["cid"]},
+            }
+        body = {"repo": self.did, "collection": POST, "rkey": rkey, "record": record}
+        created = self._authed("POST", "com.atproto.repo.createRecord", creates=True, json=body)
+        return self._remote(str(created["uri"]), str(created["cid"]))
+
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """The record under the remembered rkey; None when absent or never remembered (then
+        no request was sent)."""
+        rkey = ctx.state.get("rkey")
+        return self._get_record(rkey) if rkey else None
+
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """``app.bsky.feed.getPosts`` for up to 25 post URIs."""
+        if not remote_ids:
+            return {}
+        uris = list(remote_ids[: self.capabilities.metrics_batch])
+        result = self._authed("GET", "app.bsky.feed.getPosts", params={"uris": uris})
+        samples: dict[str, MetricSample] = {}
+        for post in result.get("posts", []):
+            values = {
+                "likes": post.get("likeCount"),
+                "reposts": post.get("repostCount"),
+                "replies": post.get("replyCount"),
+                "quotes": post.get("quoteCount"),
+                "bookmarks": post.get("bookmarkCount"),
+            }
+            samples[str(post["uri"])] = MetricSample(
+                values={k: int(v) for k, v in values.items() if v is not None}, raw=post
+            )
+        return samples
+
+    def _get_record(self, rkey: str) -> RemotePost | None:
+        params = {"repo": self.did, "collection": POST, "rkey": rkey}
+        try:
+            found = self._authed("GET", "com.atproto.repo.getRecord", params=params)
+        except _RecordNotFound:
+            return None
+        return self._remote(str(found["uri"]), str(found["cid"]))
+
+    def _remote(self, uri: str, cid: str) -> RemotePost:
+        handle = (self._auth or {}).get("handle") or self.channel.account.lstrip("@")
+        rkey = uri.rsplit("/", 1)[-1]
+        url = f"https://bsky.app/profile/{handle}/post/{rkey}"
+        return RemotePost(remote_id=uri, url=url, data={"cid": cid})

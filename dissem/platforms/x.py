@@ -1,0 +1,197 @@
+"""X (Twitter) API v2 adapter, through tweepy's ``Client``.
+
+Credentials (one set): ``api_key``, ``api_secret``, ``access_token``,
+``access_token_secret`` (OAuth 1.0a), or ``oauth2_user_token`` (an OAuth 2.0 user token).
+
+tweepy hard-codes ``https://api.twitter.com`` and passes no timeout, so a transport adapter
+mounted on the adapter's session adds the timeout to every call and, when ``api_base`` is
+not the real host (the sandbox), rewrites the host. X has no idempotency: a repeated text is
+answered 403 "duplicate content" without the existing id, and :meth:`XPlatform.lookup`
+matches the text among the account's recent posts. Posts go out as text; X builds the link
+card from the URL itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from dissem.compose.types import Part
+from dissem.config.models import Channel
+from dissem.errors import Duplicate, PlatformError
+from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
+from dissem.platforms.http import error_for_response, transport_error
+from dissem.settings import Settings
+
+REAL_HOST = "https://api.twitter.com"
+_URL = re.compile(r"https?://\S+")
+
+
+class _XTransport(HTTPAdapter):
+    """Gives every request a timeout and, for a sandbox, sends it to ``target``."""
+
+    def __init__(self, target: str | None, timeout: float) -> None:
+        super().__init__()
+        self.target = target
+        self.default_timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if self.target and request.url and request.url.startswith(REAL_HOST):
+            request.url = self.target + request.url[len(REAL_HOST) :]
+        timeout = self.default_timeout if timeout is None else timeout
+        return super().send(request, stream, timeout, verify, cert, proxies)
+
+
+def comparable(text: str) -> str:
+    """``text`` as X would echo it, for matching: URLs (X returns t.co links) and spacing
+    removed, NFC-normalised."""
+    return " ".join(_URL.sub("<url>", unicodedata.normalize("NFC", text)).split())
+
+
+class XPlatform(Platform):
+    """Posts to X with ``create_tweet``; threads are reply chains."""
+
+    name = "x"
+    capabilities = Capabilities(
+        threads=True,
+        media_required=False,
+        link_cards=True,
+        native_idempotency=False,
+        can_lookup=True,
+        metrics=("likes", "reposts", "replies", "quotes", "bookmarks", "views", "link_clicks"),
+        metrics_batch=100,
+        text_limit=280,
+    )
+    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("api_key", "api_secret", "access_token", "access_token_secret"),
+        ("oauth2_user_token",),
+    )
+    default_api_base = REAL_HOST
+
+    def __init__(
+        self,
+        channel: Channel,
+        credentials: Mapping[str, str],
+        settings: Settings,
+        session: requests.Session | None = None,
+    ) -> None:
+        super().__init__(channel, credentials, settings, session)
+        c = self.credentials
+        self.user_auth = "oauth2_user_token" not in c
+        self.client = tweepy.Client(
+            bearer_token=c.get("oauth2_user_token"),
+            consumer_key=c.get("api_key"),
+            consumer_secret=c.get("api_secret"),
+            access_token=c.get("access_token"),
+            access_token_secret=c.get("access_token_secret"),
+            return_type=dict,
+            wait_on_rate_limit=False,  # it would sleep inside the call
+        )
+        target = None if self.api_base == REAL_HOST else self.api_base
+        self.session.mount(REAL_HOST + "/", _XTransport(target, self.timeout))
+        self.client.session = self.session
+        self._user_id: str | None = None
+
+    def publish(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        reply_to: RemotePost | None = None,
+        root: RemotePost | None = None,
+    ) -> RemotePost:
+        """``POST /2/tweets``; a 403 "duplicate content" is :class:`Duplicate` without an id."""
+        result = self._call(
+            "create_tweet",
+            creates=True,
+            text=part.text,
+            in_reply_to_tweet_id=reply_to.remote_id if reply_to else None,
+            user_auth=self.user_auth,
+        )
+        return self._remote(str(result["data"]["id"]))
+
+    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+        """The account's most recent post since ``since`` whose text matches ``part``."""
+        result = self._call(
+            "get_users_tweets",
+            self._me(),
+            max_results=100,
+            start_time=since,
+            tweet_fields=["created_at"],
+            user_auth=self.user_auth,
+        )
+        wanted = comparable(part.text)
+        for tweet in result.get("data") or []:  # newest first
+            if comparable(tweet["text"]) == wanted:
+                return self._remote(str(tweet["id"]))
+        return None
+
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
+        """Public metrics, and non-public ones (impressions, link clicks) where X gives them."""
+        if not remote_ids:
+            return {}
+        result = self._call(
+            "get_tweets",
+            list(remote_ids[: self.capabilities.metrics_batch]),
+            tweet_fields=["public_metrics", "non_public_metrics"],
+            user_auth=self.user_auth,
+        )
+        samples: dict[str, MetricSample] = {}
+        for tweet in result.get("data") or []:
+            public = tweet.get("public_metrics") or {}
+            private = tweet.get("non_public_metrics") or {}
+            values = {
+                "likes": public.get("like_count"),
+                "reposts": public.get("retweet_count"),
+                "replies": public.get("reply_count"),
+                "quotes": public.get("quote_count"),
+                "bookmarks": public.get("bookmark_count"),
+                "views": private.get("impression_count", public.get("impression_count")),
+                "link_clicks": private.get("url_link_clicks"),
+            }
+            samples[str(tweet["id"])] = MetricSample(
+                values={k: int(v) for k, v in values.items() if v is not None}, raw=tweet
+            )
+        return samples
+
+    def _remote(self, tweet_id: str) -> RemotePost:
+        handle = self.channel.account.lstrip("@")
+        return RemotePost(remote_id=tweet_id, url=f"https://x.com/{handle}/status/{tweet_id}")
+
+    def _me(self) -> str:
+        if self._user_id is None:
+            result = self._call("get_me", user_auth=self.user_auth)
+            self._user_id = str(result["data"]["id"])
+        return self._user_id
+
+    def _call(self, method: str, *args: Any, creates: bool = False, **kwargs: Any) -> Any:
+        """Runs one tweepy call, mapping its exceptions onto the error tree."""
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except tweepy.HTTPException as exc:
+            raise self._error(exc, creates) from None
+        except requests.exceptions.RequestException as exc:
+            raise transport_error(exc, platform=self.name, creates=creates, what=method) from None
+
+    def _error(self, exc: tweepy.HTTPException, creates: bool) -> PlatformError:
+        response: requests.Response = exc.response
+        messages = " ".join(str(m) for m in exc.api_messages)
+        if response.status_code == 403 and "duplicate content" in messages.lower():
+            # X does not say which post it duplicates: no remote id
+            return Duplicate(f"x: {messages}", platform=self.name, status=403)
+        return error_for_response(response, platform=self.name, creates=creates)

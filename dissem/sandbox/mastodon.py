@@ -1,0 +1,180 @@
+"""Mastodon stand-in: statuses, ``Idempotency-Key``, accounts and instance limits.
+
+Any non-empty bearer token is an account. ``POST /api/v1/statuses`` with an
+``Idempotency-Key`` seen from the same account within an hour returns the original status
+(the key is kept only after a successful create, as Mastodon does). Over-long statuses get
+422; throttles get 429 with an ISO 8601 ``X-RateLimit-Reset``. Status ``content`` is HTML,
+as on a real server.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+
+from dissem.sandbox.core import (
+    Reject,
+    Request,
+    Response,
+    StandIn,
+    account_for,
+    json_response,
+    route,
+)
+from dissem.sandbox.state import PostRecord, engagement
+
+_URL = re.compile(r"https?://[^\s<]+")
+_VISIBILITIES = ("public", "unlisted", "private", "direct")
+IDEMPOTENCY_TTL = timedelta(hours=1)
+
+
+def to_html(text: str) -> str:
+    """Mastodon's rendering of a plain status: paragraphs, ``<br>``, linked URLs."""
+    rendered = []
+    for para in re.split(r"\n{2,}", text.strip()):
+        pieces: list[str] = []
+        last = 0
+        for m in _URL.finditer(para):
+            scheme, _, rest = m.group().partition("://")
+            pieces.append(escape(para[last : m.start()]))
+            pieces.append(
+                f'<a href="{escape(m.group())}" rel="nofollow noopener" target="_blank">'
+                f'<span class="invisible">{escape(scheme)}://</span>'
+                f'<span class="">{escape(rest)}</span></a>'
+            )
+            last = m.end()
+        pieces.append(escape(para[last:]))
+        rendered.append("<p>" + "".join(pieces).replace("\n", "<br>") + "</p>")
+    return "".join(rendered)
+
+
+class MastodonStandIn(StandIn):
+    """Stands in for one Mastodon server under ``/mastodon``."""
+
+    name = "mastodon"
+
+    def error(self, status: int, message: str) -> Response:
+        return json_response({"error": message}, status)
+
+    def throttled(self, now: datetime) -> Response:
+        reset = (now + timedelta(minutes=5)).replace(microsecond=0)
+        headers = {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset.isoformat().replace("+00:00", ".000Z"),
+        }
+        return json_response({"error": "Too many requests"}, 429, headers)
+
+    def too_long(self, text: str) -> Response:
+        return self.error(422, "Validation failed: Text character limit of 500 exceeded")
+
+    def account(self, req: Request) -> dict[str, Any]:
+        token = req.bearer()
+        if token is None:
+            raise Reject(self.error(401, "The access token is invalid"))
+        account_id, username = account_for(token)
+        return {
+            "id": account_id,
+            "username": username,
+            "acct": username,
+            "display_name": username,
+            "url": f"{self.env.platform_url(self.name)}/@{username}",
+        }
+
+    @route("POST", r"/api/v1/statuses", write=True)
+    def create(self, req: Request) -> Response:
+        account = self.account(req)
+        form = req.form()
+        text = str(form.get("status") or "")
+        spoiler = str(form.get("spoiler_text") or "")
+        if not text.strip():
+            raise Reject(self.error(422, "Validation failed: Text can't be blank"))
+        self.require_text(spoiler + text)
+        visibility = form.get("visibility") or "public"
+        if visibility not in _VISIBILITIES:
+            raise Reject(self.error(422, f"Validation failed: Visibility {visibility!r}"))
+        reply_to = form.get("in_reply_to_id")
+        if reply_to and self.env.state.get_post(self.name, str(reply_to)) is None:
+            raise Reject(self.error(404, "Record not found"))
+        key = req.header("Idempotency-Key")
+        with self.env.state.lock:
+            keys = self.env.state.bucket(self.name).setdefault("idempotency", {})
+            seen = keys.get(f"{account['id']}:{key}") if key else None
+            if seen and req.now - datetime.fromisoformat(seen["at"]) < IDEMPOTENCY_TTL:
+                original = self.env.state.get_post(self.name, seen["id"])
+                if original is not None:
+                    return json_response(self._status(original, account, req.now))
+            status_id = str((int(req.now.timestamp() * 1000) << 16) | self.env.serial(self.name))
+            post = self.env.state.add_post(
+                PostRecord(
+                    platform=self.name,
+                    account=account["id"],
+                    remote_id=status_id,
+                    text=text,
+                    created_at=req.now,
+                    url=f"{account['url']}/{status_id}",
+                    reply_to=str(reply_to) if reply_to else None,
+                    idempotency_key=key,
+                    extra={
+                        "username": account["username"],
+                        "visibility": visibility,
+                        "language": form.get("language"),
+                        "spoiler_text": spoiler,
+                    },
+                )
+            )
+            if key:
+                keys[f"{account['id']}:{key}"] = {"id": status_id, "at": req.now.isoformat()}
+                self.env.state.changed()
+        return json_response(self._status(post, account, req.now))
+
+    @route("GET", r"/api/v1/accounts/verify_credentials")
+    def verify_credentials(self, req: Request) -> Response:
+        return json_response(self.account(req))
+
+    @route("GET", r"/api/v1/accounts/(?P<id>\d+)/statuses")
+    def account_statuses(self, req: Request) -> Response:
+        me = self.account(req)
+        limit = min(int(req.arg("limit") or 20), 40)
+        posts = list(reversed(self.env.state.posts(self.name, req.params["id"])))
+        max_id = req.arg("max_id")
+        if max_id:
+            posts = [p for p in posts if int(p.remote_id) < int(max_id)]
+        return json_response([self._status(p, me, req.now) for p in posts[:limit]])
+
+    @route("GET", r"/api/v1/statuses/(?P<id>\d+)")
+    def status(self, req: Request) -> Response:
+        me = self.account(req)
+        post = self.env.state.get_post(self.name, req.params["id"])
+        if post is None:
+            raise Reject(self.error(404, "Record not found"))
+        return json_response(self._status(post, me, req.now))
+
+    @route("GET", r"/api/v2/instance")
+    def instance(self, req: Request) -> Response:
+        statuses = {"max_characters": 500, "characters_reserved_per_url": 23}
+        return json_response({"domain": "sandbox.local", "configuration": {"statuses": statuses}})
+
+    def _status(self, post: PostRecord, me: dict[str, Any], now: datetime) -> dict[str, Any]:
+        counts = engagement(post.remote_id, post.created_at, now)
+        return {
+            "id": post.remote_id,
+            "created_at": post.created_at.isoformat().replace("+00:00", "Z"),
+            "in_reply_to_id": post.reply_to,
+            "visibility": post.extra.get("visibility", "public"),
+            "language": post.extra.get("language"),
+            "spoiler_text": post.extra.get("spoiler_text", ""),
+            "uri": post.url,
+            "url": post.url,
+            "content": to_html(post.text),
+            "account": {**me, "id": post.account, "username": post.extra.get("username")},
+            "replies_count": counts["replies"],
+            "reblogs_count": counts["reposts"],
+            "favourites_count": counts["likes"],
+            "quotes_count": counts["quotes"],
+        }
+
+
+STAND_INS = (MastodonStandIn,)
