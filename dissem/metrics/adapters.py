@@ -1,0 +1,80 @@
+"""Adapters for one metrics round: built once per channel, lazily, closed at the end.
+
+Capabilities are read from the adapter *class* when dissem builds the adapters itself, so a
+platform without metrics (Telegram) costs no credentials and no adapter at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from dissem.config.models import Channel
+from dissem.platforms.base import Capabilities, Platform
+from dissem.settings import Settings
+from dissem.store.models import ChannelRow
+
+__all__ = ["AdapterPool", "channel_from_row"]
+
+_DURATION = TypeAdapter(timedelta)
+_DURATION_FIELDS = ("min_gap", "evergreen_interval")
+
+
+def channel_from_row(row: ChannelRow) -> Channel:
+    """The :class:`Channel` a synced row was made from.
+
+    The row keeps ``model_dump(mode="json")`` with windows as text; durations come back as
+    ISO 8601 strings (``PT30M``), which are turned into ``timedelta`` first because the
+    config format only accepts ``30m``-style text.
+    """
+    data: dict[str, Any] = dict(row.config)
+    for key in _DURATION_FIELDS:
+        value = data.get(key)
+        if isinstance(value, str) and value.upper().startswith("P"):
+            data[key] = _DURATION.validate_python(value)
+    return Channel.model_validate(data)
+
+
+class AdapterPool:
+    """Hands out one adapter per channel for the length of a round."""
+
+    def __init__(
+        self,
+        channels: Mapping[str, ChannelRow],
+        settings: Settings,
+        factory: Callable[[str], Platform] | None = None,
+    ) -> None:
+        self._channels = channels
+        self._settings = settings
+        self._factory = factory
+        self._adapters: dict[str, Platform] = {}
+
+    def capabilities(self, channel: str) -> Capabilities:
+        """What the channel's platform can do; raises if the platform is unknown."""
+        if self._factory is not None:
+            return self.adapter(channel).capabilities
+        from dissem.platforms.registry import get_platform
+
+        return get_platform(self._channels[channel].platform).capabilities
+
+    def adapter(self, channel: str) -> Platform:
+        """The channel's adapter; raises ``CredentialsMissing`` and the like when unbuildable."""
+        if channel not in self._adapters:
+            if self._factory is not None:
+                self._adapters[channel] = self._factory(channel)
+            else:
+                from dissem.platforms.registry import build_adapter
+
+                row = self._channels[channel]
+                self._adapters[channel] = build_adapter(channel_from_row(row), self._settings)
+        return self._adapters[channel]
+
+    def close(self) -> None:
+        """Closes the adapters this pool built; a caller's factory owns its own adapters."""
+        if self._factory is None:
+            for adapter in self._adapters.values():
+                adapter.close()
+        self._adapters.clear()
