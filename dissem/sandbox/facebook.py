@@ -1,0 +1,141 @@
+"""Facebook Pages stand-in under ``/facebook``: ``/{page-id}/feed``, ``/{page-id}/photos``,
+``/{page-id}/posts`` and ``/?ids=`` with reactions, comments and shares.
+
+Post ids are ``<page>_<n>`` like Graph's. The same message (and link) posted on the same
+Page within 24 hours is refused with code 506 ("Duplicate status message"). Throttling is
+code 32 with HTTP 400 and an ``X-Business-Use-Case-Usage`` header (see
+:mod:`dissem.sandbox.graph`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from dissem.sandbox.core import Reject, Request, Response, json_response, route
+from dissem.sandbox.graph import GraphStandIn, V, graph_time
+from dissem.sandbox.state import PostRecord
+
+__all__ = ["FacebookStandIn"]
+
+#: how far back a repeated message counts as a duplicate
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+class FacebookStandIn(GraphStandIn):
+    """Stands in for ``https://graph.facebook.com`` (Pages) under ``/facebook``."""
+
+    name = "facebook"
+    throttle_code: ClassVar[int] = 32
+    throttle_message: ClassVar[str] = "(#32) Page request limit reached"
+    usage_type: ClassVar[str] = "pages"
+
+    @route("POST", V + r"/(?P<account>\d+)/feed", write=True)
+    def feed(self, req: Request) -> Response:
+        form = req.form()
+        self.token(req, form)
+        message = str(form.get("message") or "")
+        link = str(form.get("link") or "")
+        if not message.strip() and not link:
+            raise self.invalid("Missing message or attachment")
+        if message.strip():
+            self.require_text(message)
+        if link and not link.startswith(("http://", "https://")):
+            raise self.invalid("link URL is not properly formatted")
+        post = self._add(req, message, link=link or None)
+        return json_response({"id": post.remote_id})
+
+    @route("POST", V + r"/(?P<account>\d+)/photos", write=True)
+    def photos(self, req: Request) -> Response:
+        form = req.form()
+        self.token(req, form)
+        url = str(form.get("url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise self.invalid("Missing or invalid image file", subcode=2069019)
+        caption = str(form.get("caption") or "")
+        if caption.strip():
+            self.require_text(caption)
+        post = self._add(req, caption, image=url)
+        return json_response({"id": self.new_id(), "post_id": post.remote_id})
+
+    @route("GET", V + r"/(?P<account>\d+)/posts")
+    def posts(self, req: Request) -> Response:
+        """The Page's posts, newest first, ``since`` a unix time, at most ``limit``."""
+        self.token(req)
+        since = req.arg("since")
+        limit = min(int(req.arg("limit") or 25), 100)
+        found = [
+            p
+            for p in reversed(self.env.state.posts(self.name, req.params["account"]))
+            if since is None or p.created_at.timestamp() >= float(since)
+        ]
+        return json_response({"data": [self._post_json(p, req.now) for p in found[:limit]]})
+
+    @route("GET", V + r"/?")
+    def by_ids(self, req: Request) -> Response:
+        """``/?ids=a,b&fields=...``: an object keyed by id; unknown ids are left out."""
+        self.token(req)
+        ids = [i for i in (req.arg("ids") or "").split(",") if i]
+        if not ids:
+            raise self.invalid("Must specify ids or a path")
+        if len(ids) > 50:
+            raise self.invalid("Too many IDs. Maximum: 50.")
+        out: dict[str, Any] = {}
+        for remote_id in ids:
+            post = self.env.state.get_post(self.name, remote_id)
+            if post is not None:
+                out[remote_id] = self._post_json(post, req.now, engagement=True)
+        return json_response(out)
+
+    @route("GET", V + r"/(?P<node>\d+_\d+)")
+    def post(self, req: Request) -> Response:
+        self.token(req)
+        post = self.env.state.get_post(self.name, req.params["node"])
+        if post is None:
+            raise self.missing(req.params["node"])
+        return json_response(self._post_json(post, req.now, engagement=True))
+
+    def _add(
+        self, req: Request, message: str, *, link: str | None = None, image: str | None = None
+    ) -> PostRecord:
+        page = req.params["account"]
+        with self.env.state.lock:
+            for earlier in self.env.state.posts(self.name, page):
+                if (
+                    req.now - earlier.created_at < DUPLICATE_WINDOW
+                    and message.strip()
+                    and earlier.text == message
+                    and earlier.extra.get("link") == link
+                ):
+                    raise Reject(self.graph_error("(#506) Duplicate status message", code=506))
+            number = self.env.serial(self.name)
+            remote_id = f"{page}_{number}"
+            return self.env.state.add_post(
+                PostRecord(
+                    platform=self.name,
+                    account=page,
+                    remote_id=remote_id,
+                    text=message,
+                    created_at=req.now,
+                    url=f"{self.env.platform_url(self.name)}/{page}/posts/{number}",
+                    media=[image] if image else [],
+                    extra={"link": link},
+                )
+            )
+
+    def _post_json(
+        self, post: PostRecord, now: datetime, *, engagement: bool = False
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": post.remote_id,
+            "message": post.text,
+            "created_time": graph_time(post.created_at),
+            "permalink_url": post.url,
+        }
+        if engagement:
+            counts = self.counts(post, now)
+            out["reactions"] = {"data": [], "summary": {"total_count": counts["likes"]}}
+            out["comments"] = {"data": [], "summary": {"total_count": counts["replies"]}}
+            if counts["shares"]:  # Graph leaves the field out when nobody shared
+                out["shares"] = {"count": counts["shares"]}
+        return out

@@ -1,0 +1,99 @@
+"""Instagram stand-in under ``/instagram``: ``/{ig-user-id}/media`` (containers),
+``/{ig-user-id}/media_publish``, container ``status_code``, media listing, insights and
+``content_publishing_limit``.
+
+A container needs a public ``image_url`` (no text-only posts); the caption must fit 2200
+characters and hold at most 30 hashtags. Containers follow :mod:`dissem.sandbox.graph`
+(IN_PROGRESS -> FINISHED -> PUBLISHED, EXPIRED after 24 h). Throttling is code 80002.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from dissem.sandbox.core import Reject, Request, Response, json_response, route
+from dissem.sandbox.graph import ContainerStandIn, V
+from dissem.sandbox.state import PostRecord
+
+__all__ = ["InstagramStandIn"]
+
+MAX_HASHTAGS = 30
+#: posts an account may publish per rolling 24 hours (reported, not enforced: demos and
+#: benchmarks post far more than a real account would)
+QUOTA_TOTAL = 100
+_HASHTAG = re.compile(r"(?<!\w)#\w+")
+
+
+class InstagramStandIn(ContainerStandIn):
+    """Stands in for Instagram's content publishing (Graph API) under ``/instagram``."""
+
+    name = "instagram"
+    throttle_code: ClassVar[int] = 80002
+    throttle_message: ClassVar[str] = (
+        "(#80002) There have been too many calls to this Instagram account. Wait a bit and "
+        "try again."
+    )
+    usage_type: ClassVar[str] = "instagram"
+    create_edge: ClassVar[str] = "media"
+    publish_edge: ClassVar[str] = "media_publish"
+    status_field: ClassVar[str] = "status_code"
+    text_field: ClassVar[str] = "caption"
+    insights: ClassVar[dict[str, tuple[str, ...]]] = {
+        "views": ("views",),
+        "reach": ("reach",),
+        "likes": ("likes",),
+        "comments": ("replies",),
+        "saved": ("bookmarks",),
+        "shares": ("shares",),
+        "total_interactions": ("likes", "replies", "bookmarks", "shares"),
+    }
+
+    def container_from(self, req: Request, account: str, form: dict[str, Any]) -> dict[str, Any]:
+        image_url = str(form.get("image_url") or "")
+        if not image_url:
+            raise self.invalid("The parameter image_url is required.")
+        if not image_url.startswith(("http://", "https://")):
+            raise Reject(
+                self.graph_error(
+                    "Only photo or video can be accepted as media type.",
+                    code=9004,
+                    subcode=2207052,
+                    error_user_title="Media download has failed",
+                )
+            )
+        caption = str(form.get("caption") or "")
+        if caption:
+            self.require_text(caption)
+        if len(_HASHTAG.findall(caption)) > MAX_HASHTAGS:
+            raise self.invalid(f"The caption has more than {MAX_HASHTAGS} hashtags.")
+        return {"text": caption, "image_url": image_url, "alt_text": form.get("alt_text")}
+
+    def media_json(self, post: PostRecord) -> dict[str, Any]:
+        return {**super().media_json(post), "media_type": "IMAGE", "media_url": post.media[0]}
+
+    @route("POST", V + r"/(?P<account>[^/]+)/media")
+    def create(self, req: Request) -> Response:
+        return self.create_container(req)
+
+    @route("POST", V + r"/(?P<account>[^/]+)/media_publish", write=True)
+    def publish(self, req: Request) -> Response:
+        return self.publish_container(req)
+
+    @route("GET", V + r"/(?P<account>[^/]+)/media")
+    def media(self, req: Request) -> Response:
+        return self.list_media(req)
+
+    @route("GET", V + r"/(?P<account>[^/]+)/content_publishing_limit")
+    def publishing_limit(self, req: Request) -> Response:
+        """``{"data": [{"quota_usage": n, "config": {quota_total, quota_duration}}]}``."""
+        self.token(req)
+        since = req.now - timedelta(hours=24)
+        used = sum(
+            1
+            for p in self.env.state.posts(self.name, req.params["account"])
+            if p.created_at >= since
+        )
+        config = {"quota_total": QUOTA_TOTAL, "quota_duration": 86400}
+        return json_response({"data": [{"quota_usage": used, "config": config}]})

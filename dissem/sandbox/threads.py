@@ -1,0 +1,146 @@
+"""Threads stand-in under ``/threads``: ``/{uid}/threads`` (containers),
+``/{uid}/threads_publish``, container ``status``, ``/{uid}/threads`` and ``/{uid}/replies``
+listings, insights, ``threads_publishing_limit`` and ``/refresh_access_token``.
+
+Text must fit 500 characters as Threads counts them; more than 5 distinct links is refused
+with ``THREADS_API__LINK_LIMIT_EXCEEDED``; ``link_attachment`` is taken on TEXT posts
+only; ``reply_to_id`` must name a published post. Containers follow
+:mod:`dissem.sandbox.graph`. Throttling is code 4.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from dissem.sandbox.core import Reject, Request, Response, json_response, route
+from dissem.sandbox.graph import ContainerStandIn, V
+
+__all__ = ["MAX_LINKS", "ThreadsStandIn"]
+
+MAX_LINKS = 5
+#: the lifetime of a refreshed long-lived token, seconds (60 days)
+TOKEN_LIFETIME = 60 * 86400
+_LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"]+")
+_TRAILING = ".,;:!?)]}'"
+
+
+def distinct_links(text: str, attachment: str | None = None) -> set[str]:
+    """The distinct links of a post: URLs in the text (trailing punctuation dropped) and
+    the link attachment."""
+    links = {m.group().rstrip(_TRAILING) for m in _LINK.finditer(text)}
+    if attachment:
+        links.add(attachment)
+    return links
+
+
+class ThreadsStandIn(ContainerStandIn):
+    """Stands in for ``https://graph.threads.net`` under ``/threads``."""
+
+    name = "threads"
+    throttle_code: ClassVar[int] = 4
+    throttle_message: ClassVar[str] = "(#4) Application request limit reached"
+    usage_type: ClassVar[str] = "threads"
+    create_edge: ClassVar[str] = "threads"
+    publish_edge: ClassVar[str] = "threads_publish"
+    status_field: ClassVar[str] = "status"
+    text_field: ClassVar[str] = "text"
+    insights: ClassVar[dict[str, tuple[str, ...]]] = {
+        name: (name,) for name in ("views", "likes", "replies", "reposts", "quotes", "shares")
+    }
+
+    def permalink(self, account: str, media_id: str) -> str:
+        return f"{self.env.platform_url(self.name)}/@{account}/post/{media_id}"
+
+    def container_from(self, req: Request, account: str, form: dict[str, Any]) -> dict[str, Any]:
+        media_type = str(form.get("media_type") or "")
+        text = str(form.get("text") or "")
+        attachment = str(form.get("link_attachment") or "") or None
+        fields: dict[str, Any] = {"text": text, "media_type": media_type}
+        if media_type == "TEXT":
+            if not text.strip():
+                raise self.invalid("The parameter text is required for TEXT posts.")
+            fields["link_attachment"] = attachment
+        elif media_type == "IMAGE":
+            image_url = str(form.get("image_url") or "")
+            if not image_url.startswith(("http://", "https://")):
+                raise self.invalid("The parameter image_url is required for IMAGE posts.")
+            if attachment:
+                raise self.invalid("link_attachment is only supported on TEXT posts.")
+            fields.update(image_url=image_url, alt_text=form.get("alt_text"))
+        else:
+            raise self.invalid("The parameter media_type must be one of TEXT or IMAGE.")
+        if text:
+            self.require_text(text)
+        if len(distinct_links(text, attachment)) > MAX_LINKS:
+            raise Reject(
+                self.graph_error(
+                    "THREADS_API__LINK_LIMIT_EXCEEDED: the post has more than "
+                    f"{MAX_LINKS} distinct links",
+                    code=100,
+                    type_="THApiException",
+                    error_user_title="Link limit exceeded",
+                    error_user_msg=f"Posts can include up to {MAX_LINKS} links.",
+                )
+            )
+        reply_to = form.get("reply_to_id")
+        if reply_to:
+            if self.env.state.get_post(self.name, str(reply_to)) is None:
+                raise self.missing(str(reply_to))
+            fields["reply_to_id"] = str(reply_to)
+        return fields
+
+    @route("POST", V + r"/(?P<account>[^/]+)/threads")
+    def create(self, req: Request) -> Response:
+        return self.create_container(req)
+
+    @route("POST", V + r"/(?P<account>[^/]+)/threads_publish", write=True)
+    def publish(self, req: Request) -> Response:
+        return self.publish_container(req)
+
+    @route("GET", V + r"/(?P<account>[^/]+)/threads")
+    def threads(self, req: Request) -> Response:
+        return self.list_media(req, replies=False)
+
+    @route("GET", V + r"/(?P<account>[^/]+)/replies")
+    def replies(self, req: Request) -> Response:
+        return self.list_media(req, replies=True)
+
+    @route("GET", V + r"/(?P<account>[^/]+)/threads_publishing_limit")
+    def publishing_limit(self, req: Request) -> Response:
+        """Posts and replies published in the last 24 hours against their quotas (reported,
+        not enforced)."""
+        self.token(req)
+        since = req.now - timedelta(hours=24)
+        recent = [
+            p
+            for p in self.env.state.posts(self.name, req.params["account"])
+            if p.created_at >= since
+        ]
+        replies = sum(1 for p in recent if p.reply_to)
+        day = 86400
+        return json_response(
+            {
+                "data": [
+                    {
+                        "quota_usage": len(recent) - replies,
+                        "config": {"quota_total": 250, "quota_duration": day},
+                        "reply_quota_usage": replies,
+                        "reply_config": {"quota_total": 1000, "quota_duration": day},
+                    }
+                ]
+            }
+        )
+
+    @route("GET", r"/refresh_access_token")
+    def refresh(self, req: Request) -> Response:
+        """A new long-lived token for a valid one (``grant_type=th_refresh_token``)."""
+        self.token(req)
+        if req.arg("grant_type") != "th_refresh_token":
+            raise self.invalid("grant_type must be th_refresh_token")
+        token = "THAA" + uuid.uuid4().hex
+        return json_response(
+            {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
+        )
