@@ -19,6 +19,7 @@ says what happened, not the HTTP status. :func:`classify_graph_error` sorts them
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -201,9 +202,9 @@ def classify_graph_error(
 
 
 def same_text(a: str, b: str) -> bool:
-    """True when two post texts are the same up to whitespace, which platforms normalise
-    (trailing spaces, CRLF): the test :meth:`Platform.lookup` uses to recognise a post."""
-    return a.split() == b.split()
+    """True when two post texts are the same up to whitespace and Unicode normal form, which
+    platforms normalise (trailing spaces, CRLF, NFC): how lookups recognise a post."""
+    return unicodedata.normalize("NFC", a).split() == unicodedata.normalize("NFC", b).split()
 
 
 class GraphPlatform(Platform):

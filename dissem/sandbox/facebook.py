@@ -30,7 +30,7 @@ class FacebookStandIn(GraphStandIn):
     throttle_message: ClassVar[str] = "(#32) Page request limit reached"
     usage_type: ClassVar[str] = "pages"
 
-    @route("POST", V + r"/(?P<account>\d+)/feed", write=True)
+    @route("POST", V + r"/(?P<account>[^/]+)/feed", write=True)
     def feed(self, req: Request) -> Response:
         form = req.form()
         self.token(req, form)
@@ -45,7 +45,7 @@ class FacebookStandIn(GraphStandIn):
         post = self._add(req, message, link=link or None)
         return json_response({"id": post.remote_id})
 
-    @route("POST", V + r"/(?P<account>\d+)/photos", write=True)
+    @route("POST", V + r"/(?P<account>[^/]+)/photos", write=True)
     def photos(self, req: Request) -> Response:
         form = req.form()
         self.token(req, form)
@@ -58,7 +58,7 @@ class FacebookStandIn(GraphStandIn):
         post = self._add(req, caption, image=url)
         return json_response({"id": self.new_id(), "post_id": post.remote_id})
 
-    @route("GET", V + r"/(?P<account>\d+)/posts")
+    @route("GET", V + r"/(?P<account>[^/]+)/posts")
     def posts(self, req: Request) -> Response:
         """The Page's posts, newest first, ``since`` a unix time, at most ``limit``."""
         self.token(req)
@@ -87,7 +87,7 @@ class FacebookStandIn(GraphStandIn):
                 out[remote_id] = self._post_json(post, req.now, engagement=True)
         return json_response(out)
 
-    @route("GET", V + r"/(?P<node>\d+_\d+)")
+    @route("GET", V + r"/(?P<node>[^/]+_\d+)")
     def post(self, req: Request) -> Response:
         self.token(req)
         post = self.env.state.get_post(self.name, req.params["node"])
