@@ -438,8 +438,12 @@ class RunningSandbox:
         self._thread.join(5)
         self.state.close()
 
+    def request_stop(self) -> None:
+        """Asks :meth:`wait` to return (safe from a signal handler)."""
+        self._stop.set()
+
     def wait(self) -> None:
-        """Blocks until :meth:`stop` (the CLI)."""
+        """Blocks until :meth:`request_stop` or :meth:`stop` (the CLI)."""
         while not self._stop.wait(0.5):
             pass
 
