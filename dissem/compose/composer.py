@@ -1,0 +1,372 @@
+"""One release into the exact posts one channel sends: :func:`compose`.
+
+Pure: the release, the channel and ``now`` in, a :class:`Composition` out; no I/O, no
+clock. The steps: merge the release's overrides for the channel, localise the fields,
+tag the link, turn tags into hashtags, render the template, then fit: shorten the body,
+then the summary, drop hashtags from the end, shorten the title, and as a last resort cut
+the text before the link. In thread mode what does not fit the first part continues in
+numbered parts. Each candidate is judged on exactly what would be sent (escaped, with
+its numbering), measured by :mod:`dissem.compose.counting`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from dissem.compose import counting
+from dissem.compose.bluesky import external_embed, facets
+from dissem.compose.escape import escape_for
+from dissem.compose.hashtags import hashtags_for
+from dissem.compose.links import portal_host, tag_link
+from dissem.compose.shorten import best_cut, shorten, split
+from dissem.compose.templates import (
+    DEFAULT_TEMPLATES,
+    link_hint,
+    markdown_to_text,
+    render,
+    template_variables,
+)
+from dissem.compose.types import Composition, Media, Part
+from dissem.config.models import Channel, Override, Release
+
+#: Platforms whose posts can chain into a thread of replies.
+THREAD_PLATFORMS: Final[frozenset[str]] = frozenset(
+    {"x", "mastodon", "bluesky", "threads", "telegram"}
+)
+#: Most parts of one thread; the last one is shortened with an ellipsis beyond that.
+MAX_THREAD_PARTS: Final[int] = 10
+#: Telegram counts a photo caption against 1024, not 4096.
+TELEGRAM_CAPTION_LIMIT: Final[int] = 1024
+#: Threads rejects a post with more distinct links than this.
+THREADS_MAX_LINKS: Final[int] = 5
+
+_OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The release's overrides for one channel, merged: channel beats platform."""
+
+    text: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    hashtags: list[str] | None = None
+    thread: bool | None = None
+    content_warning: str | None = None
+    skip: bool = False
+
+
+def merged_override(release: Release, channel: Channel) -> _Settings:
+    """The release's overrides for ``channel``: fields set under the channel's name win
+    over those set under its platform's name; unset fields keep their defaults."""
+    values: dict[str, Any] = {}
+    for key in (channel.platform, channel.name):  # later wins
+        override: Override | None = release.overrides.get(key)
+        if override is not None:
+            for name in _OVERRIDE_FIELDS:
+                if name in override.model_fields_set:
+                    values[name] = getattr(override, name)
+    return _Settings(**values)
+
+
+class Meter:
+    """How one channel measures a post, and its limit."""
+
+    def __init__(self, channel: Channel, *, spoiler_text: str = "", caption: bool = False):
+        self.platform = channel.platform
+        self.spoiler_text = spoiler_text
+        self.url_length = channel.url_length or 23
+        if self.platform == "mastodon":
+            self.limit = channel.max_length or counting.limit("mastodon")
+        elif self.platform == "telegram" and caption:
+            self.limit = TELEGRAM_CAPTION_LIMIT
+        else:
+            self.limit = counting.limit(self.platform)
+
+    def measure(self, text: str) -> int:
+        """The length of ``text`` (as sent) the way the platform counts it."""
+        if self.platform == "mastodon":
+            return counting.measure_mastodon(
+                text, url_length=self.url_length, spoiler_text=self.spoiler_text
+            )
+        return counting.measure(self.platform, text)
+
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` (as sent) is accepted: length, Bluesky's bytes, Threads' links."""
+        if self.platform == "mastodon":
+            return 0 < self.measure(text) <= self.limit
+        if not counting.fits(self.platform, text, max_length=self.limit):
+            return False
+        return self.platform != "threads" or counting.distinct_links(text) <= THREADS_MAX_LINKS
+
+
+@dataclass
+class _Draft:
+    """Everything the fitting steps share for one composition."""
+
+    platform: str
+    source: str
+    origin: str
+    used: frozenset[str]
+    variables: dict[str, Any]
+    meter: Meter
+    link: str
+
+    def sent(self, plain: str, suffix: str = "", *, bold: bool = True) -> str:
+        """``plain`` plus ``suffix`` as sent: escaped, the title bold on Telegram."""
+        title = self.variables.get("title") if bold else None
+        return escape_for(self.platform, plain + suffix, bold=title or None)
+
+    def fits(self, plain: str, suffix: str = "") -> bool:
+        return self.meter.fits(self.sent(plain, suffix))
+
+    def render(self, **changes: Any) -> str:
+        return render(self.source, {**self.variables, **changes}, self.origin)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _fields(release: Release, channel: Channel, ov: _Settings) -> tuple[str, str, str, str]:
+    """Title, summary, plain body and the language they are in, for the channel."""
+    tr = release.translations.get(channel.language)
+    if tr is not None or release.language == channel.language:
+        language = channel.language
+    else:
+        language = release.language
+    title = ov.title or (tr and tr.title) or release.title
+    summary = ov.summary if ov.summary is not None else (tr and tr.summary) or release.summary
+    body = (tr and tr.body) or release.body
+    return _nfc(title), _nfc(summary), _nfc(markdown_to_text(body)) if body else "", language
+
+
+def compose(release: Release, channel: Channel, now: datetime) -> Composition:
+    """The parts ``channel`` sends for ``release``; empty with ``skipped`` when it sends
+    nothing (override says skip, Instagram without an image, text that cannot fit).
+
+    Raises ConfigError when the template is broken (syntax, unknown variable, sandbox).
+    """
+    ov = merged_override(release, channel)
+    platform = channel.platform
+    if ov.skip:
+        return Composition([], skipped="skipped: override says skip")
+    if platform == "instagram" and release.image is None:
+        return Composition([], skipped="skipped: Instagram needs an image")
+    title, summary, body, language = _fields(release, channel, ov)
+    link = tag_link(
+        release.url,
+        channel.utm,
+        platform=platform,
+        channel_name=channel.name,
+        release_id=release.id,
+    )
+    tags = ov.hashtags if ov.hashtags is not None else [*release.tags, *channel.hashtags]
+    hashtags = hashtags_for(platform, [_nfc(t) for t in tags])
+    source = ov.text or channel.template or DEFAULT_TEMPLATES[platform]
+    origin = f"template of channel {channel.name!r}" + (" (release override)" if ov.text else "")
+    when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    host = portal_host(release.url)
+    variables: dict[str, Any] = {
+        "title": title,
+        "summary": summary,
+        "body": body,
+        "url": link,
+        "hashtags": " ".join(hashtags),
+        "id": release.id,
+        "release_id": release.id,
+        "language": language,
+        "priority": release.priority,
+        "now": when.astimezone(channel.zone),
+        "host": host,
+        "link_hint": link_hint(language, host),
+    }
+    cw = ov.content_warning if ov.content_warning is not None else release.content_warning
+    used = template_variables(source, origin)
+    thread = ov.thread if ov.thread is not None else release.thread
+    threaded = (channel.thread if thread is None else thread) and platform in THREAD_PLATFORMS
+    draft = _Draft(
+        platform,
+        source,
+        origin,
+        used,
+        variables,
+        Meter(channel, spoiler_text=cw or ""),
+        link,
+    )
+    texts = _thread(draft, hashtags) if threaded else _single(draft, hashtags)
+    caption = (
+        platform == "telegram"
+        and release.image is not None
+        and len(texts) == 1
+        and Meter(channel, caption=True).fits(texts[0])
+    )
+    meter = Meter(channel, spoiler_text=cw or "", caption=caption)
+    if not texts:
+        return Composition(
+            [], skipped=f"skipped: the text cannot fit {platform}'s limit of {meter.limit}"
+        )
+    parts = [
+        Part(
+            index=i,
+            total=len(texts),
+            text=text,
+            length=meter.measure(text),
+            limit=meter.limit,
+            link=link if i == 1 else None,
+        )
+        for i, text in enumerate(texts, start=1)
+    ]
+    media = (
+        (Media(release.image.src, release.image.alt),)
+        if release.image is not None and (caption or platform == "instagram")
+        else ()
+    )
+    extras = _platform_fields(
+        release,
+        channel,
+        link,
+        language=language,
+        content_warning=cw,
+        title=title,
+        summary=summary,
+    )
+    return Composition([extras(part, media) for part in parts])
+
+
+def _platform_fields(
+    release: Release,
+    channel: Channel,
+    link: str,
+    *,
+    language: str,
+    content_warning: str | None,
+    title: str,
+    summary: str,
+) -> Callable[[Part, tuple[Media, ...]], Part]:
+    """What each platform needs beside the text, as a function of one part; ``media`` goes
+    on the first part."""
+    platform = channel.platform
+
+    def extras(part: Part, media: tuple[Media, ...]) -> Part:
+        first = part.index == 1
+        options: dict[str, Any] = {}
+        if platform == "mastodon":
+            options["language"] = language
+            if content_warning:
+                options["spoiler_text"] = content_warning
+            if channel.visibility:
+                options["visibility"] = channel.visibility
+        elif platform == "bluesky":
+            options["langs"] = [language]
+            if first and release.image is not None:
+                options["thumb_src"] = release.image.src
+            return replace(
+                part,
+                facets=facets(part.text),
+                embed=external_embed(link, title, summary) if first else None,
+                options=options,
+            )
+        elif platform == "telegram":
+            options["parse_mode"] = "HTML"
+        elif first and platform == "threads":
+            options["link_attachment"] = link
+        elif first and platform == "facebook":
+            options["link"] = link
+        elif first and platform == "linkedin":
+            options["article"] = {"source": link, "title": title, "description": summary}
+        return replace(part, media=media if first else (), options=options)
+
+    return extras
+
+
+def _shorten_fields(
+    draft: _Draft, hashtags: list[str], fits: Callable[[str], bool]
+) -> tuple[str | None, list[str]]:
+    """Renders with the fields shortened until ``fits``; returns the plain text (None if
+    nothing fits) and, in reading order, the text cut from the summary and the body."""
+    cut_off: dict[str, str] = {}
+    text = draft.render()
+    if fits(text):
+        return text, []
+    for name in ("body", "summary"):
+        if name not in draft.used or not draft.variables[name]:
+            continue
+        value: str = draft.variables[name]
+
+        def fits_field(v: str, field: str = name) -> bool:
+            return fits(draft.render(**{field: v}))
+
+        cut = best_cut(value, fits_field)
+        draft.variables[name] = cut[0] if cut else ""
+        cut_off[name] = value[cut[1] :] if cut else value
+        text = draft.render()
+        if fits(text):
+            return text, [cut_off[n] for n in ("summary", "body") if cut_off.get(n)]
+    while hashtags and "hashtags" in draft.used:
+        hashtags.pop()
+        draft.variables["hashtags"] = " ".join(hashtags)
+        text = draft.render()
+        if fits(text):
+            return text, [cut_off[n] for n in ("summary", "body") if cut_off.get(n)]
+    if "title" in draft.used:
+        draft.variables["title"] = shorten(
+            draft.variables["title"], lambda v: fits(draft.render(title=v))
+        )
+        text = draft.render()
+    rest = [cut_off[n] for n in ("summary", "body") if cut_off.get(n)]
+    if fits(text):
+        return text, rest
+    return _before_link(text, draft.link, fits), rest
+
+
+def _before_link(text: str, link: str, fits: Callable[[str], bool]) -> str | None:
+    """Last resort (a long literal in the template): the text cut so that the link still
+    follows it; None when not even the link alone fits."""
+    if link not in text:
+        return shorten(text, fits) or None
+    head = text.replace(link, "").strip()
+    kept = shorten(head, lambda t: fits(t + "\n\n" + link))
+    candidate = f"{kept}\n\n{link}" if kept else link
+    return candidate if fits(candidate) else None
+
+
+def _single(draft: _Draft, hashtags: list[str]) -> list[str]:
+    text, _ = _shorten_fields(draft, hashtags, draft.fits)
+    return [draft.sent(text)] if text else []
+
+
+def _numbering(index: int, total: int) -> str:
+    return f"\n{index}/{total}"
+
+
+def _thread(draft: _Draft, hashtags: list[str]) -> list[str]:
+    """The first part (the template, with the link) and the rest of the summary and body
+    in numbered parts; one unnumbered part when everything fits in one."""
+    # Splitting with the widest numbering keeps every part within the limit once the real,
+    # never wider, numbers are written.
+    widest = _numbering(MAX_THREAD_PARTS, MAX_THREAD_PARTS)
+    extra = draft.variables["body"] if "body" not in draft.used else ""
+    whole = draft.render()
+    if not extra and draft.fits(whole):
+        return [draft.sent(whole)]
+    first, rest = _shorten_fields(draft, hashtags, lambda t: draft.fits(t, widest))
+    if first is None:
+        return []
+    remainder = "\n\n".join([*rest, extra] if extra else rest).strip()
+    chunks = split(remainder, lambda t: draft.fits(t, widest)) if remainder else []
+    if len(chunks) > MAX_THREAD_PARTS - 1:
+        tail = " ".join(chunks[MAX_THREAD_PARTS - 2 :])
+        last = shorten(tail, lambda t: draft.fits(t, widest))
+        chunks = chunks[: MAX_THREAD_PARTS - 2] + ([last] if last else [])
+    if not chunks:
+        return [draft.sent(first)]
+    total = 1 + len(chunks)
+    return [draft.sent(first, _numbering(1, total))] + [
+        draft.sent(chunk, _numbering(i, total), bold=False)
+        for i, chunk in enumerate(chunks, start=2)
+    ]

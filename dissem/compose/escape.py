@@ -1,0 +1,70 @@
+"""Escaping plain text into each platform's markup, applied exactly once, to the final text.
+
+- Telegram (``parse_mode=HTML``): ``&`` first, then ``<`` and ``>``, everywhere (inside
+  URLs too, since Telegram parses them as HTML text); the title may be wrapped in ``<b>``.
+- LinkedIn "little" format: ``\\ | { } @ [ ] ( ) < > # * _ ~`` get a backslash in literal
+  text; URLs and intended hashtags stay as they are (an escaped ``\\#tag`` is not a tag,
+  and a backslash inside a URL breaks it). Unescaped, LinkedIn may cut the post silently.
+- Every other platform takes plain text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from dissem.compose.urls import find_hashtags, find_urls
+
+LINKEDIN_SPECIAL: frozenset[str] = frozenset("\\|{}@[]()<>#*_~")
+
+
+def escape_telegram_html(text: str) -> str:
+    """``text`` safe for Telegram's HTML parse mode (``&`` before ``<`` and ``>``)."""
+    return html.escape(text, quote=False)
+
+
+def telegram_html(text: str, *, bold: str | None = None) -> str:
+    """Escaped ``text`` with the first occurrence of ``bold`` (plain text) in ``<b>``."""
+    at = text.find(bold) if bold else -1
+    if bold is None or at < 0:
+        return escape_telegram_html(text)
+    end = at + len(bold)
+    return (
+        escape_telegram_html(text[:at])
+        + "<b>"
+        + escape_telegram_html(bold)
+        + "</b>"
+        + escape_telegram_html(text[end:])
+    )
+
+
+def escape_linkedin(text: str, keep: Sequence[tuple[int, int]] = ()) -> str:
+    """Backslash-escapes LinkedIn's special characters outside the ``keep`` spans.
+
+    One pass over the characters, so a backslash is never escaped twice and the order
+    ("backslash first") holds by construction.
+    """
+    spans = sorted(keep)
+    out: list[str] = []
+    pos = 0
+    for start, end in [*spans, (len(text), len(text))]:
+        if start < pos:  # overlapping spans: the earlier one already covered this
+            start = pos
+        out.extend("\\" + ch if ch in LINKEDIN_SPECIAL else ch for ch in text[pos:start])
+        out.append(text[start:end])
+        pos = max(pos, end)
+    return "".join(out)
+
+
+def linkedin_protected_spans(text: str) -> list[tuple[int, int]]:
+    """URLs (with or without a scheme) and hashtags of ``text``: what stays unescaped."""
+    return find_urls(text, require_scheme=False) + find_hashtags(text)
+
+
+def escape_for(platform: str, text: str, *, bold: str | None = None) -> str:
+    """Plain ``text`` as it is sent to ``platform``; ``bold`` is the title (Telegram)."""
+    if platform == "telegram":
+        return telegram_html(text, bold=bold)
+    if platform == "linkedin":
+        return escape_linkedin(text, linkedin_protected_spans(text))
+    return text

@@ -1,0 +1,172 @@
+"""Cutting text to fit: at a sentence end if that keeps enough, else at a word boundary
+with an ellipsis, else (scripts written without spaces) at a grapheme cluster boundary.
+
+A cut never falls inside a URL, a hashtag, a mention or a grapheme cluster (an emoji ZWJ
+family, a flag, a letter with its combining marks, a Korean syllable block). Whether a
+candidate fits is the caller's question (``fits``), asked of the *whole* post the
+candidate would produce, so every platform's own counting, markup and limits apply.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+
+import regex
+
+from dissem.compose.urls import find_hashtags, find_mentions, find_urls
+
+ELLIPSIS = "…"
+#: A sentence cut is preferred while it keeps at least this share of what the best word
+#: cut keeps; below that, cutting at the sentence would throw away too much.
+SENTENCE_SHARE = 0.6
+
+_GRAPHEME = regex.compile(r"\X")
+_SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+[」』）]*")
+_WORD_END = regex.compile(r"\S(?=\s)")
+# Trailing characters that read badly before an ellipsis ("word,…").
+_TRAILING = " \t\r\n,;:-–—"
+
+Fits = Callable[[str], bool]
+
+
+def graphemes(text: str) -> list[str]:
+    """The extended grapheme clusters of ``text``."""
+    return [m.group(0) for m in _GRAPHEME.finditer(text)]
+
+
+def protected_spans(text: str) -> list[tuple[int, int]]:
+    """URLs (with or without a scheme), hashtags and mentions: never cut inside these."""
+    spans = find_urls(text, require_scheme=False) + find_hashtags(text) + find_mentions(text)
+    return sorted(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or nested spans (a hashtag inside a URL fragment) as disjoint ones."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _allowed(points: Iterable[int], spans: list[tuple[int, int]]) -> list[int]:
+    """``points`` that do not fall strictly inside any span, sorted, without duplicates."""
+    disjoint = _merge(spans)
+    starts = [s for s, _ in disjoint]
+    out: set[int] = set()
+    for p in points:
+        i = bisect.bisect_left(starts, p) - 1  # the last span starting before p
+        if i >= 0 and p < disjoint[i][1]:
+            continue
+        out.add(p)
+    return sorted(out)
+
+
+def cut_points(text: str) -> tuple[list[int], list[int], list[int]]:
+    """Candidate cut positions (keep ``text[:p]``), best kind first: after a sentence end,
+    at the end of a word, at a grapheme boundary. Position 0 is never a candidate."""
+    bounds: list[int] = []
+    pos = 0
+    for match in _GRAPHEME.finditer(text):
+        pos = match.end()
+        bounds.append(pos)
+    bound_set = set(bounds)
+    spans = protected_spans(text)
+    grapheme = _allowed(bounds[:-1], spans)  # the full text is not a cut
+    sentence = _allowed((m.end() for m in _SENTENCE_END.finditer(text)), spans)
+    word = _allowed((m.end() for m in _WORD_END.finditer(text)), spans)
+    return (
+        [p for p in sentence if p in bound_set and p < len(text)],
+        [p for p in word if p in bound_set],
+        grapheme,
+    )
+
+
+def _with_ellipsis(text: str, p: int, ellipsis: str) -> str:
+    # Dangling punctuation only goes when an ellipsis replaces it; a thread chunk keeps it.
+    kept = text[:p].rstrip(_TRAILING) if ellipsis else text[:p].rstrip()
+    return kept + ellipsis if kept else ""
+
+
+def _last_fitting(points: list[int], make: Callable[[int], str], fits: Fits) -> int | None:
+    """The largest point whose text fits, by binary search (fitting is monotone in length)."""
+    lo, hi, best = 0, len(points) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = make(points[mid])
+        if candidate and fits(candidate):
+            best, lo = points[mid], mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def best_cut(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> tuple[str, int] | None:
+    """The longest good prefix of ``text`` that fits: ``(prefix, where the rest starts)``.
+
+    A sentence cut ends with its own punctuation and gets no ellipsis; word and grapheme
+    cuts end with ``ellipsis``. None when not even the first word or cluster fits.
+    """
+    sentence, word, grapheme = cut_points(text)
+    word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits)
+    sentence_at = _last_fitting(sentence, lambda p: text[:p].rstrip(), fits)
+    if sentence_at is not None and sentence_at >= SENTENCE_SHARE * (word_at or 0):
+        return text[:sentence_at].rstrip(), _skip_space(text, sentence_at)
+    if word_at is not None:
+        return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
+    at = _last_fitting(grapheme, lambda p: _with_ellipsis(text, p, ellipsis), fits)
+    if at is None:
+        return None
+    return _with_ellipsis(text, at, ellipsis), _skip_space(text, at)
+
+
+def _skip_space(text: str, p: int) -> int:
+    while p < len(text) and text[p].isspace():
+        p += 1
+    return p
+
+
+def shorten(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> str:
+    """``text`` when it fits, else its best cut (see :func:`best_cut`), else ``""``."""
+    if fits(text):
+        return text
+    cut = best_cut(text, fits, ellipsis=ellipsis)
+    return cut[0] if cut else ""
+
+
+def first_unit_end(text: str) -> int:
+    """Where the first unbreakable unit (a protected span or a cluster) of ``text`` ends."""
+    _, _, grapheme = cut_points(text)
+    return grapheme[0] if grapheme else len(text)
+
+
+def split(text: str, fits: Fits, *, ellipsis: str = "") -> list[str]:
+    """``text`` in consecutive chunks that each fit, cut like :func:`best_cut`.
+
+    A unit that fits no chunk on its own (a URL longer than the limit) is dropped rather
+    than cut, so no chunk ever breaks a URL or a cluster.
+    """
+    chunks: list[str] = []
+    rest = text.strip()
+    while rest:
+        if fits(rest):
+            chunks.append(rest)
+            break
+        cut = best_cut(rest, fits, ellipsis=ellipsis)
+        if cut is None:
+            rest = rest[first_unit_end(rest) :].lstrip()
+            continue
+        chunks.append(cut[0])
+        rest = rest[cut[1] :]
+    return chunks
+
+
+def truncate_graphemes(text: str, most: int) -> str:
+    """At most ``most`` grapheme clusters of ``text`` (for card titles and the like)."""
+    clusters = graphemes(text)
+    if len(clusters) <= most:
+        return text
+    return "".join(clusters[: max(0, most - 1)]) + ELLIPSIS
