@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from dissem.config.locate import SourceFile, did_you_mean
 from dissem.config.models import (
@@ -36,6 +37,15 @@ from dissem.errors import ConfigProblem
 
 __all__ = ["ConfigSources", "expand_groups", "run_checks"]
 
+# Names people use for platforms that dissem spells otherwise.
+_ALIASES = {
+    "twitter": "x",
+    "fb": "facebook",
+    "ig": "instagram",
+    "tg": "telegram",
+    "bsky": "bluesky",
+}
+
 
 @dataclass
 class ConfigSources:
@@ -48,6 +58,7 @@ class ConfigSources:
     feeds_file: SourceFile | None = None
     feeds: list[tuple[int, Feed]] = field(default_factory=list)
     releases: list[tuple[LoadedRelease, SourceFile]] = field(default_factory=list)
+    broken_releases: list[SourceFile] = field(default_factory=list)  # failed on their own
 
 
 def run_checks(cfg: LoadedConfig, sources: ConfigSources) -> None:
@@ -56,7 +67,7 @@ def run_checks(cfg: LoadedConfig, sources: ConfigSources) -> None:
     cfg.broken_channel_names |= sources.broken_channel_names
     _check_channels(cfg, sources, chan_file)
     _check_groups(cfg, sources.groups, chan_file)
-    _check_releases(cfg, sources.releases)
+    _check_releases(cfg, sources.releases, sources.broken_releases)
     if sources.feeds_file is not None:
         _check_feeds(cfg, sources.feeds, sources.feeds_file)
 
@@ -163,7 +174,11 @@ def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFi
     cfg.groups = {g: [n for n in names if n in cfg.channels] for g, names in expanded.items()}
 
 
-def _check_releases(cfg: LoadedConfig, releases: list[tuple[LoadedRelease, SourceFile]]) -> None:
+def _check_releases(
+    cfg: LoadedConfig,
+    releases: list[tuple[LoadedRelease, SourceFile]],
+    broken: list[SourceFile],
+) -> None:
     by_id: dict[str, list[tuple[LoadedRelease, SourceFile]]] = defaultdict(list)
     for loaded, src in releases:
         by_id[loaded.release.id].append((loaded, src))
@@ -189,37 +204,73 @@ def _check_releases(cfg: LoadedConfig, releases: list[tuple[LoadedRelease, Sourc
             cfg.broken_release_ids.add(rid)
         else:
             cfg.releases.append(loaded)
+    for src in broken:
+        _check_broken_release(cfg, src, targetable)
 
 
 def _release_problems(
     cfg: LoadedConfig, loaded: LoadedRelease, src: SourceFile, targetable: list[str]
 ) -> list[ConfigProblem]:
     release = loaded.release
-    problems = _unknown_targets(cfg, release.targets, src, targetable)
+    return _unknown_targets(cfg, release.targets, src, targetable) + _unknown_overrides(
+        cfg, list(release.overrides), src
+    )
+
+
+def _check_broken_release(cfg: LoadedConfig, src: SourceFile, targetable: list[str]) -> None:
+    """Targets and overrides of a release that failed on its own, as far as they can be
+    read, so that one run reports all of its mistakes."""
+    data = src.doc.data if src.doc else None
+    if not isinstance(data, dict):
+        return
+    targets = data.get("targets")
+    if isinstance(targets, list):
+        cfg.problems += _unknown_targets(cfg, targets, src, targetable)
+    overrides = data.get("overrides")
+    if isinstance(overrides, dict):
+        cfg.problems += _unknown_overrides(cfg, list(overrides), src)
+
+
+def _override_hint(key: str, allowed: list[str]) -> str:
+    """A did-you-mean that also knows the platforms' other names ('twiter' -> 'x')."""
+    alias = _ALIASES.get(key.lower())
+    if alias is None:
+        close = did_you_mean(key.lower(), _ALIASES)
+        alias = _ALIASES[close.split("'")[1]] if close else None
+    return f"did you mean {alias!r}?" if alias else did_you_mean(key, allowed)
+
+
+def _unknown_overrides(
+    cfg: LoadedConfig, keys: list[object], src: SourceFile
+) -> list[ConfigProblem]:
     allowed = [*PLATFORMS, *cfg.channels]
-    for key in release.overrides:
-        if key not in allowed and key not in cfg.broken_channel_names:
-            problems.append(
-                src.problem(
-                    ("overrides", key),
-                    f"override {key!r} is neither a platform nor a channel",
-                    did_you_mean(key, allowed)
-                    or f"use a platform ({', '.join(PLATFORMS)}) or a channel name",
-                    key=True,
-                )
+    problems: list[ConfigProblem] = []
+    for key in keys:
+        if not isinstance(key, str) or key in allowed or key in cfg.broken_channel_names:
+            continue
+        problems.append(
+            src.problem(
+                ("overrides", key),
+                f"override {key!r} is neither a platform nor a channel",
+                _override_hint(key, allowed)
+                or f"use a platform ({', '.join(PLATFORMS)}) or a channel name",
+                key=True,
             )
+        )
     return problems
 
 
 def _unknown_targets(
     cfg: LoadedConfig,
-    targets: list[str],
+    targets: list[Any],
     src: SourceFile,
     targetable: list[str],
     base: DataPath = (),
 ) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for i, target in enumerate(targets):
+        if not isinstance(target, str):
+            continue  # a type error, reported by the model
         if target in cfg.channels or target in cfg.groups or target in cfg.broken_channel_names:
             continue
         problems.append(

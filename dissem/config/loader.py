@@ -78,7 +78,9 @@ def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
             sources.releases.append((loaded, source))
         else:
             cfg.broken_release_ids.add(_release_id_of(source, path))
+            sources.broken_releases.append(source)
     run_checks(cfg, sources)
+    cfg.problems.sort(key=lambda p: (p.path, p.line, p.column))
     if not zone_ok:
         # Naive times cannot be placed without a valid zone: keep every stored release as is.
         cfg.broken_release_ids.update(r.release.id for r in cfg.releases)
