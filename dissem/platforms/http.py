@@ -18,8 +18,8 @@ other HTTP 4xx                                        ContentRejected       Cont
 An adapter passes ``classify`` to handle its platform's own signals first (Mastodon 422,
 Bluesky ``ExpiredToken``, Telegram's JSON ``ok: false``); returning ``None`` falls back to the
 table. ``retry_at`` of :class:`RateLimited` comes from :func:`parse_retry_at`. Every message
-goes through :func:`dissem.redact.redact` and no requests exception is chained
-(``from None``): their text holds URLs, and Telegram's URLs hold the bot token.
+goes through :func:`dissem.redact.redact` and no requests exception is chained, not even
+as ``__context__``: their text holds URLs, and Telegram's URLs hold the bot token.
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ def call(
     platform become :class:`OutcomeUnknown` instead of :class:`TransientError`. ``now`` is
     only used to resolve relative rate-limit signals (tests pass it).
     """
+    failure: PlatformError | None = None
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.exceptions.RequestException as exc:
-        raise transport_error(
+        failure = transport_error(
             exc, platform=platform, creates=creates, what=f"{method} {_path_of(url)}"
-        ) from None
+        )
+    if failure is not None:  # raised outside the handler: no __context__ holding the URL
+        raise failure
     if 200 <= response.status_code < 300:
         return response
     error = classify(response) if classify else None
@@ -95,7 +98,8 @@ def transport_error(
 ) -> PlatformError:
     """The error tree's answer to a requests exception (no HTTP status was received).
 
-    Raise the result ``from None``: the original's text holds the URL (and maybe a token).
+    Raise the result outside the ``except`` block (so it has no ``__context__``): the
+    original's text holds the URL, and maybe a token.
     """
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransientError(redact(f"{platform}: {what}: connect timeout"), platform=platform)

@@ -181,12 +181,14 @@ class XPlatform(Platform):
 
     def _call(self, method: str, *args: Any, creates: bool = False, **kwargs: Any) -> Any:
         """Runs one tweepy call, mapping its exceptions onto the error tree."""
+        failure: PlatformError
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except tweepy.HTTPException as exc:
-            raise self._error(exc, creates) from None
+            failure = self._error(exc, creates)
         except requests.exceptions.RequestException as exc:
-            raise transport_error(exc, platform=self.name, creates=creates, what=method) from None
+            failure = transport_error(exc, platform=self.name, creates=creates, what=method)
+        raise failure  # outside the handlers: no __context__ holding URLs or responses
 
     def _error(self, exc: tweepy.HTTPException, creates: bool) -> PlatformError:
         response: requests.Response = exc.response

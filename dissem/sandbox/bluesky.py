@@ -127,6 +127,9 @@ class BlueskyStandIn(StandIn):
         handle = identifier.lstrip("@")
         if "." not in handle:
             handle += ".bsky.social"
+        with self.env.state.lock:  # counted: logins are scarce on the real service
+            logins = self.env.state.bucket(self.name).setdefault("logins", {})
+            logins[handle] = logins.get(handle, 0) + 1
         return json_response(self._session(handle, req.now))
 
     @route("POST", r"/xrpc/com\.atproto\.server\.refreshSession")

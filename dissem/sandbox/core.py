@@ -421,7 +421,10 @@ class RunningSandbox:
         self.faults = env.faults
         self.url = env.base_url
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+        # a short poll interval makes stop() quick (tests start and stop many sandboxes)
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="sandbox", daemon=True
+        )
         self._saver = threading.Thread(target=self._save_loop, name="sandbox-save", daemon=True)
         self._thread.start()
         self._saver.start()

@@ -108,16 +108,19 @@ class FaultPlan:
         self.seed = seed
         self._lock = threading.Lock()
         self._rngs: dict[str, random.Random] = {}
-        self._forced: dict[str, deque[Fault]] = {}
+        self._forced: dict[str, deque[tuple[Fault, bool]]] = {}
 
     def rates(self, platform: str) -> FaultRates:
         """The rates in force for ``platform``."""
         return self.per_platform.get(platform, self.default)
 
-    def force(self, platform: str, fault: Fault, count: int = 1) -> None:
-        """Makes the next ``count`` write requests to ``platform`` fail with ``fault``."""
+    def force(
+        self, platform: str, fault: Fault, count: int = 1, *, writes_only: bool = True
+    ) -> None:
+        """Makes the next ``count`` write requests (any requests when not ``writes_only``) to
+        ``platform`` fail with ``fault``."""
         with self._lock:
-            self._forced.setdefault(platform, deque()).extend([fault] * count)
+            self._forced.setdefault(platform, deque()).extend([(fault, writes_only)] * count)
 
     def clear(self) -> None:
         """Removes forced faults (rates stay)."""
@@ -127,13 +130,13 @@ class FaultPlan:
     def decide(self, platform: str, *, write: bool) -> Fault | None:
         """The fault for this request, or None to answer normally.
 
-        A forced fault is taken by the next write request; otherwise one draw from the
-        platform's generator picks error, throttle, drop or nothing by the rates.
+        A forced fault is taken by the next request it applies to; otherwise one draw from
+        the platform's generator picks error, throttle, drop or nothing by the rates.
         """
         with self._lock:
             forced = self._forced.get(platform)
-            if write and forced:
-                return forced.popleft()
+            if forced and (write or not forced[0][1]):
+                return forced.popleft()[0]
             rates = self.rates(platform)
             if not (rates.error_rate or rates.throttle_rate or rates.drop_rate):
                 return None
