@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -43,8 +43,8 @@ __all__ = ["LinkedInOrganization", "post_url", "retry_at_after_429"]
 _URN_RE = re.compile(r"urn:li:(?:share|ugcPost|activity):\d+")
 #: posts read per lookup (the Posts API pages by ``count``)
 LOOKUP_PAGE_SIZE = 20
-#: longest wait after a 429; see :func:`retry_at_after_429`
-MAX_THROTTLE_WAIT = timedelta(hours=1)
+#: wait after a 429; see :func:`retry_at_after_429`
+THROTTLE_WAIT = timedelta(hours=1)
 _STATISTICS = {
     "impressionCount": "views",
     "uniqueImpressionsCount": "reach",
@@ -61,17 +61,15 @@ def post_url(urn: str) -> str:
 
 
 def retry_at_after_429(now: datetime) -> datetime:
-    """When to try again after a 429, which LinkedIn sends without any header.
+    """When to try again after a 429, which LinkedIn sends without any header: an hour on.
 
-    LinkedIn's documented limits are daily and reset at 00:00 UTC, so waiting for midnight
-    is never too early. But a 429 can also come from short-term protection, and pausing a
-    channel for up to a day over a burst would hold back the day's news. So: the next UTC
-    midnight or one hour, whichever is sooner. A spent daily quota then costs at most one
-    refused request an hour; a burst costs an hour's delay.
+    LinkedIn's documented limits are daily and reset at 00:00 UTC, so a spent quota frees
+    up only at midnight. But a 429 can also come from short-term protection, and pausing a
+    channel until midnight over a burst would hold back up to a day of news. An hour costs
+    at most one refused request an hour while a daily quota is spent, and an hour's delay
+    after a burst.
     """
-    now = now.astimezone(UTC)
-    midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-    return min(midnight, now + MAX_THROTTLE_WAIT)
+    return now.astimezone(UTC) + THROTTLE_WAIT
 
 
 class LinkedInOrganization(Platform):

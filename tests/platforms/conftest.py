@@ -117,6 +117,37 @@ SPECS: dict[str, PlatformSpec] = {
         retry_after=timedelta(seconds=7),
         sandbox_id=lambda post: f"@dissem_news/{post.remote_id}",
     ),
+    "facebook": PlatformSpec(
+        platform="facebook",
+        account="100000000000001",
+        credentials={"page_token": "fb-page-token-3c9d1e7a"},
+        duplicate="raises",  # Graph code 506
+        retry_after=timedelta(minutes=10),  # the stand-in's estimated_time_to_regain_access
+    ),
+    "instagram": PlatformSpec(
+        platform="instagram",
+        account="17841400000000001",
+        credentials={"access_token": "ig-access-token-8b2e4f60"},
+        duplicate="same_id",  # the remembered container is already PUBLISHED
+        retry_after=timedelta(minutes=10),
+        media=True,
+        too_long="lorem " * 400,
+    ),
+    "threads": PlatformSpec(
+        platform="threads",
+        account="27000000000000001",
+        credentials={"access_token": "threads-token-51ad9c3e"},
+        duplicate="same_id",
+        retry_after=timedelta(minutes=10),
+        too_long="lorem " * 100,
+    ),
+    "linkedin": PlatformSpec(
+        platform="linkedin",
+        account="urn:li:organization:10000001",
+        credentials={"access_token": "linkedin-token-e4f2a9b7"},
+        duplicate="raises",  # 422 DUPLICATE_POST
+        retry_after=timedelta(hours=1),  # 429 has no headers; see retry_at_after_429
+    ),
 }
 
 
