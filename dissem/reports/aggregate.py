@@ -1,0 +1,284 @@
+"""The numbers of a weekly report, aggregated in SQL (SQLite and PostgreSQL alike).
+
+Definitions (the report footer states them too):
+
+- A post *of the week* is a post in state ``published`` whose ``published_at`` falls in the
+  week ``[start, end)``.
+- Its *figures* are those of its latest snapshot taken at or before ``end``: one row per
+  post chosen by ``ROW_NUMBER() OVER (PARTITION BY post_id ORDER BY taken_at DESC, id DESC)``
+  among the snapshots of the week's posts only (the ``(post_id, taken_at)`` index serves it).
+- *Engagement* = likes + reposts + replies + quotes + bookmarks + shares + link clicks, over
+  the names the platform reports; views and reach are exposure and are shown apart.
+- NULL means "not reported by the platform" and is never counted as zero: a sum over nothing
+  reported stays NULL.
+- *On time*: published no later than :data:`ON_TIME_TOLERANCE` after the planned time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Float
+
+from dissem.store.models import METRIC_COLUMNS, MetricSnapshot, Post, PostState, ReleaseRow
+
+__all__ = [
+    "ENGAGEMENT_METRICS",
+    "ON_TIME_TOLERANCE",
+    "ChannelTotals",
+    "PostRow",
+    "ProblemCount",
+    "engagement_of",
+    "latest_snapshots",
+    "query_channel_totals",
+    "query_post_rows",
+    "query_problems",
+]
+
+ENGAGEMENT_METRICS: tuple[str, ...] = (
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "bookmarks",
+    "shares",
+    "link_clicks",
+)
+ON_TIME_TOLERANCE = timedelta(minutes=15)
+
+
+def engagement_of(metrics: Mapping[str, int | None]) -> int | None:
+    """Sum of the reported engagement metrics; None when none of them was reported."""
+    values = [metrics[m] for m in ENGAGEMENT_METRICS if metrics.get(m) is not None]
+    return sum(v for v in values if v is not None) if values else None
+
+
+class _SecondsBetween(FunctionElement[float]):
+    """``a - b`` in seconds, portable over SQLite and PostgreSQL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(_SecondsBetween, "sqlite")
+def _seconds_sqlite(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({a}) - julianday({b})) * 86400.0)"
+
+
+@compiles(_SecondsBetween)
+def _seconds_default(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({a} - {b}))"
+
+
+def _week_post_ids(start: datetime, end: datetime) -> Select[Any]:
+    return select(Post.id).where(
+        Post.state == PostState.PUBLISHED, Post.published_at >= start, Post.published_at < end
+    )
+
+
+def _in_week(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Post.state == PostState.PUBLISHED,
+        Post.published_at >= start,
+        Post.published_at < end,
+    )
+
+
+def latest_snapshots(start: datetime, end: datetime) -> Subquery:
+    """One row per post of the week: its latest snapshot taken at or before ``end``."""
+    ranked = (
+        select(
+            MetricSnapshot.post_id,
+            MetricSnapshot.taken_at,
+            *(getattr(MetricSnapshot, m) for m in METRIC_COLUMNS),
+            func.row_number()
+            .over(
+                partition_by=MetricSnapshot.post_id,
+                order_by=(MetricSnapshot.taken_at.desc(), MetricSnapshot.id.desc()),
+            )
+            .label("rn"),
+        )
+        .where(
+            MetricSnapshot.post_id.in_(_week_post_ids(start, end)),
+            MetricSnapshot.taken_at <= end,
+        )
+        .subquery("ranked")
+    )
+    return select(ranked).where(ranked.c.rn == 1).subquery("latest")
+
+
+@dataclass(frozen=True)
+class ChannelTotals:
+    """Sums over one channel's posts of the week (metric sums are None when not reported)."""
+
+    channel: str
+    platform: str
+    posts: int
+    on_time: int
+    retried: int
+    with_snapshot: int
+    metrics: Mapping[str, int | None]
+
+    @property
+    def engagement(self) -> int | None:
+        return engagement_of(self.metrics)
+
+
+def query_channel_totals(session: Session, start: datetime, end: datetime) -> list[ChannelTotals]:
+    """Per-channel sums for the week, one grouped SQL query."""
+    latest = latest_snapshots(start, end)
+    late_by = _SecondsBetween(Post.published_at, Post.planned_at)
+    on_time = case(
+        (Post.planned_at.is_(None), 1),
+        (late_by <= ON_TIME_TOLERANCE.total_seconds(), 1),
+        else_=0,
+    )
+    stmt = (
+        select(
+            Post.channel,
+            Post.platform,
+            func.count(Post.id),
+            func.sum(on_time),
+            func.sum(case((Post.attempts > 1, 1), else_=0)),
+            func.count(latest.c.post_id),
+            *(func.sum(latest.c[m]) for m in METRIC_COLUMNS),
+        )
+        .select_from(Post)
+        .outerjoin(latest, latest.c.post_id == Post.id)
+        .where(*_in_week(start, end))
+        .group_by(Post.channel, Post.platform)
+        .order_by(Post.channel)
+    )
+    out = []
+    for row in session.execute(stmt):
+        sums = row[6:]
+        out.append(
+            ChannelTotals(
+                channel=row[0],
+                platform=row[1],
+                posts=int(row[2]),
+                on_time=int(row[3] or 0),
+                retried=int(row[4] or 0),
+                with_snapshot=int(row[5]),
+                metrics={
+                    m: None if v is None else int(v)
+                    for m, v in zip(METRIC_COLUMNS, sums, strict=True)
+                },
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class PostRow:
+    """One post of the week with its latest figures."""
+
+    post_id: int
+    channel: str
+    platform: str
+    release_id: str
+    release_title: str
+    release_url: str
+    text: str
+    url: str | None
+    published_at: datetime
+    planned_at: datetime | None
+    attempts: int
+    snapshot_at: datetime | None
+    metrics: Mapping[str, int | None]
+
+    @property
+    def engagement(self) -> int | None:
+        return engagement_of(self.metrics)
+
+    @property
+    def on_time(self) -> bool:
+        return self.planned_at is None or self.published_at - self.planned_at <= ON_TIME_TOLERANCE
+
+
+def query_post_rows(session: Session, start: datetime, end: datetime) -> list[PostRow]:
+    """Every post of the week with its latest snapshot, oldest first."""
+    latest = latest_snapshots(start, end)
+    stmt = (
+        select(
+            Post.id,
+            Post.channel,
+            Post.platform,
+            Post.release_id,
+            ReleaseRow.title,
+            ReleaseRow.url,
+            Post.text,
+            Post.remote_url,
+            Post.published_at,
+            Post.planned_at,
+            Post.attempts,
+            latest.c.taken_at,
+            *(latest.c[m] for m in METRIC_COLUMNS),
+        )
+        .join(ReleaseRow, ReleaseRow.id == Post.release_id)
+        .outerjoin(latest, latest.c.post_id == Post.id)
+        .where(*_in_week(start, end))
+        .order_by(Post.published_at, Post.id)
+    )
+    return [
+        PostRow(
+            post_id=r[0],
+            channel=r[1],
+            platform=r[2],
+            release_id=r[3],
+            release_title=r[4],
+            release_url=r[5],
+            text=r[6],
+            url=r[7],
+            published_at=cast(datetime, r[8]),
+            planned_at=r[9],
+            attempts=int(r[10] or 0),
+            snapshot_at=r[11],
+            metrics={m: cast("int | None", v) for m, v in zip(METRIC_COLUMNS, r[12:], strict=True)},
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class ProblemCount:
+    """How many posts ended in ``state`` in the week with this ``last_error``."""
+
+    state: str
+    reason: str | None
+    count: int
+
+
+def query_problems(session: Session, start: datetime, end: datetime) -> list[ProblemCount]:
+    """Failed, unconfirmed and needs-review posts whose state changed in the week, and the
+    week's retried posts, grouped by state and last error."""
+    problems = (
+        select(Post.state, Post.last_error, func.count(Post.id))
+        .where(Post.state.in_(PostState.PROBLEMS), Post.updated_at >= start, Post.updated_at < end)
+        .group_by(Post.state, Post.last_error)
+    )
+    retried = (
+        select(Post.last_error, func.count(Post.id))
+        .where(*_in_week(start, end), Post.attempts > 1)
+        .group_by(Post.last_error)
+    )
+    out = [ProblemCount(r[0], r[1], int(r[2])) for r in session.execute(problems)]
+    out += [ProblemCount("retried", r[0], int(r[1])) for r in session.execute(retried)]
+    return out
+
+
+def sum_optional(values: Iterable[int | None]) -> int | None:
+    """Sum of the values that are not None; None when all are None (nothing reported)."""
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None

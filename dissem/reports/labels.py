@@ -1,0 +1,215 @@
+"""Report wording in English and Indonesian, and numbers written the way each language does.
+
+Every language has exactly the same keys (a test keeps it so); :func:`labels` returns one
+language's dict. Numbers: English ``12,345`` and ``4.5%``; Indonesian ``12.345`` and
+``4,5%``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+__all__ = ["LABELS", "Lang", "fmt_change", "fmt_int", "fmt_pct", "labels"]
+
+Lang = Literal["en", "id"]
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Weekly report",
+        "week": "Week",
+        "period": "Period",
+        "generated": "Generated",
+        "time_zone": "Time zone",
+        "summary": "Summary",
+        "posts_published": "Posts published",
+        "engagement_total": "Engagement",
+        "views_reported": "Views (where reported)",
+        "channels_active": "Channels active",
+        "on_time_rate": "On-time rate",
+        "vs_previous": "vs previous week",
+        "no_change": "no change",
+        "per_platform": "Engagement per platform",
+        "per_channel": "Engagement per channel",
+        "platform": "Platform",
+        "channel": "Channel",
+        "posts": "Posts",
+        "engagement": "Engagement",
+        "views": "Views",
+        "reach": "Reach",
+        "likes": "Likes",
+        "reposts": "Reposts",
+        "replies": "Replies",
+        "quotes": "Quotes",
+        "bookmarks": "Bookmarks",
+        "shares": "Shares",
+        "link_clicks": "Link clicks",
+        "by_day": "Engagement by day of publication",
+        "day": "Day",
+        "top_posts": "Top posts",
+        "text": "Text",
+        "link": "Link",
+        "open_post": "open post",
+        "published_at": "Published",
+        "releases": "Each release's reach across channels",
+        "release": "Release",
+        "channels": "Channels",
+        "reliability": "Publishing reliability",
+        "on_time": "On time",
+        "late": "Late",
+        "retried": "Retried",
+        "failed": "Failed",
+        "needs_review": "Needs review",
+        "reasons": "Reasons",
+        "reason": "Reason",
+        "count": "Count",
+        "no_reason": "(no reason recorded)",
+        "not_reported": "not reported by the platform",
+        "no_data": "no data yet",
+        "nothing": "Nothing this week.",
+        "definitions": "How these numbers are made",
+        "def_week": "Posts of the week: posts published from Monday 00:00 to Sunday 24:00 "
+        "in the time zone above.",
+        "def_engagement": "Engagement of a post: likes, reposts, replies, quotes, bookmarks, "
+        "shares and link clicks (those the platform reports) in its latest snapshot taken at "
+        "or before the end of the week. Views and reach are shown apart.",
+        "def_not_reported": "A dash (–) or “not reported by the platform” marks a figure the "
+        "platform does not give; it is never counted as zero.",
+        "def_on_time": "On time: published at most 15 minutes after the planned time.",
+        "summary_sheet": "Summary",
+        "figure": "Figure",
+        "this_week": "This week",
+        "previous_week": "Previous week",
+        "post_id": "Post",
+        "snapshot_at": "Snapshot",
+        "attempts": "Attempts",
+        "mon": "Mon",
+        "tue": "Tue",
+        "wed": "Wed",
+        "thu": "Thu",
+        "fri": "Fri",
+        "sat": "Sat",
+        "sun": "Sun",
+    },
+    "id": {
+        "title": "Laporan mingguan",
+        "week": "Minggu",
+        "period": "Periode",
+        "generated": "Dibuat",
+        "time_zone": "Zona waktu",
+        "summary": "Ringkasan",
+        "posts_published": "Unggahan terbit",
+        "engagement_total": "Interaksi",
+        "views_reported": "Tayangan (jika dilaporkan)",
+        "channels_active": "Kanal aktif",
+        "on_time_rate": "Tingkat tepat waktu",
+        "vs_previous": "dibanding minggu lalu",
+        "no_change": "tidak berubah",
+        "per_platform": "Interaksi per platform",
+        "per_channel": "Interaksi per kanal",
+        "platform": "Platform",
+        "channel": "Kanal",
+        "posts": "Unggahan",
+        "engagement": "Interaksi",
+        "views": "Tayangan",
+        "reach": "Jangkauan",
+        "likes": "Suka",
+        "reposts": "Unggah ulang",
+        "replies": "Balasan",
+        "quotes": "Kutipan",
+        "bookmarks": "Markah",
+        "shares": "Dibagikan",
+        "link_clicks": "Klik tautan",
+        "by_day": "Interaksi menurut hari terbit",
+        "day": "Hari",
+        "top_posts": "Unggahan teratas",
+        "text": "Teks",
+        "link": "Tautan",
+        "open_post": "buka unggahan",
+        "published_at": "Terbit",
+        "releases": "Jangkauan setiap rilis di semua kanal",
+        "release": "Rilis",
+        "channels": "Kanal",
+        "reliability": "Keandalan penerbitan",
+        "on_time": "Tepat waktu",
+        "late": "Terlambat",
+        "retried": "Dicoba ulang",
+        "failed": "Gagal",
+        "needs_review": "Perlu ditinjau",
+        "reasons": "Penyebab",
+        "reason": "Penyebab",
+        "count": "Jumlah",
+        "no_reason": "(penyebab tidak tercatat)",
+        "not_reported": "tidak dilaporkan oleh platform",
+        "no_data": "belum ada data",
+        "nothing": "Tidak ada minggu ini.",
+        "definitions": "Cara angka-angka ini dihitung",
+        "def_week": "Unggahan minggu ini: unggahan yang terbit dari Senin 00.00 sampai Minggu "
+        "24.00 pada zona waktu di atas.",
+        "def_engagement": "Interaksi sebuah unggahan: suka, unggah ulang, balasan, kutipan, "
+        "markah, dibagikan dan klik tautan (yang dilaporkan platform) pada cuplikan terakhir "
+        "yang diambil paling lambat pada akhir minggu. Tayangan dan jangkauan ditampilkan "
+        "terpisah.",
+        "def_not_reported": "Tanda pisah (–) atau “tidak dilaporkan oleh platform” menandai "
+        "angka yang tidak diberikan platform; tidak pernah dihitung sebagai nol.",
+        "def_on_time": "Tepat waktu: terbit paling lambat 15 menit setelah waktu yang "
+        "direncanakan.",
+        "summary_sheet": "Ringkasan",
+        "figure": "Angka",
+        "this_week": "Minggu ini",
+        "previous_week": "Minggu lalu",
+        "post_id": "Unggahan",
+        "snapshot_at": "Cuplikan",
+        "attempts": "Percobaan",
+        "mon": "Sen",
+        "tue": "Sel",
+        "wed": "Rab",
+        "thu": "Kam",
+        "fri": "Jum",
+        "sat": "Sab",
+        "sun": "Min",
+    },
+}
+
+WEEKDAY_KEYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def labels(lang: str) -> Mapping[str, str]:
+    """The labels of ``lang`` ("en" or "id"); raises ``ValueError`` for another language."""
+    if lang not in LABELS:
+        raise ValueError(f"unknown report language {lang!r}; use one of {', '.join(LABELS)}")
+    return LABELS[lang]
+
+
+def _group(digits: str, sep: str) -> str:
+    out: list[str] = []
+    while len(digits) > 3:
+        out.insert(0, digits[-3:])
+        digits = digits[:-3]
+    out.insert(0, digits)
+    return sep.join(out)
+
+
+def fmt_int(value: int, lang: str) -> str:
+    """``12,345`` (en) or ``12.345`` (id); negative numbers keep their sign."""
+    sign = "-" if value < 0 else ""
+    return sign + _group(str(abs(value)), "." if lang == "id" else ",")
+
+
+def fmt_pct(ratio: float, lang: str, digits: int = 1) -> str:
+    """A ratio as a percentage: 0.945 -> ``94.5%`` (en) or ``94,5%`` (id)."""
+    text = f"{ratio * 100:.{digits}f}"
+    return (text.replace(".", ",") if lang == "id" else text) + "%"
+
+
+def fmt_change(current: float | None, previous: float | None, lang: str) -> str:
+    """Week-over-week change: ``+12.5%``, ``-3.0%``, ``no change``; ``""`` when unknown or
+    when the previous week had nothing to compare with."""
+    if current is None or previous is None:
+        return ""
+    if current == previous:
+        return labels(lang)["no_change"]
+    if previous == 0:
+        return ""
+    ratio = (current - previous) / abs(previous)
+    return ("+" if ratio > 0 else "") + fmt_pct(ratio, lang)

@@ -1,0 +1,175 @@
+"""The weekly report as CSV (one row per post of the week) and XLSX (Summary, Channels,
+Posts), with the very numbers of the HTML page: all three render one
+:class:`~dissem.reports.figures.WeekFigures`.
+
+- An empty cell means "not reported by the platform" (never zero).
+- CSV headers are stable machine names (:data:`CSV_COLUMNS`); it is written UTF-8 with a
+  byte-order mark so spreadsheet programs read non-ASCII text right. Text that a
+  spreadsheet would run as a formula (starting with ``= + - @``) is prefixed with ``'``.
+- XLSX headers are in the report language; text cells are always stored as text (openpyxl
+  would otherwise turn ``=...`` into a formula). Written in write-only mode (low memory).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from dissem.reports.aggregate import PostRow
+from dissem.reports.figures import WeekFigures
+from dissem.reports.labels import labels
+from dissem.store.models import METRIC_COLUMNS
+
+__all__ = ["CSV_COLUMNS", "post_records", "write_csv", "write_xlsx"]
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "post_id",
+    "published_at",
+    "channel",
+    "platform",
+    "release_id",
+    "release_title",
+    "text",
+    "url",
+    "snapshot_at",
+    *METRIC_COLUMNS,
+    "engagement",
+    "on_time",
+    "attempts",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TEXT_COLUMNS = frozenset({"channel", "platform", "release_id", "release_title", "text", "url"})
+
+
+def _local(when: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return None if when is None else when.astimezone(zone).replace(microsecond=0)
+
+
+def post_records(figures: WeekFigures) -> Iterator[dict[str, Any]]:
+    """One dict per post of the week, keyed by :data:`CSV_COLUMNS`; times in the report's
+    zone (aware: CSV writes the offset, XLSX the local wall time)."""
+    zone = ZoneInfo(figures.timezone)
+    for p in figures.posts:
+        yield _record(p, zone)
+
+
+def _record(p: PostRow, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "post_id": p.post_id,
+        "published_at": _local(p.published_at, zone),
+        "channel": p.channel,
+        "platform": p.platform,
+        "release_id": p.release_id,
+        "release_title": p.release_title,
+        "text": p.text,
+        "url": p.url,
+        "snapshot_at": _local(p.snapshot_at, zone),
+        **{m: p.metrics[m] for m in METRIC_COLUMNS},
+        "engagement": p.engagement,
+        "on_time": p.on_time,
+        "attempts": p.attempts,
+    }
+
+
+def _csv_cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    text = str(value)
+    if key in _TEXT_COLUMNS and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def write_csv(figures: WeekFigures, path: Path) -> Path:
+    """Writes the posts of the week to ``path``; returns it."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for rec in post_records(figures):
+            writer.writerow([_csv_cell(k, rec[k]) for k in CSV_COLUMNS])
+    return path
+
+
+def _cells(ws: WriteOnlyWorksheet, values: list[Any], *, bold: bool = False) -> list[Any]:
+    out = []
+    for value in values:
+        if isinstance(value, datetime):
+            value = value.replace(tzinfo=None)  # Excel has no zones: local wall time
+        cell = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # never a formula, whatever the text starts with
+        if isinstance(value, datetime):
+            cell.number_format = "yyyy-mm-dd hh:mm"
+        if bold:
+            cell.font = Font(bold=True)
+        out.append(cell)
+    return out
+
+
+def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
+    """Writes the workbook (sheets Summary, Channels, Posts) to ``path``; returns it."""
+    lab = labels(lang)
+    wb = Workbook(write_only=True)
+    s, p = figures.summary, figures.previous
+    summary = wb.create_sheet("Summary")
+    summary.append(
+        _cells(summary, [lab["figure"], lab["this_week"], lab["previous_week"]], bold=True)
+    )
+    summary.append(_cells(summary, [lab["week"], figures.week, None]))
+    for key, cur, prev in (
+        ("posts_published", s.posts, p.posts),
+        ("engagement_total", s.engagement, p.engagement),
+        ("views_reported", s.views, p.views),
+        ("channels_active", s.channels_active, p.channels_active),
+        ("on_time_rate", s.on_time_rate, p.on_time_rate),
+    ):
+        summary.append(_cells(summary, [lab[key], cur, prev]))
+    r = figures.reliability
+    for key, value in (
+        ("on_time", r.on_time),
+        ("late", r.late),
+        ("retried", r.retried),
+        ("failed", r.failed),
+        ("needs_review", r.needs_review),
+    ):
+        summary.append(_cells(summary, [lab[key], value, None]))
+
+    channels = wb.create_sheet("Channels")
+    head = [lab["channel"], lab["platform"], lab["posts"], lab["engagement"]]
+    channels.append(_cells(channels, head + [lab[m] for m in METRIC_COLUMNS] + [""], bold=True))
+    for g in figures.channels:
+        note = "" if g.reported else lab["not_reported"]
+        values = [g.metrics[m] if g.reported else None for m in METRIC_COLUMNS]
+        channels.append(
+            _cells(channels, [g.name, g.platform, g.posts, g.engagement, *values, note])
+        )
+
+    posts = wb.create_sheet("Posts")
+    posts.append(_cells(posts, [_header(lab, k) for k in CSV_COLUMNS], bold=True))
+    for rec in post_records(figures):
+        posts.append(_cells(posts, [rec[k] for k in CSV_COLUMNS]))
+    wb.save(path)
+    return path
+
+
+def _header(lab: Mapping[str, str], key: str) -> str:
+    names = {
+        "release_title": lab["release"],
+        "url": lab["link"],
+        "release_id": "release_id",
+        "published_at": lab["published_at"],
+    }
+    return names.get(key) or lab.get(key, key)
