@@ -8,6 +8,8 @@ located problem for each of:
 - group names that are invalid or clash with a channel, members that are unknown, cycles,
 - release targets that are neither a channel nor a group (with a suggestion),
 - override keys that are neither a platform nor a channel,
+- templates (a channel's ``template``, an override's ``text``) that do not parse or use an
+  unknown variable (the channel or release is then left out),
 - the same release id in two files (both left out),
 - feeds with unknown targets, duplicate names, a non-http URL, or approved without
   ``approved_by``.
@@ -23,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dissem.compose.templates import check_template
 from dissem.config.locate import SourceFile, did_you_mean
 from dissem.config.models import (
     NAME_RE,
@@ -33,7 +36,7 @@ from dissem.config.models import (
     LoadedRelease,
 )
 from dissem.config.yamlsafe import DataPath
-from dissem.errors import ConfigProblem
+from dissem.errors import ConfigError, ConfigProblem
 
 __all__ = ["ConfigSources", "expand_groups", "run_checks"]
 
@@ -125,6 +128,11 @@ def _check_channels(cfg: LoadedConfig, sources: ConfigSources, src: SourceFile) 
             dupes.add(channel.name)
         else:
             first[channel.name] = index
+        if channel.template is not None:
+            bad = _template_problems(channel.template, src, ("channels", index, "template"))
+            cfg.problems += bad
+            if bad:
+                cfg.broken_channel_names.add(channel.name)
     for _, channel in sources.channels:
         if channel.name not in dupes and channel.name not in cfg.broken_channel_names:
             cfg.channels[channel.name] = channel
@@ -212,9 +220,28 @@ def _release_problems(
     cfg: LoadedConfig, loaded: LoadedRelease, src: SourceFile, targetable: list[str]
 ) -> list[ConfigProblem]:
     release = loaded.release
-    return _unknown_targets(cfg, release.targets, src, targetable) + _unknown_overrides(
-        cfg, list(release.overrides), src
-    )
+    problems = _unknown_targets(cfg, release.targets, src, targetable)
+    problems += _unknown_overrides(cfg, list(release.overrides), src)
+    for key, override in release.overrides.items():
+        if override.text is not None:
+            problems += _template_problems(override.text, src, ("overrides", key, "text"))
+    return problems
+
+
+def _template_problems(source: str, src: SourceFile, loc: DataPath) -> list[ConfigProblem]:
+    """A template that does not parse or names an unknown variable, located at its value."""
+    try:
+        check_template(source, src.display)
+    except ConfigError as e:
+        return [
+            src.problem(
+                loc,
+                p.message + (f" (line {p.line} of the template)" if p.line > 1 else ""),
+                p.hint,
+            )
+            for p in e.problems
+        ]
+    return []
 
 
 def _check_broken_release(cfg: LoadedConfig, src: SourceFile, targetable: list[str]) -> None:

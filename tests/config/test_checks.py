@@ -198,3 +198,27 @@ def test_feed_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("feeds[2].targets", 9),
     }
     assert [f.name for f in cfg.feeds] == ["news"]
+
+
+def test_templates_are_checked_where_they_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channels = channels_yaml(["a", "b"]).replace(
+        "  - name: b\n", "  - name: b\n    template: '{{ title }} {% if url %}'\n"
+    )
+    overrides = "overrides:\n  x:\n    text: '{{ titel }} {{ url }}'\n"
+    cfg = load(
+        tmp_path,
+        monkeypatch,
+        channels,
+        {"releases/r.yaml": release("[a]", overrides), "releases/ok.yaml": release("[a, b]")},
+    )
+    found = {(p.path, p.line, p.field): p for p in cfg.problems}
+    assert set(found) == {
+        ("config/channels.yaml", 7, "channels[1].template"),
+        ("config/releases/r.yaml", 6, "overrides.x.text"),
+    }
+    assert "syntax error" in found[("config/channels.yaml", 7, "channels[1].template")].message
+    assert "'titel'" in found[("config/releases/r.yaml", 6, "overrides.x.text")].message
+    assert list(cfg.channels) == ["a"] and cfg.broken_channel_names == {"b"}
+    assert [r.release.id for r in cfg.releases] == ["ok"]
