@@ -199,9 +199,10 @@ def make_adapter(settings: Settings) -> Iterator[Callable[..., Platform]]:
     """Builds an adapter for a platform from its spec (``spec.channel(**changes)``)."""
     built: list[Platform] = []
 
-    def make(platform: str, **changes: Any) -> Platform:
+    def make(platform: str, *, extra_env: dict[str, str] | None = None, **changes: Any) -> Platform:
         spec = SPECS[platform]
-        adapter = build_adapter(spec.channel(**changes), settings, environ=spec.environ())
+        environ = {**spec.environ(), **(extra_env or {})}
+        adapter = build_adapter(spec.channel(**changes), settings, environ=environ)
         built.append(adapter)
         return adapter
 
