@@ -12,6 +12,7 @@ from dissem.cli import (
     config_cmds,
     preview_cmd,
     report_cmds,
+    run_cmds,
     sandbox_cmd,
     store_cmds,
     worker_cmds,
@@ -24,7 +25,15 @@ def cli() -> None:
     """dissem: disseminate releases to every channel, adapted, on time, exactly once."""
 
 
-for _module in (config_cmds, store_cmds, preview_cmd, sandbox_cmd, worker_cmds, report_cmds):
+for _module in (
+    config_cmds,
+    store_cmds,
+    preview_cmd,
+    sandbox_cmd,
+    run_cmds,
+    worker_cmds,
+    report_cmds,
+):
     _module.register(cli)
 
 

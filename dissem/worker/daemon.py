@@ -1,0 +1,302 @@
+"""``dissem run``: the long-running worker.
+
+The database is the queue; APScheduler (3.x) is the clock. Jobs, each on its own thread so
+none starves another:
+
+- ``sync``      every ``DISSEM_SYNC_INTERVAL`` s: config folder -> releases -> posts (singleton)
+- ``dispatch``  every ``DISSEM_DISPATCH_INTERVAL`` s: claim due posts and publish them; it
+                waits for posts due within the interval so they go out on time
+- ``reconcile`` every ``DISSEM_RECONCILE_INTERVAL`` s: expired leases, unknown outcomes
+- ``metrics``   every ``DISSEM_METRICS_INTERVAL`` s: engagement snapshots (singleton)
+- ``report``    every 5 minutes: the weekly report once it is due (singleton, once a week)
+
+Singleton jobs run on one worker at a time (PostgreSQL advisory lock). Signal handlers only
+set flags: the first SIGTERM/SIGINT finishes what is in hand, gives back unstarted claims
+and exits; a second exits at once; SIGHUP re-reads the config now.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from dissem.platforms.base import Platform
+from dissem.settings import Settings
+from dissem.store.locks import singleton
+from dissem.store.models import ChannelRow
+from dissem.store.open import open_store
+from dissem.store.queue import expire_leases
+from dissem.worker.alerts import Alerter, build_alerter
+from dissem.worker.dispatch import AdapterFactory, AdapterPool, dispatch_once
+from dissem.worker.health import HealthServer, WorkerMetrics
+from dissem.worker.reconcile import reconcile_once
+from dissem.worker.sync import sync
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class OnceResult:
+    """What ``dissem run --once`` did."""
+
+    synced: bool = False
+    published: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    reconciled: int = 0
+    snapshots: int = 0
+    report: str | None = None
+
+
+class Worker:
+    """One dissem worker process: three methods, as in huey/rq: initialise, run (or
+    :meth:`run_once`), shut down. ``clock`` is a parameter for tests and the demo."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        adapter_factory: AdapterFactory | None = None,
+        alerter: Alerter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.engine, self.session_factory = open_store(settings)
+        self.alerter = alerter or build_alerter(settings)
+        self.adapters = AdapterPool(settings, adapter_factory)
+        self.metrics = WorkerMetrics(self.session_factory)
+        self.stopping = threading.Event()
+        self.reload = threading.Event()
+        self._wake = threading.Event()
+        self._signals = 0
+        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
+        self.last_run: dict[str, datetime] = {}
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def sync_job(self) -> bool:
+        """Loads the config and plans posts; False when another worker holds the lock."""
+        with singleton(self.engine, "dissem:sync") as mine:
+            if not mine:
+                return False
+            result = sync(self.session_factory, self.settings, self.clock())
+        for problem in result.problems:
+            log.error("config: %s", problem)
+        if result.changed:
+            log.info("sync: %s; posts: %s", result.changes.summary(), result.plan)
+        self.last_run["sync"] = self.clock()
+        return True
+
+    def dispatch_job(self, *, horizon: float | None = None) -> dict[str, int]:
+        """Publishes what is due; waits (up to ``horizon`` s) for posts due meanwhile."""
+        horizon = self.settings.dispatch_interval if horizon is None else horizon
+        deadline = time.monotonic() + horizon
+        totals: dict[str, int] = {}
+        while not self.stopping.is_set():
+            stats = dispatch_once(
+                self.session_factory,
+                self.settings,
+                self.clock,
+                adapters=self.adapters,
+                worker_id=self.worker_id,
+                stop_event=self.stopping,
+                alerter=self.alerter,
+                executor=self._pool,
+            )
+            for label, n in stats.outcomes.items():
+                totals[label] = totals.get(label, 0) + n
+                self.metrics.attempts.labels("all", label).inc(n)
+            self.last_run["dispatch"] = self.clock()
+            if stats.next_due is None:
+                break
+            wait = (stats.next_due - self.clock()).total_seconds()
+            if time.monotonic() + max(wait, 0) > deadline:
+                break
+            if wait > 0 and self.stopping.wait(wait):
+                break
+        return totals
+
+    def reconcile_job(self) -> int:
+        now = self.clock()
+        expired = expire_leases(self.session_factory, now)
+        if expired:
+            log.warning("leases expired for posts %s: now unconfirmed", expired)
+        with singleton(self.engine, "dissem:reconcile") as mine:
+            if not mine:
+                return 0
+            stats = reconcile_once(
+                self.session_factory,
+                self.settings,
+                now,
+                adapters=self.adapters,
+                alerter=self.alerter,
+                worker_id=self.worker_id,
+            )
+        self.last_run["reconcile"] = self.clock()
+        return stats.checked
+
+    def metrics_job(self) -> int:
+        from dissem.metrics.collect import collect_due_metrics
+
+        with singleton(self.engine, "dissem:metrics") as mine:
+            if not mine:
+                return 0
+            stats = collect_due_metrics(
+                self.session_factory, self.settings, self.clock(), adapters=self._adapter_by_name
+            )
+        self.last_run["metrics"] = self.clock()
+        return int(getattr(stats, "snapshots", 0))
+
+    def report_job(self) -> str | None:
+        from dissem.reports.weekly import run_weekly_report
+
+        with singleton(self.engine, "dissem:report") as mine:
+            if not mine:
+                return None
+            result = run_weekly_report(self.session_factory, self.settings, self.clock())
+        self.last_run["report"] = self.clock()
+        return None if result is None else str(getattr(result, "week", result))
+
+    def _adapter_by_name(self, name: str) -> Platform:
+        with self.session_factory() as s:
+            row = s.scalar(select(ChannelRow).where(ChannelRow.name == name))
+        if row is None:
+            raise KeyError(name)
+        return self.adapters.get(row.name, row.config, row.config_hash)
+
+    # --- modes ------------------------------------------------------------------------
+
+    def run_once(self) -> OnceResult:
+        """Everything due now, then return (cron and tests)."""
+        out = OnceResult()
+        out.synced = self.sync_job()
+        outcomes = self.dispatch_job(horizon=0)
+        out.reconciled = self.reconcile_job()
+        for label, n in self.dispatch_job(horizon=0).items():
+            outcomes[label] = outcomes.get(label, 0) + n
+        out.outcomes = outcomes
+        out.published = outcomes.get("published", 0)
+        out.snapshots = self.metrics_job()
+        out.report = self.report_job()
+        return out
+
+    def run(self) -> int:
+        """Runs until SIGTERM/SIGINT; returns the exit code."""
+        self._install_signals()
+        health = self._start_health()
+        scheduler = self._scheduler()
+        log.info("worker %s starting (database %s)", self.worker_id, self.engine.url.drivername)
+        scheduler.start()
+        try:
+            while not self.stopping.is_set():
+                self._wake.wait(1.0)
+                self._wake.clear()
+                if self.reload.is_set():
+                    self.reload.clear()
+                    log.info("SIGHUP: reloading the config now")
+                    scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
+        finally:
+            log.info("worker %s stopping: finishing what is in hand", self.worker_id)
+            scheduler.shutdown(wait=True)
+            if health is not None:
+                health.stop()
+            self.close()
+        log.info("worker %s stopped", self.worker_id)
+        return 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.adapters.close()
+        self.engine.dispose()
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _scheduler(self) -> BackgroundScheduler:
+        s = self.settings
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": JobExecutor(6)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        now = datetime.now(UTC)
+        jobs: list[tuple[str, Callable[[], Any], float]] = [
+            ("sync", self.sync_job, s.sync_interval),
+            ("dispatch", self.dispatch_job, s.dispatch_interval),
+            ("reconcile", self.reconcile_job, s.reconcile_interval),
+            ("metrics", self.metrics_job, s.metrics_interval),
+            ("report", self.report_job, 300.0),
+        ]
+        for i, (name, fn, every) in enumerate(jobs):
+            scheduler.add_job(
+                self._guard(name, fn),
+                "interval",
+                seconds=every,
+                id=name,
+                next_run_time=now + timedelta(milliseconds=50 * i),
+            )
+        return scheduler
+
+    def _guard(self, name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+        def job() -> None:
+            if self.stopping.is_set():
+                return
+            try:
+                fn()
+            except Exception:  # a job failing must never take the worker down
+                log.exception("job %s failed; it runs again at its next time", name)
+
+        return job
+
+    def _start_health(self) -> HealthServer | None:
+        if self.settings.health_port is None:
+            return None
+        server = HealthServer(
+            self.settings.health_host, self.settings.health_port, self.metrics, self.status
+        )
+        server.start()
+        log.info("health endpoint on %s:%s", self.settings.health_host, server.port)
+        return server
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "status": "stopping" if self.stopping.is_set() else "ok",
+            "worker": self.worker_id,
+            "last_run": {k: v.isoformat() for k, v in self.last_run.items()},
+        }
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            os._exit(128 + signum)  # second signal: exit now; leases expire -> unconfirmed
+        self.stopping.set()
+        self._wake.set()
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self.reload.set()
+        self._wake.set()

@@ -1,0 +1,162 @@
+"""``dissem demo``: the whole pipeline on the embedded default, a week in well under a minute.
+
+SQLite in a folder, the sandbox in-process, the example config, and a simulated clock that
+steps through one ISO week: sync, dispatch, reconcile and metrics run exactly as in the
+daemon, only the clock is simulated (the sandbox reads the same clock, so engagement grows
+with simulated time). At the end it prints what was published where and writes the weekly
+report for that week.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from dissem.config.loader import load_config
+from dissem.sandbox import start_sandbox
+from dissem.settings import Settings
+from dissem.store.models import Post, PostState
+from dissem.worker.daemon import Worker
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example"
+DEMO_FAULTS = "error_rate=0.03,throttle_rate=0.02,seed=7"
+
+
+class SimClock:
+    """A clock the demo moves by hand; the worker and the sandbox both read it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class DemoResult:
+    directory: Path
+    week: str
+    published: list[tuple[str, str, str, str]] = field(default_factory=list)  # channel,...
+    states: Counter[str] = field(default_factory=Counter)
+    report_files: list[Path] = field(default_factory=list)
+
+
+def demo_week_start(config_dir: Path, timezone: str, today: datetime) -> datetime:
+    """Monday 00:00 (in ``timezone``) of the week holding the earliest embargo of the
+    example releases, or of ``today``'s week when none has one."""
+    config = load_config(config_dir, timezone=timezone)
+    embargoes = [lr.release.not_before for lr in config.releases if lr.release.not_before]
+    anchor = min(embargoes) if embargoes else today
+    local = anchor.astimezone(ZoneInfo(timezone))
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return monday.astimezone(UTC)
+
+
+def run_demo(
+    directory: Path | None = None,
+    *,
+    step: timedelta = timedelta(minutes=5),
+    echo: Callable[[str], None] = print,
+    today: datetime | None = None,
+) -> DemoResult:
+    """Runs the demo in ``directory`` (kept: database, config, reports) or a temp folder."""
+    keep = directory is not None
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="dissem-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    config_dir = root / "config"
+    if not config_dir.exists():
+        shutil.copytree(EXAMPLE, config_dir)
+    timezone = os.environ.get("DISSEM_TIMEZONE", "Asia/Jakarta")
+    start = demo_week_start(config_dir, timezone, today or datetime.now(UTC))
+    clock = SimClock(start)
+    _demo_credentials(config_dir, timezone)
+    with start_sandbox(faults=DEMO_FAULTS, clock=clock) as sandbox:
+        settings = Settings(
+            database_url=f"sqlite:///{root / 'dissem.db'}",
+            config_dir=config_dir,
+            timezone=timezone,
+            sandbox_url=sandbox.url,
+            report_dir=root / "reports",
+            backoff_base=60.0,
+            worker_id="demo",
+        )
+        echo(f"dissem demo in {root}{'' if keep else ' (temporary)'}; sandbox at {sandbox.url}")
+        echo(f"simulating {start.astimezone(ZoneInfo(timezone)):%A %d %B %Y} + 7 days ...")
+        worker = Worker(settings, clock=clock)
+        try:
+            result = _simulate(worker, clock, start, step, root)
+        finally:
+            worker.close()
+    _print(result, echo)
+    return result
+
+
+def _simulate(
+    worker: Worker, clock: SimClock, start: datetime, step: timedelta, root: Path
+) -> DemoResult:
+    end = start + timedelta(days=7)
+    i = 0
+    while clock.now < end:
+        if i % 12 == 0:  # hourly: config sync and metrics
+            worker.sync_job()
+        worker.dispatch_job(horizon=0)
+        if i % 3 == 0:
+            worker.reconcile_job()
+        if i % 12 == 6:
+            worker.metrics_job()
+        clock.now += step
+        i += 1
+    worker.metrics_job()
+    iso = start.astimezone(ZoneInfo(worker.settings.timezone)).isocalendar()
+    week = f"{iso.year}-W{iso.week:02d}"
+    result = DemoResult(directory=root, week=week)
+    with worker.session_factory() as s:
+        for post in s.scalars(select(Post).order_by(Post.published_at, Post.id)):
+            result.states[post.state] += 1
+            if post.state == PostState.PUBLISHED and post.published_at:
+                when = post.published_at.strftime("%a %H:%M UTC")
+                first = post.text.splitlines()[0] if post.text else ""
+                result.published.append((post.channel, when, first[:60], post.remote_url or ""))
+    result.report_files = _write_report(worker, week, end)
+    return result
+
+
+def _write_report(worker: Worker, week: str, now: datetime) -> list[Path]:
+    from dissem.reports.weekly import generate_report
+
+    result = generate_report(worker.session_factory, worker.settings, week, now=now)
+    return list(result.files.values())
+
+
+def _demo_credentials(config_dir: Path, timezone: str) -> None:
+    """Dummy secrets for every variable the example channels name (the sandbox accepts
+    any non-empty credential; each variable its own value, so each channel its own account)."""
+    config = load_config(config_dir, timezone=timezone)
+    for channel in config.channels.values():
+        for var in channel.credentials.values():
+            os.environ.setdefault(var, f"demo-{var.lower()}")
+
+
+def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
+    echo("")
+    echo(f"published {len(result.published)} posts:")
+    for channel, when, text, url in result.published:
+        echo(f"  {channel:<22} {when:<14} {text:<60} {url}")
+    echo("")
+    echo("posts by state: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
+    for f in result.report_files:
+        echo(f"report: {f}")

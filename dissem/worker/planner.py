@@ -1,0 +1,394 @@
+"""From releases to posts: compose each release per target channel and plan its due time.
+
+Rules (the post lifecycle in DESIGN.md):
+
+- an approved release (``status: approved`` plus ``approved_by``) gets one post per part per
+  target channel, each with its idempotency key from the start;
+- an edit re-composes the posts that have not gone out (pending, scheduled, failed); a post
+  that is publishing, published, unconfirmed or in review is never changed;
+- a draft holds what has not gone out (back to pending); withdrawal, deletion, or a channel
+  leaving the targets cancels it; expiry expires it;
+- a channel whose config changed gets its scheduled posts re-planned;
+- an evergreen release is shared again once its interval after the last share has passed.
+
+Compose failures are reported per release and never stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from dissem.compose import compose
+from dissem.compose.types import Composition
+from dissem.config.models import Channel, LoadedConfig, Release
+from dissem.planning import PlanRequest, next_evergreen, plan_many
+from dissem.settings import Settings
+from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
+
+log = logging.getLogger(__name__)
+
+#: States whose text may still be rewritten and whose due time may still move.
+EDITABLE = frozenset({PostState.PENDING, PostState.SCHEDULED, PostState.FAILED})
+HOLDABLE = frozenset({PostState.PENDING, PostState.SCHEDULED})
+
+
+@dataclass
+class PlanChanges:
+    created: int = 0
+    recomposed: int = 0
+    replanned: int = 0
+    held: int = 0
+    cancelled: int = 0
+    expired: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            (
+                self.created,
+                self.recomposed,
+                self.replanned,
+                self.held,
+                self.cancelled,
+                self.expired,
+                self.skipped,
+            )
+        )
+
+
+def plan_posts(
+    session: Session,
+    config: LoadedConfig,
+    settings: Settings,
+    now: datetime,
+    *,
+    releases: set[str] | None = None,
+    channels_changed: set[str] | None = None,
+) -> PlanChanges:
+    """Brings posts in line with ``config`` for ``releases`` (all when None)."""
+    out = PlanChanges()
+    rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
+    chan_rows = {c.name: c for c in session.scalars(select(ChannelRow))}
+    taken = _taken_by_channel(session)
+    for loaded in config.releases:
+        rel = loaded.release
+        row = rows.get(rel.id)
+        if row is None or (releases is not None and rel.id not in releases):
+            continue
+        try:
+            with session.begin_nested():
+                _plan_release(session, config, settings, rel, row, chan_rows, taken, now, out)
+        except Exception as exc:  # one bad release never stops the others
+            log.exception("planning release %s failed", rel.id)
+            out.errors.append(f"{rel.id}: {exc}")
+    for rid, row in rows.items():
+        if row.deleted and (releases is None or rid in releases):
+            out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, "release deleted")
+    if channels_changed:
+        _replan_channels(session, config, settings, channels_changed, taken, now, out)
+    out.expired += expire_posts(session, now)
+    return out
+
+
+def _plan_release(
+    session: Session,
+    config: LoadedConfig,
+    settings: Settings,
+    rel: Release,
+    row: ReleaseRow,
+    chan_rows: dict[str, ChannelRow],
+    taken: dict[str, list[datetime]],
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    if rel.status == "withdrawn":
+        out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, "withdrawn")
+        return
+    if rel.status != "approved" or not rel.approved_by:
+        out.held += _hold(session, rel.id)
+        return
+    targets = [
+        name
+        for name in config.targets_of(rel)
+        if config.channels[name].enabled and name in chan_rows
+    ]
+    existing: dict[str, list[Post]] = defaultdict(list)
+    for post in session.scalars(select(Post).where(Post.release_id == rel.id)):
+        existing[post.channel].append(post)
+    for name, posts in existing.items():
+        if name not in targets:
+            out.cancelled += _close_posts(posts, PostState.CANCELLED, "no longer a target", now)
+    for name in targets:
+        channel = config.channels[name]
+        posts = existing.get(name, [])
+        seq = max((p.seq for p in posts), default=0)
+        current = sorted((p for p in posts if p.seq == seq), key=lambda p: p.part_index)
+        if not current:
+            _create(session, rel, row, channel, 0, rel.not_before, taken, settings, now, out)
+        elif all(p.release_revision == row.revision for p in current):
+            if rel.priority == "evergreen":
+                _maybe_reshare(session, rel, row, channel, current, taken, settings, now, out)
+        else:
+            _recompose(session, rel, row, channel, current, taken, settings, now, out)
+
+
+def _create(
+    session: Session,
+    rel: Release,
+    row: ReleaseRow,
+    channel: Channel,
+    seq: int,
+    earliest: datetime | None,
+    taken: dict[str, list[datetime]],
+    settings: Settings,
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    comp = compose(rel, channel, now)
+    due = None if comp.skipped else _plan_one(rel, channel, seq, earliest, taken, settings, now)
+    if comp.skipped:
+        state, reason = PostState.SKIPPED, comp.skipped
+    elif due is None:
+        state, reason = PostState.EXPIRED, "no posting time before the release expires"
+    else:
+        state, reason = PostState.SCHEDULED, None
+    for part in comp or [None]:
+        session.add(
+            Post(
+                release_id=rel.id,
+                channel=channel.name,
+                platform=channel.platform,
+                seq=seq,
+                part_index=part.index if part else 1,
+                part_total=part.total if part else 1,
+                release_revision=row.revision,
+                state=state,
+                text=part.text if part else "",
+                payload=part.to_json() if part else {},
+                skip_reason=reason,
+                last_error=reason if state == PostState.EXPIRED else None,
+                idempotency_key=uuid.uuid4().hex,
+                planned_at=due,
+                due_at=due,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    if state == PostState.SKIPPED:
+        out.skipped += 1
+    elif state == PostState.EXPIRED:
+        out.expired += 1
+    else:
+        out.created += len(comp)
+
+
+def _plan_one(
+    rel: Release,
+    channel: Channel,
+    seq: int,
+    earliest: datetime | None,
+    taken: dict[str, list[datetime]],
+    settings: Settings,
+    now: datetime,
+) -> datetime | None:
+    request = PlanRequest(
+        key=f"{rel.id}:{channel.name}:{seq}",
+        earliest=earliest or now,
+        priority=rel.priority,
+        expires=rel.expires,
+    )
+    chan_taken = taken[channel.name]
+    (due,) = plan_many(
+        channel, [request], chan_taken, now, stagger_seconds=settings.stagger_seconds
+    )
+    if due is not None:
+        chan_taken.append(due)
+    return due
+
+
+def _recompose(
+    session: Session,
+    rel: Release,
+    row: ReleaseRow,
+    channel: Channel,
+    current: list[Post],
+    taken: dict[str, list[datetime]],
+    settings: Settings,
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    if any(p.state not in EDITABLE | {PostState.SKIPPED, PostState.EXPIRED} for p in current):
+        for p in current:  # part of it went out: keep what is there, note the revision
+            p.release_revision = row.revision
+        return
+    comp: Composition = compose(rel, channel, now)
+    _forget(taken, channel.name, current)
+    for p in current:
+        session.delete(p)
+    session.flush()
+    _create(session, rel, row, channel, current[0].seq, rel.not_before, taken, settings, now, out)
+    out.recomposed += len(comp)
+
+
+def _maybe_reshare(
+    session: Session,
+    rel: Release,
+    row: ReleaseRow,
+    channel: Channel,
+    current: list[Post],
+    taken: dict[str, list[datetime]],
+    settings: Settings,
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    if not all(p.state == PostState.PUBLISHED and p.published_at for p in current):
+        return
+    last = max(p.published_at for p in current if p.published_at)
+    default = timedelta(days=settings.evergreen_interval_days)
+    earliest = next_evergreen(channel, last, default)
+    if rel.expires and earliest >= rel.expires:
+        return
+    _create(session, rel, row, channel, current[0].seq + 1, earliest, taken, settings, now, out)
+
+
+def _replan_channels(
+    session: Session,
+    config: LoadedConfig,
+    settings: Settings,
+    names: set[str],
+    taken: dict[str, list[datetime]],
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    releases = {lr.release.id: lr.release for lr in config.releases}
+    for name in sorted(names):
+        channel = config.channels.get(name)
+        if channel is None:
+            continue
+        posts = session.scalars(
+            select(Post)
+            .where(Post.channel == name, Post.state == PostState.SCHEDULED, Post.part_index == 1)
+            .order_by(Post.due_at)
+        ).all()
+        _forget(taken, name, posts)
+        for post in posts:
+            rel = releases.get(post.release_id)
+            if rel is None:
+                continue
+            due = _plan_one(rel, channel, post.seq, rel.not_before, taken, settings, now)
+            siblings = session.scalars(
+                select(Post).where(
+                    Post.release_id == post.release_id,
+                    Post.channel == name,
+                    Post.seq == post.seq,
+                    Post.state == PostState.SCHEDULED,
+                )
+            )
+            for p in siblings:
+                if due is None:
+                    p.state, p.last_error = PostState.EXPIRED, "no posting time before expiry"
+                else:
+                    p.due_at = due
+                p.updated_at = now
+            out.replanned += 1
+
+
+def _forget(taken: dict[str, list[datetime]], name: str, posts: Sequence[Post]) -> None:
+    for p in posts:
+        if p.part_index == 1 and p.due_at in taken[name]:
+            taken[name].remove(p.due_at)
+
+
+def stale_release_ids(session: Session) -> set[str]:
+    """Approved releases with no posts yet, or with posts of an older revision: planning
+    them failed or was interrupted before, so they are planned again."""
+    latest = (
+        select(Post.release_id, func.max(Post.release_revision).label("rev"))
+        .group_by(Post.release_id)
+        .subquery()
+    )
+    stmt = (
+        select(ReleaseRow.id)
+        .outerjoin(latest, latest.c.release_id == ReleaseRow.id)
+        .where(
+            ReleaseRow.deleted.is_(False),
+            ReleaseRow.status == "approved",
+            or_(latest.c.rev.is_(None), latest.c.rev < ReleaseRow.revision),
+        )
+    )
+    return set(session.scalars(stmt))
+
+
+def _taken_by_channel(session: Session) -> dict[str, list[datetime]]:
+    """Each channel's planned and published first parts (the gap and cap count posts)."""
+    taken: dict[str, list[datetime]] = defaultdict(list)
+    stmt = select(Post.channel, Post.due_at, Post.published_at, Post.state).where(
+        Post.part_index == 1,
+        Post.state.in_(
+            [
+                PostState.SCHEDULED,
+                PostState.PUBLISHING,
+                PostState.PUBLISHED,
+                PostState.UNCONFIRMED,
+            ]
+        ),
+    )
+    for channel, due, published, _state in session.execute(stmt):
+        moment = published or due
+        if moment is not None:
+            taken[channel].append(moment)
+    return taken
+
+
+def _hold(session: Session, release_id: str) -> int:
+    posts = session.scalars(
+        select(Post).where(Post.release_id == release_id, Post.state == PostState.SCHEDULED)
+    ).all()
+    for p in posts:
+        p.state = PostState.PENDING
+    return len(posts)
+
+
+def _close_open(
+    session: Session, release_id: str, channel: str | None, state: str, reason: str
+) -> int:
+    stmt = select(Post).where(Post.release_id == release_id, Post.state.in_(sorted(HOLDABLE)))
+    if channel is not None:
+        stmt = stmt.where(Post.channel == channel)
+    return _close_posts(list(session.scalars(stmt)), state, reason, None)
+
+
+def _close_posts(posts: list[Post], state: str, reason: str, now: datetime | None) -> int:
+    n = 0
+    for p in posts:
+        if p.state in HOLDABLE:
+            p.state = state
+            p.last_error = reason
+            if now is not None:
+                p.updated_at = now
+            n += 1
+    return n
+
+
+def expire_posts(session: Session, now: datetime) -> int:
+    """Open posts of releases whose ``expires`` has passed become expired."""
+    stmt = (
+        select(Post)
+        .join(ReleaseRow, ReleaseRow.id == Post.release_id)
+        .where(
+            Post.state.in_(sorted(HOLDABLE)),
+            ReleaseRow.expires.is_not(None),
+            ReleaseRow.expires <= now,
+        )
+    )
+    return _close_posts(list(session.scalars(stmt)), PostState.EXPIRED, "release expired", now)

@@ -1,0 +1,70 @@
+"""``dissem sync`` and the daemon's sync job: load the config folder, mirror it into the
+database, and bring the posts in line (compose and plan), all in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.config.loader import load_config
+from dissem.config.models import LoadedConfig
+from dissem.errors import ConfigProblem
+from dissem.settings import Settings
+from dissem.store.db import transaction
+from dissem.worker.planner import PlanChanges, plan_posts, stale_release_ids
+from dissem.worker.records import RecordChanges, record_config
+
+
+@dataclass
+class SyncResult:
+    config: LoadedConfig
+    changes: RecordChanges
+    plan: PlanChanges
+
+    @property
+    def problems(self) -> list[ConfigProblem]:
+        return self.config.problems
+
+    @property
+    def changed(self) -> bool:
+        return self.changes.changed or self.plan.changed
+
+
+def sync(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    *,
+    config: LoadedConfig | None = None,
+) -> SyncResult:
+    """Loads ``settings.config_dir`` (unless ``config`` is given) and records and plans it.
+
+    Broken files are reported in ``result.problems`` and leave their releases untouched.
+    Only releases that are new, edited, evergreen or on a changed channel are re-planned.
+    """
+    if config is None:
+        config = load_config(settings.config_dir, timezone=settings.timezone)
+    with transaction(session_factory) as session:
+        changes = record_config(session, config, now)
+        touched = set(changes.releases_added) | set(changes.releases_changed)
+        touched |= set(changes.releases_deleted)
+        touched |= stale_release_ids(session)
+        touched |= {lr.release.id for lr in config.releases if lr.release.priority == "evergreen"}
+        changed_channels = set(changes.channels_changed) | set(changes.channels_added)
+        if changed_channels:
+            touched |= {
+                lr.release.id
+                for lr in config.releases
+                if changed_channels & set(config.targets_of(lr.release))
+            }
+        plan = plan_posts(
+            session,
+            config,
+            settings,
+            now,
+            releases=touched,
+            channels_changed=set(changes.channels_changed),
+        )
+    return SyncResult(config=config, changes=changes, plan=plan)
