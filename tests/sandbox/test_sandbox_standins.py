@@ -1,0 +1,96 @@
+"""Raw-HTTP checks of platform behaviours the stand-ins must reproduce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from dissem.sandbox import RunningSandbox, start_sandbox
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sb(clock: Clock) -> Iterator[RunningSandbox]:
+    with start_sandbox(clock=clock) as running:
+        yield running
+
+
+def bsky_login(s: requests.Session, sb: RunningSandbox) -> dict[str, str]:
+    r = s.post(f"{sb.url}/bluesky/xrpc/com.atproto.server.createSession",
+               json={"identifier": "raw.example.org", "password": "pw-raw"})  # fmt: skip
+    assert r.status_code == 200
+    session: dict[str, str] = r.json()
+    return session
+
+
+def test_bluesky_reused_rkey_is_a_500_and_expired_tokens_say_so(
+    sb: RunningSandbox, clock: Clock
+) -> None:
+    with requests.Session() as s:
+        session = bsky_login(s, sb)
+        auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+        record = {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": "2026-01-01T00:00:00Z"}
+        body = {"repo": session["did"], "collection": "app.bsky.feed.post", "rkey": "3kabc2xyz2222",
+                "record": record}  # fmt: skip
+        url = f"{sb.url}/bluesky/xrpc/com.atproto.repo.createRecord"
+        assert s.post(url, json=body, headers=auth).status_code == 200
+        assert s.post(url, json=body, headers=auth).status_code == 500
+        got = s.get(f"{sb.url}/bluesky/xrpc/com.atproto.repo.getRecord",
+                    params={"repo": session["did"], "collection": "app.bsky.feed.post",
+                            "rkey": "3kabc2xyz2222"})  # fmt: skip
+        assert got.json()["value"]["text"] == "hi"
+        clock.now += timedelta(hours=2, seconds=1)
+        expired = s.post(url, json={**body, "rkey": "3kabc2xyz3333"}, headers=auth)
+        assert expired.status_code == 400 and expired.json()["error"] == "ExpiredToken"
+        refresh = {"Authorization": f"Bearer {session['refreshJwt']}"}
+        renewed = s.post(f"{sb.url}/bluesky/xrpc/com.atproto.server.refreshSession",
+                         headers=refresh)  # fmt: skip
+        assert renewed.status_code == 200
+        reused = s.post(f"{sb.url}/bluesky/xrpc/com.atproto.server.refreshSession",
+                        headers=refresh)  # fmt: skip
+        assert reused.status_code == 400, "refresh tokens rotate"
+        forged = session["accessJwt"][:-4] + "AAAA"
+        bad = s.post(url, json=body, headers={"Authorization": f"Bearer {forged}"})
+        assert bad.status_code == 401 and bad.json()["error"] == "InvalidToken"
+
+
+def test_x_duplicate_is_per_account_and_length_is_weighted(sb: RunningSandbox) -> None:
+    with requests.Session() as s:
+
+        def tweet(token: str) -> requests.Response:
+            return s.post(f"{sb.url}/x/2/tweets", json={"text": "same words"},
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+        assert tweet("account-a").status_code == 201
+        dup = tweet("account-a")
+        assert dup.status_code == 403 and "duplicate content" in dup.json()["detail"]
+        assert tweet("account-b").status_code == 201
+        assert tweet("").status_code == 401
+        too_long = s.post(f"{sb.url}/x/2/tweets", json={"text": "日" * 141},
+                          headers={"Authorization": "Bearer account-a"})  # fmt: skip
+        assert too_long.status_code == 400
+
+
+def test_telegram_throttle_carries_retry_after_in_the_body(sb: RunningSandbox) -> None:
+    from dissem.sandbox import Fault
+
+    sb.faults.force("telegram", Fault.THROTTLE)
+    r = requests.post(f"{sb.url}/telegram/bot1:abc/sendMessage",
+                      json={"chat_id": "@c", "text": "x"}, timeout=5)  # fmt: skip
+    assert r.status_code == 429
+    assert r.json()["parameters"]["retry_after"] == 7
