@@ -1,0 +1,150 @@
+"""The Threads adapter over real HTTP against the sandbox: containers, reply chains, the
+link limit, token refresh (fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from dissem.compose.types import Media, Part
+from dissem.errors import ContentRejected, OutcomeUnknown, PlatformError
+from dissem.platforms.base import MemoryContext, Platform
+from dissem.platforms.threads import ThreadsAccount
+from dissem.redact import redact
+from dissem.sandbox import Fault, RunningSandbox
+
+ACCOUNT = "27000000000000001"
+TOKEN = "threads-token-51ad9c3e"
+
+
+def part(
+    text: str, index: int = 1, total: int = 1, media: tuple[Media, ...] = (), **options: Any
+) -> Part:
+    return Part(
+        index=index,
+        total=total,
+        text=text,
+        length=len(text),
+        limit=500,
+        media=media,
+        options=options,
+    )
+
+
+@pytest.fixture
+def th(make_adapter: Callable[..., Platform]) -> ThreadsAccount:
+    adapter = make_adapter("threads")
+    assert isinstance(adapter, ThreadsAccount)
+    return adapter
+
+
+@pytest.fixture
+def sent(th: ThreadsAccount) -> list[requests.PreparedRequest]:
+    seen: list[requests.PreparedRequest] = []
+    th.session.hooks["response"].append(lambda r, *a, **k: seen.append(r.request))
+    return seen
+
+
+@pytest.fixture
+def container_of(sandbox: RunningSandbox) -> Callable[[str], dict[str, Any]]:
+    def of(container_id: str) -> dict[str, Any]:
+        with sandbox.state.lock:
+            return dict(sandbox.state.bucket("threads")["containers"][container_id])
+
+    return of
+
+
+def test_text_post_with_link_attachment(
+    th: ThreadsAccount,
+    sent: list[requests.PreparedRequest],
+    unique: Callable[[str], str],
+    container_of: Callable[[str], dict[str, Any]],
+) -> None:
+    context = MemoryContext("k")
+    link = "https://portal.example.org/news/1"
+    post = th.publish(part(unique("Read the statement"), link_attachment=link), context)
+    container = container_of(context.state["container_id"])
+    assert container["media_type"] == "TEXT" and container["link_attachment"] == link
+    assert container["media_id"] == post.remote_id
+    create, publish = sent[0], sent[1]
+    assert create.url is not None and create.url.endswith(f"/threads/v1.0/{ACCOUNT}/threads")
+    assert publish.url is not None and publish.url.endswith(f"/{ACCOUNT}/threads_publish")
+    assert f"creation_id={context.state['container_id']}" in str(publish.body)
+
+
+def test_an_image_post_carries_no_link_attachment(
+    th: ThreadsAccount,
+    unique: Callable[[str], str],
+    container_of: Callable[[str], dict[str, Any]],
+) -> None:
+    context = MemoryContext("k")
+    image = (Media("https://example.org/x.jpg", "a map"),)
+    th.publish(part(unique("Map"), media=image, link_attachment="https://e.org"), context)
+    container = container_of(context.state["container_id"])
+    assert container["media_type"] == "IMAGE" and container["image_url"] == image[0].src
+    assert container["alt_text"] == "a map" and "link_attachment" not in container
+
+
+def test_a_reply_is_found_among_replies(
+    th: ThreadsAccount, sandbox: RunningSandbox, unique: Callable[[str], str]
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    root = th.publish(part(unique("1/2 root"), 1, 2), MemoryContext("a"))
+    second, context = part(unique("2/2 reply"), 2, 2), MemoryContext("b")
+    sandbox.faults.force("threads", Fault.DROP)
+    with pytest.raises(OutcomeUnknown):
+        th.publish(second, context, reply_to=root, root=root)
+    found = th.lookup(second, context, since=since)
+    assert found is not None
+    record = sandbox.state.get_post("threads", found.remote_id)
+    assert record is not None and record.reply_to == root.remote_id
+
+
+def test_more_than_five_links_is_rejected_for_good(
+    th: ThreadsAccount, unique: Callable[[str], str], published: Callable[[], list[Any]]
+) -> None:
+    links = " ".join(f"https://e{i}.example.org" for i in range(6))
+    text = unique(f"links {links}")
+    with pytest.raises(ContentRejected, match="LINK_LIMIT_EXCEEDED"):
+        th.publish(part(text), MemoryContext("k"))
+    assert not [p for p in published() if p["text"] == text]
+    five = " ".join(f"https://e{i}.example.org" for i in range(5))
+    th.publish(part(unique(f"links {five} https://e0.example.org")), MemoryContext("k"))
+
+
+def test_refresh_keeps_the_new_token_in_memory_only(
+    th: ThreadsAccount,
+    sent: list[requests.PreparedRequest],
+    unique: Callable[[str], str],
+    sandbox: RunningSandbox,
+) -> None:
+    th.refresh_credentials()
+    refresh = sent[-1]
+    assert refresh.url is not None
+    assert refresh.url.split("?")[0].endswith("/threads/refresh_access_token")
+    assert "grant_type=th_refresh_token" in refresh.url
+    assert refresh.headers["Authorization"] == f"Bearer {TOKEN}"
+    new = th.credentials["access_token"]
+    assert new != TOKEN and redact(f"x {new} y") == "x *** y"
+    context = MemoryContext("k")
+    th.publish(part(unique("after refresh")), context)
+    assert sent[-1].headers["Authorization"] == f"Bearer {new}"
+    assert new not in repr(context.state)
+    sandbox.faults.force("threads", Fault.ERROR)
+    with pytest.raises(PlatformError) as caught:
+        th.publish(part(unique("fails")), MemoryContext("k"))
+    assert new not in f"{caught.value} {caught.value!r}"
+
+
+def test_metrics_read_views_likes_replies_reposts_quotes_shares(
+    th: ThreadsAccount, clock: Any, unique: Callable[[str], str]
+) -> None:
+    post = th.publish(part(unique("metrics")), MemoryContext("k"))
+    clock.advance(timedelta(days=1))
+    sample = th.fetch_metrics([post.remote_id])[post.remote_id]
+    assert set(sample.values) == {"views", "likes", "replies", "reposts", "quotes", "shares"}
+    assert sample.values["views"] > 0
