@@ -1,0 +1,363 @@
+"""Dispatch: claim due posts, publish them through their adapters, record what happened.
+
+One round (:func:`dispatch_once`) repeats *settle the last batch and claim the next* (one
+transaction) and *publish the batch* (no transaction open; channels in parallel on a thread
+pool, one post per channel) until nothing is claimable. An adapter's error decides the
+post's next state (:func:`classify`):
+
+=====================  =====================================================================
+ok                     published (remote id/url/data; first metrics in 1 h)
+TransientError         scheduled after exponential backoff; failed after ``max_attempts``
+RateLimited            scheduled at ``retry_at``; the channel paused until then
+AuthError              failed; the channel paused until a person acts; alert
+ContentRejected        failed with the platform's reason
+Duplicate              published when the platform names the post, else unconfirmed
+OutcomeUnknown         unconfirmed (reconcile looks it up)
+CredentialsMissing     post stays scheduled; the channel paused a while; alert
+any other exception    unconfirmed (it may have been sent), logged; the worker goes on
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.compose.types import Part
+from dissem.config.models import Channel
+from dissem.errors import (
+    AuthError,
+    ContentRejected,
+    CredentialsMissing,
+    Duplicate,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimited,
+    TransientError,
+)
+from dissem.platforms.base import Platform, RemotePost
+from dissem.redact import redact
+from dissem.settings import Settings
+from dissem.store.models import PostState
+from dissem.store.queue import (
+    PAUSED_FOREVER,
+    ClaimedPost,
+    Outcome,
+    next_due_at,
+    settle_and_claim,
+)
+from dissem.worker.backoff import next_retry_at
+from dissem.worker.context import Alerter, DbPublishContext, LeaseLost, NullAlerter
+
+__all__ = [
+    "CREDENTIALS_RETRY",
+    "AdapterPool",
+    "DispatchStats",
+    "classify",
+    "dispatch_once",
+    "publish_claimed",
+]
+
+log = logging.getLogger(__name__)
+
+#: how long a channel whose credentials are missing is skipped before trying again
+CREDENTIALS_RETRY = timedelta(minutes=5)
+
+AdapterFactory = Callable[[Channel], Platform]
+
+
+class AdapterPool:
+    """One adapter per channel, built on first use and reused (its ``requests.Session``
+    with it); rebuilt when the channel's stored config changes.
+
+    ``factory`` builds an adapter for a channel; the default reads credentials from the
+    environment through :func:`dissem.platforms.registry.build_adapter` and raises
+    :class:`CredentialsMissing` when they are not there. Safe to share between threads.
+    """
+
+    def __init__(self, settings: Settings, factory: AdapterFactory | None = None) -> None:
+        self._settings = settings
+        self._factory = factory or self._from_registry
+        self._adapters: dict[str, tuple[str, Platform]] = {}
+        self._lock = threading.Lock()
+
+    def _from_registry(self, channel: Channel) -> Platform:
+        from dissem.platforms.registry import build_adapter
+
+        return build_adapter(channel, self._settings)
+
+    def get(self, name: str, config: dict[str, object], config_hash: str) -> Platform:
+        """The adapter of channel ``name`` (``config`` is the stored channel)."""
+        with self._lock:
+            cached = self._adapters.get(name)
+            if cached is not None and cached[0] == config_hash:
+                return cached[1]
+        adapter = self._factory(Channel.model_validate(config))
+        with self._lock:
+            old = self._adapters.get(name)
+            self._adapters[name] = (config_hash, adapter)
+        if old is not None and old[1] is not adapter:
+            old[1].close()
+        return adapter
+
+    def close(self) -> None:
+        """Closes every adapter's HTTP session."""
+        with self._lock:
+            adapters, self._adapters = list(self._adapters.values()), {}
+        for _, adapter in adapters:
+            adapter.close()
+
+
+@dataclass
+class DispatchStats:
+    """What one :func:`dispatch_once` did. ``outcomes`` counts ``Attempt.outcome`` labels
+    of the recorded tries; ``lost`` counts outcomes dropped because the lease had gone;
+    ``next_due`` is when work may next be due (None: nothing scheduled)."""
+
+    claimed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    states: Counter[str] = field(default_factory=Counter)
+    lost: int = 0
+    rounds: int = 0
+    next_due: datetime | None = None
+
+    @property
+    def published(self) -> int:
+        return self.states[PostState.PUBLISHED]
+
+
+def classify(
+    claimed: ClaimedPost,
+    exc: BaseException | None,
+    remote: RemotePost | None,
+    settings: Settings,
+    started: datetime,
+    finished: datetime,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """The outcome of one publish try that returned ``remote`` or raised ``exc``."""
+
+    base = Outcome(
+        post_id=claimed.post_id,
+        channel=claimed.channel,
+        state=PostState.UNCONFIRMED,
+        label="error",
+        started_at=started,
+        finished_at=finished,
+        error=redact(f"{type(exc).__name__}: {exc}") if exc is not None else None,
+        http_status=exc.status if isinstance(exc, PlatformError) else None,
+    )
+
+    def out(state: str, label: str, **changes: Any) -> Outcome:
+        return replace(base, state=state, label=label, **changes)
+
+    if exc is None:
+        assert remote is not None
+        return out(PostState.PUBLISHED, "ok", remote=remote)
+    if isinstance(exc, RateLimited):
+        until = max(exc.retry_at, finished)
+        reason = f"rate limited until {until.isoformat()}"
+        return out(
+            PostState.SCHEDULED,
+            "rate_limited",
+            due_at=until,
+            pause_until=until,
+            pause_reason=reason,
+            refund_attempt=True,
+        )
+    if isinstance(exc, TransientError):
+        if claimed.attempts >= settings.max_attempts:
+            return out(PostState.FAILED, "transient", error=_gave_up(claimed, exc))
+        due = next_retry_at(
+            finished,
+            claimed.attempts,
+            base=settings.backoff_base,
+            cap=settings.backoff_max,
+            rng=rng,
+        )
+        return out(PostState.SCHEDULED, "transient", due_at=due)
+    if isinstance(exc, AuthError):
+        return out(
+            PostState.FAILED,
+            "auth",
+            pause_until=PAUSED_FOREVER,
+            pause_reason=redact(f"auth: {exc}"),
+        )
+    if isinstance(exc, ContentRejected):
+        return out(PostState.FAILED, "rejected")
+    if isinstance(exc, Duplicate):
+        if exc.remote_id:
+            return out(PostState.PUBLISHED, "duplicate", remote=RemotePost(exc.remote_id, exc.url))
+        return out(PostState.UNCONFIRMED, "duplicate")
+    if isinstance(exc, OutcomeUnknown):
+        return out(PostState.UNCONFIRMED, "unknown")
+    if isinstance(exc, CredentialsMissing):
+        return out(
+            PostState.SCHEDULED,
+            "credentials",
+            due_at=claimed.due_at,
+            pause_until=finished + CREDENTIALS_RETRY,
+            pause_reason=redact(f"credentials: {exc}"),
+            refund_attempt=True,
+        )
+    # A bug or an unexpected answer: the request may have gone out, so never resend blindly.
+    return out(PostState.UNCONFIRMED, "error")
+
+
+def _gave_up(claimed: ClaimedPost, exc: BaseException) -> str:
+    return redact(f"gave up after {claimed.attempts} attempts: {type(exc).__name__}: {exc}")
+
+
+def publish_claimed(
+    claimed: ClaimedPost,
+    *,
+    adapters: AdapterPool,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    now_fn: Callable[[], datetime],
+    worker_id: str,
+) -> Outcome | None:
+    """Publishes one claimed post and returns its outcome (not yet recorded); None when
+    the lease was lost mid-publish. Never raises for an adapter's failure."""
+    started = now_fn()
+    remote: RemotePost | None = None
+    error: BaseException | None = None
+    try:
+        adapter = adapters.get(claimed.channel, claimed.channel_config, claimed.channel_config_hash)
+    except CredentialsMissing as exc:
+        return classify(claimed, exc, None, settings, started, now_fn())
+    except Exception as exc:  # a broken stored config or adapter module: nothing was sent
+        log.exception("post %s: cannot build the %s adapter", claimed.post_id, claimed.channel)
+        wrapped = TransientError(f"adapter unavailable: {type(exc).__name__}: {exc}")
+        return classify(claimed, wrapped, None, settings, started, now_fn())
+    ctx = DbPublishContext(
+        session_factory,
+        post_id=claimed.post_id,
+        worker_id=worker_id,
+        idempotency_key=claimed.idempotency_key,
+        state=claimed.publish_state,
+    )
+    try:
+        part = Part.from_json(claimed.payload)
+        remote = adapter.publish(part, ctx, reply_to=claimed.reply_to, root=claimed.root)
+    except LeaseLost:
+        log.warning("post %s: lease lost mid-publish; left to reconcile", claimed.post_id)
+        return None
+    except (PlatformError, CredentialsMissing) as exc:
+        error = exc
+    except Exception as exc:
+        log.exception(
+            "post %s: unexpected error from the %s adapter", claimed.post_id, claimed.platform
+        )
+        error = exc
+    return classify(claimed, error, remote, settings, started, now_fn())
+
+
+def dispatch_once(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    now_fn: Callable[[], datetime],
+    *,
+    adapters: AdapterPool,
+    worker_id: str,
+    stop_event: threading.Event,
+    alerter: Alerter | None = None,
+    executor: Executor | None = None,
+) -> DispatchStats:
+    """Publishes everything claimable now, in batches of ``settings.claim_batch`` with
+    ``settings.concurrency`` threads, until nothing is left or ``stop_event`` is set (then
+    the batch in hand is finished and recorded, and no more is claimed).
+
+    ``executor`` lets a daemon keep one thread pool across rounds; without it a pool lives
+    for this call. Alerts go out after the outcome is committed.
+    """
+    stats = DispatchStats()
+    alerter = alerter or NullAlerter()
+    pool = executor or ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
+
+    def publish(claimed: ClaimedPost) -> Outcome | None:
+        return publish_claimed(
+            claimed,
+            adapters=adapters,
+            session_factory=session_factory,
+            settings=settings,
+            now_fn=now_fn,
+            worker_id=worker_id,
+        )
+
+    try:
+        pending: list[Outcome] = []
+        while True:
+            limit = 0 if stop_event.is_set() else settings.claim_batch
+            settled, claimed = settle_and_claim(
+                session_factory,
+                worker_id,
+                pending,
+                now_fn(),
+                limit=limit,
+                lease_seconds=settings.lease_seconds,
+            )
+            _account(stats, pending, settled, alerter)
+            if not claimed:
+                break
+            stats.rounds += 1
+            stats.claimed += len(claimed)
+            # A thread hop per post costs more than it saves when only one channel is due.
+            results: Iterable[Outcome | None] = (
+                [publish(claimed[0])] if len(claimed) == 1 else pool.map(publish, claimed)
+            )
+            pending = []
+            for result in results:
+                if result is None:
+                    stats.lost += 1
+                else:
+                    pending.append(result)
+    finally:
+        if executor is None:
+            pool.shutdown(wait=True)
+    stats.next_due = next_due_at(session_factory, now_fn())
+    return stats
+
+
+def _account(
+    stats: DispatchStats, outcomes: list[Outcome], settled: list[bool], alerter: Alerter
+) -> None:
+    for outcome, written in zip(outcomes, settled, strict=True):
+        if not written:
+            stats.lost += 1
+            log.warning(
+                "post %s: lease gone; outcome %s not recorded", outcome.post_id, outcome.label
+            )
+            continue
+        stats.outcomes[outcome.label] += 1
+        stats.states[outcome.state] += 1
+        _alert(outcome, alerter)
+
+
+def _alert(outcome: Outcome, alerter: Alerter) -> None:
+    if outcome.label == "auth":
+        kind = "auth"
+    elif outcome.label == "credentials":
+        kind = "credentials"
+    elif outcome.state == PostState.FAILED:
+        kind = "failed"
+    else:
+        return
+    try:
+        alerter.send(
+            kind,
+            outcome.pause_reason or outcome.error or kind,
+            post_id=outcome.post_id,
+            channel=outcome.channel,
+        )
+    except Exception:  # an alert that cannot be sent must not stop publishing
+        log.exception("alert %s for post %s could not be sent", kind, outcome.post_id)

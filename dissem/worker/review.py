@@ -1,0 +1,210 @@
+"""What a person does about a problem post: retry it, cancel it, or say it went out.
+
+Each operation is one transaction that writes the new state and a ``manual`` attempt row,
+and raises :class:`ReviewError` (with a sentence saying why) when the post does not exist
+or its state does not allow the operation. Thread parts that were blocked by a failed
+earlier part follow it: retrying or marking that part reopens them; cancelling a part
+cancels the parts after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.errors import DissemError
+from dissem.store.db import transaction
+from dissem.store.models import Attempt, ChannelRow, Post, PostState
+from dissem.store.queue import BLOCKED_PREFIX, METRICS_DELAY
+
+__all__ = [
+    "CANCELLABLE",
+    "MARKABLE",
+    "RETRYABLE",
+    "ReviewError",
+    "ReviewResult",
+    "cancel_post",
+    "mark_published",
+    "resume_channel",
+    "retry_post",
+]
+
+#: states ``retry`` accepts
+RETRYABLE = frozenset({PostState.FAILED, PostState.NEEDS_REVIEW, PostState.UNCONFIRMED})
+#: states ``mark-published`` accepts
+MARKABLE = RETRYABLE
+#: states ``cancel`` accepts: open ones (not while a worker holds it) and failed
+CANCELLABLE = frozenset(
+    {
+        PostState.PENDING,
+        PostState.SCHEDULED,
+        PostState.UNCONFIRMED,
+        PostState.NEEDS_REVIEW,
+        PostState.FAILED,
+    }
+)
+
+
+class ReviewError(DissemError):
+    """Raised when a review operation cannot apply to the post as it stands."""
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """The post's state before and after, and how many later thread parts followed it."""
+
+    post_id: int
+    before: str
+    after: str
+    followers: int = 0
+
+
+def retry_post(
+    session_factory: sessionmaker[Session], post_id: int, now: datetime, *, who: str = "cli"
+) -> ReviewResult:
+    """failed / needs_review / unconfirmed -> scheduled, due now, with a fresh count of
+    attempts and the same idempotency key."""
+    with transaction(session_factory) as session:
+        post = _load(session, post_id, RETRYABLE, "retry")
+        before = post.state
+        post.state = PostState.SCHEDULED
+        post.due_at = now
+        post.attempts = 0
+        post.lease_owner = post.lease_expires = None
+        post.last_error = None
+        post.updated_at = now
+        followers = _reopen_followers(session, post, now)
+        _audit(session, post_id, who, now, "retry", f"{before} -> scheduled by a person")
+    return ReviewResult(post_id, before, PostState.SCHEDULED, followers)
+
+
+def cancel_post(
+    session_factory: sessionmaker[Session], post_id: int, now: datetime, *, who: str = "cli"
+) -> ReviewResult:
+    """Any open state (not ``publishing``) or failed -> cancelled; later parts of its
+    thread that have not gone out are cancelled too."""
+    with transaction(session_factory) as session:
+        post = _load(session, post_id, CANCELLABLE, "cancel")
+        before = post.state
+        post.state = PostState.CANCELLED
+        post.last_error = "cancelled by a person"
+        post.updated_at = now
+        followers = session.execute(
+            update(Post)
+            .where(
+                _later_parts(post),
+                Post.state.in_(CANCELLABLE),
+            )
+            .values(
+                state=PostState.CANCELLED,
+                last_error=f"cancelled with part {post.part_index}",
+                updated_at=now,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        _audit(session, post_id, who, now, "cancelled", f"{before} -> cancelled by a person")
+    return ReviewResult(post_id, before, PostState.CANCELLED, int(followers))
+
+
+def mark_published(
+    session_factory: sessionmaker[Session],
+    post_id: int,
+    url: str,
+    now: datetime,
+    *,
+    remote_id: str | None = None,
+    who: str = "cli",
+) -> ReviewResult:
+    """needs_review / unconfirmed / failed -> published at ``url`` (a person saw it out).
+
+    Without ``remote_id`` no metrics are collected for the post and later thread parts go
+    out as plain posts rather than replies.
+    """
+    if not url.strip():
+        raise ReviewError("the URL of the published post is empty")
+    with transaction(session_factory) as session:
+        post = _load(session, post_id, MARKABLE, "mark as published")
+        before = post.state
+        post.state = PostState.PUBLISHED
+        post.remote_url = url.strip()
+        post.remote_id = remote_id or post.remote_id
+        post.published_at = now
+        post.next_metrics_at = now + METRICS_DELAY if post.remote_id else None
+        post.lease_owner = post.lease_expires = None
+        post.last_error = None
+        post.updated_at = now
+        followers = _reopen_followers(session, post, now)
+        _audit(session, post_id, who, now, "marked_published", f"{before} -> published: {url}")
+    return ReviewResult(post_id, before, PostState.PUBLISHED, followers)
+
+
+def resume_channel(session_factory: sessionmaker[Session], channel: str) -> str | None:
+    """Lifts a channel's pause (after fixing its credentials); returns the old reason.
+    Raises :class:`ReviewError` for an unknown channel."""
+    with transaction(session_factory) as session:
+        row = session.get(ChannelRow, channel)
+        if row is None:
+            raise ReviewError(f"no channel named {channel!r}")
+        reason = row.pause_reason
+        row.paused_until = None
+        row.pause_reason = None
+    return reason
+
+
+def _load(session: Session, post_id: int, allowed: frozenset[str], verb: str) -> Post:
+    post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
+    if post is None:
+        raise ReviewError(f"no post with id {post_id}")
+    if post.state not in allowed:
+        hint = (
+            "; it is being published right now, try again shortly"
+            if (post.state == PostState.PUBLISHING)
+            else ""
+        )
+        raise ReviewError(
+            f"post {post_id} is {post.state}; can {verb} only a post that is "
+            f"{', '.join(sorted(allowed))}{hint}"
+        )
+    return post
+
+
+def _later_parts(post: Post) -> ColumnElement[bool]:
+    return and_(
+        Post.release_id == post.release_id,
+        Post.channel == post.channel,
+        Post.seq == post.seq,
+        Post.part_index > post.part_index,
+    )
+
+
+def _reopen_followers(session: Session, post: Post, now: datetime) -> int:
+    """Later parts failed only because this part failed go back to scheduled; they wait
+    for this part to be published before they are claimed."""
+    count = session.execute(
+        update(Post)
+        .where(
+            _later_parts(post),
+            Post.state == PostState.FAILED,
+            Post.last_error.startswith(BLOCKED_PREFIX),
+        )
+        .values(state=PostState.SCHEDULED, due_at=now, attempts=0, last_error=None, updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return int(count)
+
+
+def _audit(
+    session: Session, post_id: int, who: str, now: datetime, outcome: str, note: str
+) -> None:
+    session.execute(
+        insert(Attempt).values(
+            post_id=post_id,
+            worker=who,
+            kind="manual",
+            started_at=now,
+            finished_at=now,
+            outcome=outcome,
+            error=note,
+        )
+    )
