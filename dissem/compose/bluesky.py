@@ -29,17 +29,33 @@ def byte_span(text: str, start: int, end: int) -> dict[str, int]:
     return {"byteStart": byte_start, "byteEnd": byte_start + len(text[start:end].encode("utf-8"))}
 
 
-def facets(text: str) -> tuple[dict[str, Any], ...]:
+def facets(text: str, links: tuple[str, ...] = ()) -> tuple[dict[str, Any], ...]:
     """Link facets for every URL in ``text`` (a bare domain links to ``https://``) and tag
-    facets for every hashtag (``tag`` without ``#``), ordered by position."""
+    facets for every hashtag (``tag`` without ``#``), ordered by position.
+
+    ``links`` (the tagged link back to the portal) are linked wherever they occur even if
+    URL detection does not take them (a host on a TLD it does not know); a detected URL
+    overlapping one of them gives way.
+    """
     found: list[tuple[int, int, dict[str, Any]]] = []
+    for link in links:
+        at = text.find(link) if link else -1
+        while at >= 0:
+            found.append((at, at + len(link), {"$type": LINK_FEATURE, "uri": link}))
+            at = text.find(link, at + len(link))
+    taken = [(start, end) for start, end, _ in found]
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
     for start, end in find_urls(text, require_scheme=False):
-        url = text[start:end]
-        uri = url if "://" in url else "https://" + url
-        found.append((start, end, {"$type": LINK_FEATURE, "uri": uri}))
+        if free(start, end):
+            url = text[start:end]
+            uri = url if "://" in url else "https://" + url
+            found.append((start, end, {"$type": LINK_FEATURE, "uri": uri}))
     for start, end in find_hashtags(text):
         tag = text[start:end].lstrip("#＃")
-        if tag and len(tag) <= MAX_TAG_CHARS:
+        if tag and len(tag) <= MAX_TAG_CHARS and free(start, end):
             found.append((start, end, {"$type": TAG_FEATURE, "tag": tag}))
     found.sort(key=lambda item: item[0])
     return tuple(

@@ -22,7 +22,7 @@ from dissem.compose.bluesky import external_embed, facets
 from dissem.compose.escape import escape_for
 from dissem.compose.hashtags import hashtags_for
 from dissem.compose.links import portal_host, tag_link
-from dissem.compose.shorten import best_cut, shorten, split
+from dissem.compose.shorten import best_cut, graphemes, shorten, split
 from dissem.compose.templates import (
     DEFAULT_TEMPLATES,
     link_hint,
@@ -43,6 +43,9 @@ MAX_THREAD_PARTS: Final[int] = 10
 TELEGRAM_CAPTION_LIMIT: Final[int] = 1024
 #: Threads rejects a post with more distinct links than this.
 THREADS_MAX_LINKS: Final[int] = 5
+
+#: A shortened summary or body keeping fewer clusters than this is left out instead.
+MIN_FRAGMENT: Final[int] = 20
 
 _OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
 
@@ -267,7 +270,7 @@ def _platform_fields(
                 options["thumb_src"] = release.image.src
             return replace(
                 part,
-                facets=facets(part.text),
+                facets=facets(part.text, (link,)),
                 embed=external_embed(link, title, summary) if first else None,
                 options=options,
             )
@@ -302,6 +305,8 @@ def _shorten_fields(
             return fits(draft.render(**{field: v}))
 
         cut = best_cut(value, fits_field)
+        if cut is not None and len(graphemes(cut[0])) < MIN_FRAGMENT < len(graphemes(value)):
+            cut = None  # "Information…" says nothing; leave the field out instead
         draft.variables[name] = cut[0] if cut else ""
         cut_off[name] = value[cut[1] :] if cut else value
         text = draft.render()
@@ -358,11 +363,7 @@ def _thread(draft: _Draft, hashtags: list[str]) -> list[str]:
     if first is None:
         return []
     remainder = "\n\n".join([*rest, extra] if extra else rest).strip()
-    chunks = split(remainder, lambda t: draft.fits(t, widest)) if remainder else []
-    if len(chunks) > MAX_THREAD_PARTS - 1:
-        tail = " ".join(chunks[MAX_THREAD_PARTS - 2 :])
-        last = shorten(tail, lambda t: draft.fits(t, widest))
-        chunks = chunks[: MAX_THREAD_PARTS - 2] + ([last] if last else [])
+    chunks = split(remainder, lambda t: draft.fits(t, widest), most=MAX_THREAD_PARTS - 1)
     if not chunks:
         return [draft.sent(first)]
     total = 1 + len(chunks)

@@ -104,19 +104,51 @@ def _last_fitting(points: list[int], make: Callable[[int], str], fits: Fits) -> 
     return best
 
 
+def _window(text: str, fits: Fits, ellipsis: str) -> str:
+    """A prefix of ``text`` that holds every cut that can fit: doubled until the text up
+    to it no longer fits. It ends before whitespace, and URLs, hashtags, mentions and
+    clusters never contain a break there, so its cut points are the text's own. Keeps
+    cutting a long body at O(size of one post) instead of O(size of the body)."""
+    size = 512
+    while size < len(text):
+        end = size
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if end >= len(text):
+            break
+        if not fits(_with_ellipsis(text, end, ellipsis)):
+            return text[:end]
+        size *= 2
+    return text
+
+
 def best_cut(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> tuple[str, int] | None:
     """The longest good prefix of ``text`` that fits: ``(prefix, where the rest starts)``.
 
     A sentence cut ends with its own punctuation and gets no ellipsis; word and grapheme
-    cuts end with ``ellipsis``. None when not even the first word or cluster fits.
+    cuts end with ``ellipsis``. Text without word boundaries (Japanese, Chinese, Thai, a
+    run of emoji) is cut between clusters. None when not even the first word (or, without
+    word boundaries, the first cluster) fits.
     """
-    sentence, word, grapheme = cut_points(text)
+    return _cut_within(text, _window(text, fits, ellipsis), fits, ellipsis)
+
+
+def _cut_within(text: str, window: str, fits: Fits, ellipsis: str) -> tuple[str, int] | None:
+    sentence, word, grapheme = cut_points(window)
     word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits)
-    sentence_at = _last_fitting(sentence, lambda p: text[:p].rstrip(), fits)
+    # A sentence end at or before the word cut fits without asking (it is a prefix of a
+    # text that fits); only those after it (no space follows 。) need measuring.
+    known = [p for p in sentence if word_at is not None and p <= word_at]
+    later = [p for p in sentence if word_at is None or p > word_at]
+    sentence_at = _last_fitting(later, lambda p: text[:p].rstrip(), fits) or (
+        known[-1] if known else None
+    )
     if sentence_at is not None and sentence_at >= SENTENCE_SHARE * (word_at or 0):
         return text[:sentence_at].rstrip(), _skip_space(text, sentence_at)
     if word_at is not None:
         return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
+    if word:  # text with spaces is cut between words or not at all: "Informati…" is noise
+        return None
     at = _last_fitting(grapheme, lambda p: _with_ellipsis(text, p, ellipsis), fits)
     if at is None:
         return None
@@ -143,8 +175,9 @@ def first_unit_end(text: str) -> int:
     return grapheme[0] if grapheme else len(text)
 
 
-def split(text: str, fits: Fits, *, ellipsis: str = "") -> list[str]:
-    """``text`` in consecutive chunks that each fit, cut like :func:`best_cut`.
+def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "") -> list[str]:
+    """``text`` in consecutive chunks that each fit, cut like :func:`best_cut`; at most
+    ``most`` chunks, the last one then shortened with :data:`ELLIPSIS`.
 
     A unit that fits no chunk on its own (a URL longer than the limit) is dropped rather
     than cut, so no chunk ever breaks a URL or a cluster.
@@ -152,10 +185,16 @@ def split(text: str, fits: Fits, *, ellipsis: str = "") -> list[str]:
     chunks: list[str] = []
     rest = text.strip()
     while rest:
-        if fits(rest):
+        if most is not None and len(chunks) == most - 1:
+            last = shorten(rest, fits)
+            return chunks + [last] if last else chunks
+        window = _window(rest, fits, ellipsis)
+        # Only a rest no longer than its window can fit whole (measuring it all each time
+        # would make splitting a long body quadratic).
+        if len(window) == len(rest) and fits(rest):
             chunks.append(rest)
             break
-        cut = best_cut(rest, fits, ellipsis=ellipsis)
+        cut = _cut_within(rest, window, fits, ellipsis)
         if cut is None:
             rest = rest[first_unit_end(rest) :].lstrip()
             continue

@@ -53,3 +53,14 @@ def test_external_embed() -> None:
     long = external_embed("https://p.id/a", "🇮🇩" * 400, "")
     assert long["external"]["title"].endswith("…")
     assert len(long["external"]["title"]) == 299 * 2 + 1
+
+
+def test_the_known_link_is_linked_even_on_an_unknown_tld() -> None:
+    link = "https://www.kemlu.example/en/news?utm_source=bluesky"
+    text = f"Berita 🇮🇩 {link} #tagar"
+    found = facets(text, (link,))
+    assert [f["features"][0].get("uri") for f in found] == [link, None]
+    assert covered(text, found[0]) == link
+    # a detected URL overlapping the known link is not linked twice
+    detected = "https://portal.go.id/a?x=1"
+    assert len(facets(f"{detected} x", (detected,))) == 1

@@ -346,3 +346,12 @@ def test_pure_and_repeatable() -> None:
 def test_image_alt_kept() -> None:
     rel = release(image=Image(src="https://p.id/a.jpg", alt="Foto bersama"))
     assert one("instagram", rel).media[0].alt == "Foto bersama"
+
+
+def test_a_summary_cut_to_a_stub_is_left_out() -> None:
+    rel = release(
+        title="T " * 130,  # leaves room for "Information…" only
+        summary="Information officers from forty missions meet in Jakarta for three days.",
+    )
+    part = one("x", rel, template="{{ title }}\n\n{{ summary }}")
+    assert "Information" not in part.text
