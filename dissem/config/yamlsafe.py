@@ -1,6 +1,6 @@
 """Safe YAML for config files: plain data only, with the line and column of every value.
 
-PyYAML's ``SafeLoader`` *composes* the node tree (every node carries its start mark); the
+PyYAML's safe loader *composes* the node tree (every node carries its start mark); the
 values are then built here rather than by a PyYAML constructor, so that
 
 - only the standard safe tags are accepted (``!!python/...`` and unknown tags are errors
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 256 * 1024  #: largest config file accepted
-MAX_NODES = 10_000  #: most values built from one file, aliases counted each time used
+MAX_NODES = 10_000  #: most values aliases may add to a file (beyond the ones written out)
 MAX_DEPTH = 64  #: deepest nesting accepted
 
 #: Keys and list indexes from the top of the document down to a value.
@@ -50,6 +50,9 @@ _SCALAR_TAGS = frozenset(_PREFIX + t for t in ("null", "bool", "int", "float", "
 _SEQ_TAG = _PREFIX + "seq"
 _MAP_TAG = _PREFIX + "map"
 _MERGE_TAG = _PREFIX + "merge"
+# libyaml's parser when PyYAML was built with it: ten times faster on a large channels.yaml,
+# and it caps nesting depth itself; the pure-Python parser is the fallback.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_HINT = "config files hold plain data: text, numbers, dates, lists and mappings"
 
 
@@ -141,7 +144,8 @@ def parse_yaml(
     text: str, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES
 ) -> YamlDocument:
     """Builds plain data from one YAML document; raises YamlProblem on anything unsafe or
-    malformed. An empty document gives ``data=None``."""
+    malformed. Aliases may add at most ``max_nodes`` values to those written out. An empty
+    document gives ``data=None``."""
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise YamlProblem(
@@ -149,7 +153,7 @@ def parse_yaml(
             hint="split it into smaller files",
         )
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -167,8 +171,25 @@ def parse_yaml(
         raise YamlProblem(f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
     doc = YamlDocument(data=None)
     if root is not None:
-        doc.data = _Builder(doc, max_nodes).build(root, (), 0)
+        doc.data = _Builder(doc, _count_nodes(root), max_nodes).build(root, (), 0)
     return doc
+
+
+def _count_nodes(root: Node) -> int:
+    """Distinct nodes in the tree, each counted once however many aliases point to it."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return len(seen)
 
 
 def _mark(node: Node) -> Mark:
@@ -178,18 +199,20 @@ def _mark(node: Node) -> Mark:
 class _Builder:
     """Turns a composed node tree into dicts, lists and scalars, recording marks."""
 
-    def __init__(self, doc: YamlDocument, max_nodes: int) -> None:
+    def __init__(self, doc: YamlDocument, written: int, extra: int) -> None:
         self.doc = doc
-        self.max_nodes = max_nodes
+        self.extra = extra
+        # values that may be built, aliases counted each time they are used
+        self.budget = written + extra
         self.count = 0
         self.active: set[int] = set()  # collection nodes being built (cycle guard)
         self.scalars = SafeConstructor()
 
     def build(self, node: Node, path: DataPath, depth: int) -> Any:
         self.count += 1
-        if self.count > self.max_nodes:
+        if self.count > self.budget:
             raise YamlProblem(
-                f"file expands to more than {self.max_nodes:,} values",
+                f"aliases expand the file by more than {self.extra:,} values",
                 line=_mark(node).line,
                 column=_mark(node).column,
                 hint="aliases (*name) that repeat large blocks many times are refused; "

@@ -6,7 +6,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
+from dissem.config import yamlsafe
 from dissem.config.yamlsafe import (
     MAX_BYTES,
     Mark,
@@ -76,6 +78,15 @@ def test_alias_bomb_is_refused() -> None:
     with pytest.raises(YamlProblem) as err:
         parse_yaml("\n".join(lines) + "\n")
     assert "more than 10,000 values" in err.value.message
+
+
+def test_large_files_without_aliases_are_not_mistaken_for_bombs() -> None:
+    items = "".join(
+        f"  - name: c{i}\n    platform: x\n    hashtags: [a, b, c]\n" for i in range(3000)
+    )
+    doc = parse_yaml("channels:\n" + items)
+    assert len(doc.data["channels"]) == 3000
+    assert doc.values[("channels", 2999, "hashtags", 2)].line == 3 * 3000 + 1
 
 
 def test_recursive_alias_is_refused() -> None:
@@ -173,3 +184,15 @@ def test_front_matter_missing_or_unclosed() -> None:
         split_front_matter("# Title\n\ntext\n")
     with pytest.raises(YamlProblem, match="not closed"):
         split_front_matter("---\ntitle: a\n")
+
+
+def test_pure_python_parser_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without libyaml, PyYAML's own parser is used: same data, marks and refusals."""
+    monkeypatch.setattr(yamlsafe, "_LOADER", yaml.SafeLoader)
+    doc = parse_yaml("a: &d {x: 1}\nb:\n  <<: *d\n  y: 2\n")
+    assert doc.data["b"] == {"x": 1, "y": 2} and doc.values[("b", "y")] == Mark(4, 6)
+    with pytest.raises(YamlProblem) as err:
+        parse_yaml("ok: 1\nbad: !!python/name:os.system\n")
+    assert err.value.line == 2
+    with pytest.raises(YamlProblem, match="too deep"):
+        parse_yaml("a: " + "[" * 200 + "]" * 200 + "\n")
