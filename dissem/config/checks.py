@@ -91,14 +91,8 @@ def expand_groups(groups: dict[str, list[str]]) -> tuple[dict[str, list[str]], l
         out: list[str] = []
         for member in groups[name]:
             if member == name or member in stack:
-                cycle = (
-                    [*stack[stack.index(member) :], name, member]
-                    if member in stack
-                    else [
-                        name,
-                        name,
-                    ]
-                )
+                start = stack.index(member) if member in stack else len(stack)
+                cycle = [*stack[start:], name, member]
                 if set(cycle) not in [set(c) for c in cycles]:
                     cycles.append(cycle)
                 continue
