@@ -319,13 +319,22 @@ def _thread_anchors(session: Session, post: Post) -> tuple[RemotePost | None, Re
 
 def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> datetime | None:
     """When a dispatch round may next find work: the earliest future due time of a
-    scheduled post, or the end of a pause of a channel that has scheduled posts.
-    None when nothing is scheduled."""
+    scheduled post on a channel that can post, or the end of a pause of a channel that has
+    scheduled posts. None when nothing is waiting."""
+    open_channel = and_(
+        ChannelRow.enabled.is_(True),
+        ChannelRow.removed.is_(False),
+        or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= now),
+    )
     with session_factory() as session:
+        # ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first
+        # post of an open channel (MIN() over a join would read them all).
         future = session.scalar(
-            select(func.min(Post.due_at)).where(
-                Post.state == PostState.SCHEDULED, Post.due_at > now
-            )
+            select(Post.due_at)
+            .join(ChannelRow, ChannelRow.name == Post.channel)
+            .where(Post.state == PostState.SCHEDULED, Post.due_at > now, open_channel)
+            .order_by(Post.due_at)
+            .limit(1)
         )
         has_scheduled = exists().where(
             Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED
@@ -333,6 +342,7 @@ def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> dateti
         pause_end = session.scalar(
             select(func.min(ChannelRow.paused_until)).where(
                 ChannelRow.enabled.is_(True),
+                ChannelRow.removed.is_(False),
                 ChannelRow.paused_until > now,
                 ChannelRow.paused_until < PAUSED_FOREVER,
                 has_scheduled,

@@ -24,12 +24,13 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
@@ -65,6 +66,7 @@ __all__ = [
     "classify",
     "dispatch_once",
     "publish_claimed",
+    "stored_channel",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,22 @@ log = logging.getLogger(__name__)
 CREDENTIALS_RETRY = timedelta(minutes=5)
 
 AdapterFactory = Callable[[Channel], Platform]
+_ISO_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+
+
+_DURATION_FIELDS = ("min_gap", "evergreen_interval")
+
+
+def stored_channel(config: Mapping[str, Any]) -> Channel:
+    """The :class:`Channel` of a stored ``ChannelRow.config`` (``model_dump(mode="json")``,
+    where durations are ISO 8601 such as ``PT30M``, which the config syntax does not take:
+    they are turned back into minutes)."""
+    data = dict(config)
+    for name in _DURATION_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and value.upper().startswith("P"):
+            data[name] = _ISO_DURATION.validate_python(value).total_seconds() / 60
+    return Channel.model_validate(data)
 
 
 class AdapterPool:
@@ -95,13 +113,13 @@ class AdapterPool:
 
         return build_adapter(channel, self._settings)
 
-    def get(self, name: str, config: dict[str, object], config_hash: str) -> Platform:
+    def get(self, name: str, config: Mapping[str, Any], config_hash: str) -> Platform:
         """The adapter of channel ``name`` (``config`` is the stored channel)."""
         with self._lock:
             cached = self._adapters.get(name)
             if cached is not None and cached[0] == config_hash:
                 return cached[1]
-        adapter = self._factory(Channel.model_validate(config))
+        adapter = self._factory(stored_channel(config))
         with self._lock:
             old = self._adapters.get(name)
             self._adapters[name] = (config_hash, adapter)
