@@ -84,12 +84,12 @@ _DURATION_FIELDS = ("min_gap", "evergreen_interval")
 def stored_channel(config: Mapping[str, Any]) -> Channel:
     """The :class:`Channel` of a stored ``ChannelRow.config`` (``model_dump(mode="json")``,
     where durations are ISO 8601 such as ``PT30M``, which the config syntax does not take:
-    they are turned back into minutes)."""
+    they are parsed back into ``timedelta`` first)."""
     data = dict(config)
     for name in _DURATION_FIELDS:
         value = data.get(name)
         if isinstance(value, str) and value.upper().startswith("P"):
-            data[name] = _ISO_DURATION.validate_python(value).total_seconds() / 60
+            data[name] = _ISO_DURATION.validate_python(value)
     return Channel.model_validate(data)
 
 
