@@ -131,8 +131,13 @@ class _Draft:
         return render(self.source, {**self.variables, **changes}, self.origin)
 
 
+# Byte-order marks and non-characters: invisible, and X rejects any post holding them.
+_INVISIBLE_JUNK = dict.fromkeys((0xFEFF, 0xFFFE, 0xFFFF))
+
+
 def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip()
+    """NFC (what X counts, and what every platform displays the same) without junk."""
+    return unicodedata.normalize("NFC", text).translate(_INVISIBLE_JUNK).strip()
 
 
 def _fields(release: Release, channel: Channel, ov: _Settings) -> tuple[str, str, str, str]:

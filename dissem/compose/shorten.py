@@ -24,6 +24,7 @@ SENTENCE_SHARE = 0.6
 _GRAPHEME = regex.compile(r"\X")
 _SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+[」』）]*")
 _WORD_END = regex.compile(r"\S(?=\s)")
+_PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
 # Trailing characters that read badly before an ellipsis ("word,…").
 _TRAILING = " \t\r\n,;:-–—"
 
@@ -65,24 +66,38 @@ def _allowed(points: Iterable[int], spans: list[tuple[int, int]]) -> list[int]:
     return sorted(out)
 
 
-def cut_points(text: str) -> tuple[list[int], list[int], list[int]]:
-    """Candidate cut positions (keep ``text[:p]``), best kind first: after a sentence end,
-    at the end of a word, at a grapheme boundary. Position 0 is never a candidate."""
-    bounds: list[int] = []
-    pos = 0
-    for match in _GRAPHEME.finditer(text):
-        pos = match.end()
-        bounds.append(pos)
-    bound_set = set(bounds)
-    spans = protected_spans(text)
-    grapheme = _allowed(bounds[:-1], spans)  # the full text is not a cut
-    sentence = _allowed((m.end() for m in _SENTENCE_END.finditer(text)), spans)
-    word = _allowed((m.end() for m in _WORD_END.finditer(text)), spans)
-    return (
-        [p for p in sentence if p in bound_set and p < len(text)],
-        [p for p in word if p in bound_set],
-        grapheme,
-    )
+class _Cuts:
+    """Candidate cut positions in one text (keep ``text[:p]``), best kind first: after a
+    sentence end, at the end of a word, at a cluster boundary. Never position 0 or the end.
+
+    Cluster boundaries are only computed when needed (text without spaces, or a sentence
+    end not followed by a space): a position before whitespace is a boundary unless a
+    "prepend" character (Arabic number signs...) precedes it.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans = protected_spans(text)
+        self._bounds: list[int] | None = None
+        ends = [m.end() for m in _WORD_END.finditer(text)]
+        self.word = _allowed((p for p in ends if not _PREPEND.match(text, p - 1)), self.spans)
+        sentence: list[int] = []
+        for m in _SENTENCE_END.finditer(text):
+            p = m.end()
+            if p < len(text) and (
+                not _PREPEND.match(text, p - 1) if text[p].isspace() else p in self.bounds()
+            ):
+                sentence.append(p)
+        self.sentence = _allowed(sentence, self.spans)
+
+    def bounds(self) -> list[int]:
+        """Every cluster boundary after position 0, the end included."""
+        if self._bounds is None:
+            self._bounds = [m.end() for m in _GRAPHEME.finditer(self.text)]
+        return self._bounds
+
+    def grapheme(self) -> list[int]:
+        return _allowed(self.bounds()[:-1], self.spans)
 
 
 def _with_ellipsis(text: str, p: int, ellipsis: str) -> str:
@@ -134,7 +149,8 @@ def best_cut(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> tuple[str, i
 
 
 def _cut_within(text: str, window: str, fits: Fits, ellipsis: str) -> tuple[str, int] | None:
-    sentence, word, grapheme = cut_points(window)
+    cuts = _Cuts(window)
+    sentence, word = cuts.sentence, cuts.word
     word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits)
     # A sentence end at or before the word cut fits without asking (it is a prefix of a
     # text that fits); only those after it (no space follows 。) need measuring.
@@ -149,7 +165,7 @@ def _cut_within(text: str, window: str, fits: Fits, ellipsis: str) -> tuple[str,
         return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
     if word:  # text with spaces is cut between words or not at all: "Informati…" is noise
         return None
-    at = _last_fitting(grapheme, lambda p: _with_ellipsis(text, p, ellipsis), fits)
+    at = _last_fitting(cuts.grapheme(), lambda p: _with_ellipsis(text, p, ellipsis), fits)
     if at is None:
         return None
     return _with_ellipsis(text, at, ellipsis), _skip_space(text, at)
@@ -171,7 +187,7 @@ def shorten(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> str:
 
 def first_unit_end(text: str) -> int:
     """Where the first unbreakable unit (a protected span or a cluster) of ``text`` ends."""
-    _, _, grapheme = cut_points(text)
+    grapheme = _Cuts(text).grapheme()
     return grapheme[0] if grapheme else len(text)
 
 
@@ -187,7 +203,7 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
     while rest:
         if most is not None and len(chunks) == most - 1:
             last = shorten(rest, fits)
-            return chunks + [last] if last else chunks
+            return [*chunks, last] if last else chunks
         window = _window(rest, fits, ellipsis)
         # Only a rest no longer than its window can fit whole (measuring it all each time
         # would make splitting a long body quadratic).

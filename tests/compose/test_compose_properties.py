@@ -81,7 +81,9 @@ def cases(draw: st.DrawFn, platforms: tuple[str, ...] = PLATFORMS) -> tuple[Rele
 
 
 def _nfc(t: str) -> str:
-    return unicodedata.normalize("NFC", t).strip()
+    return (
+        unicodedata.normalize("NFC", t).translate(dict.fromkeys((0xFEFF, 0xFFFE, 0xFFFF))).strip()
+    )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
