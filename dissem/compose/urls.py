@@ -1,0 +1,267 @@
+"""Where the links, hashtags and mentions are in a post's text.
+
+:func:`find_urls` follows the twitter-text 3 extractor, which decides what X counts as a
+link (23 weighted characters) and, for links with a scheme, what Mastodon's server counts as
+one (it runs the twitter-text Ruby gem). Its rules, in short:
+
+- a link starts after a space, punctuation or a non-Latin character, never right after a
+  Latin letter or digit, ``@``, ``$`` or ``#`` (so ``#test.com`` and ``$TVI.CA`` are not
+  links);
+- the domain must end in a known TLD (:mod:`.tlds`) that does not run on into a letter,
+  digit, ``@``, ``+`` or ``-``; each label is 1-63 characters once punycode-encoded;
+- without a scheme only the ASCII part of the domain counts (``日本example.com`` gives
+  ``example.com``), and not right after ``- _ . /``;
+- the path may hold balanced parentheses (``https://en.wikipedia.org/wiki/Foo_(bar)``),
+  Cyrillic and accented Latin letters; it never ends in ``. , ; : ! ? ' *`` and the like,
+  so trailing punctuation stays outside; the query string and fragment are included;
+- a ``t.co`` link ends after its slug.
+
+Spans are Python string indices ``(start, end)``, end exclusive. X counts the NFC form of a
+text: :mod:`.twitter_text` normalises before it calls :func:`find_urls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import regex
+
+from dissem.compose.tlds import TLDS
+
+__all__ = ["find_hashtags", "find_mentions", "find_urls"]
+
+Span = tuple[int, int]
+
+# Character classes as twitter-text defines them.
+_SPACES: Final = r"\t-\r\x20\x85\xA0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+_INVALID: Final = r"\uFFFE\uFEFF\uFFFF"
+_DIRECTIONAL: Final = r"\u202A-\u202E\u061C\u200E\u200F\u2066-\u2069"
+_PUNCT: Final = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"
+_LATIN_ACCENTS: Final = (
+    r"\xC0-\xD6\xD8-\xF6\xF8-\xFF\u0100-\u024F\u0253\u0254\u0256\u0257\u0259\u025B\u0263"
+    r"\u0268\u026F\u0272\u0289\u028B\u02BB\u0300-\u036F\u1E00-\u1EFF"
+)
+_CYRILLIC: Final = r"\u0400-\u04FF"
+
+_NOT_DOMAIN: Final = rf"{_SPACES}{_INVALID}{_DIRECTIONAL}"
+_DOMAIN_CHAR: Final = rf"[^{_PUNCT}{_NOT_DOMAIN}]"
+# Labels start and end with a domain character; inside, subdomains may also hold "-" and
+# "_", the last label before the TLD only "-". Written with single classes (not twitter-
+# text's "(?:[_-]|char)*") because alternation per character is slow in the regex module.
+_SUBDOMAIN: Final = (
+    rf"(?:{_DOMAIN_CHAR}(?:[^!'#%&()*+,\\./:;<=>?@\[\]^{{|}}~${_NOT_DOMAIN}]*{_DOMAIN_CHAR})?\.)"
+)
+_DOMAIN_NAME: Final = (
+    rf"(?:{_DOMAIN_CHAR}(?:[^!'#%&()*+,\\./:;<=>?@\[\]^_{{|}}~${_NOT_DOMAIN}]*{_DOMAIN_CHAR})?\.)"
+)
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """An alternation of ``words`` as a prefix tree, longest first where one extends another.
+
+    The regex module's named lists (``\\L<name>``) and flat alternations of 1,400 TLDs cost
+    about 100 µs a match; a tree costs a few characters' worth.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [regex.escape(c) + render(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return "(?:" + render(trie) + ")"
+
+
+_TLD: Final = rf"(?:{_trie_pattern(TLDS)}(?=[^0-9a-z@+\-]|\Z)|xn--[0-9a-z\-]+)"
+
+_PATH_CHAR: Final = rf"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
+_PARENS: Final = rf"\((?:{_PATH_CHAR}+|{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*)\)"
+_PATH_END: Final = rf"(?:[+\-a-z{_CYRILLIC}0-9=_#/{_LATIN_ACCENTS}]|{_PARENS})"
+_PATH: Final = rf"(?:{_PATH_CHAR}*(?:{_PARENS}{_PATH_CHAR}*)*{_PATH_END}|@{_PATH_CHAR}+/)"
+_QUERY: Final = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
+
+_URL_PATTERN: Final = rf"""
+    (?P<before>[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)
+    (?P<url>
+        (?:(?P<scheme>https?://)|SCHEMELESS_START)
+        (?P<domain>{_SUBDOMAIN}*{_DOMAIN_NAME}{_TLD})
+        (?::[0-9]+)?
+        (?P<path>/{_PATH}*)?
+        (?:{_QUERY})?
+    )
+"""
+_FLAGS: Final = regex.IGNORECASE | regex.VERBOSE
+# twitter-text tries a link at every position. A start inside a run of domain characters
+# meets the same labels and TLD as the start of the run, so it can only succeed where the
+# run start failed for its preceding character ("#✌1️⃣kemlu.go.id" links "kemlu.go.id"):
+# _URL tries run starts and the first start after a valid preceding character inside the
+# run. Same links, but linear instead of quadratic over long CJK runs. Right after a
+# previous link, whose end consumed the run start, one unrestricted try (_URL_NEXT) keeps
+# twitter-text's result ("http://a.com/x中国語example.com" finds both).
+_SCHEMELESS_START: Final = (
+    rf"(?:(?<!{_DOMAIN_CHAR})|(?<=(?<!{_DOMAIN_CHAR})[A-Za-z0-9＠＃]*{_DOMAIN_CHAR}))"
+)
+_URL: Final = regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", _SCHEMELESS_START), _FLAGS)
+_URL_NEXT: Final = regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", ""), _FLAGS)
+_ASCII_DOMAIN: Final = regex.compile(rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+{_TLD}", regex.IGNORECASE)
+_TCO: Final = regex.compile(rf"https?://t\.co/([a-z0-9]+)(?:{_QUERY})?", regex.IGNORECASE)
+_TLD_DOT: Final = regex.compile(r"\.\p{L}")
+_SPACE: Final = regex.compile(rf"[{_SPACES}]")
+# The last character before a position that cannot be in a domain ("(?r)": search backwards).
+_CHUNK_BOUNDARY: Final = regex.compile(
+    rf"(?r)[!'#%&()*+,\\/:;<=>?@\[\]^{{|}}~$ {_SPACES}{_INVALID}{_DIRECTIONAL}]"
+)
+_OTHER_STOPS: Final = regex.compile(r"[\u3002\uFF0E\uFF61]")
+_BAD_BEFORE_SCHEMELESS: Final = frozenset("-_./")
+_MAX_URL_LENGTH: Final = 4096
+_MAX_TCO_SLUG: Final = 40
+
+
+def _punycode_length(domain: str) -> int | None:
+    """Length of ``domain`` once punycode-encoded as twitter-text does it, or None when a
+    label is empty or longer than 63, or when an "xn--" domain holds no ASCII domain."""
+    if domain.startswith("xn--") and not _ASCII_DOMAIN.search(domain):
+        return None  # "xn--はじめよう.com": claims to be encoded but is not
+    total = -1
+    for label in domain.split("."):
+        if label.isascii():
+            size = len(label)
+        else:  # punycode.js also splits on the ideographic and full-width full stops
+            parts = _OTHER_STOPS.split(label)
+            size = (
+                len(parts)
+                - 1
+                + sum(
+                    len(part) if part.isascii() else 4 + len(part.encode("punycode"))
+                    for part in parts
+                )
+            )
+        if not 1 <= size <= 63:
+            return None
+        total += size + 1
+    return total
+
+
+def _links_in(match: regex.Match[str], text: str) -> list[tuple[int, int, bool]]:
+    """The links a candidate match yields (none, one, or several bare ASCII domains)."""
+    start, end = match.span("url")
+    domain = match.group("domain")
+    scheme = match.group("scheme")
+    encoded = _punycode_length(domain)
+    if encoded is None:
+        return []
+    if len(scheme or "https://") + end - start + encoded - len(domain) > _MAX_URL_LENGTH:
+        return []
+    if scheme:
+        tco = _TCO.match(text, start, end)
+        if tco:
+            if len(tco.group(1)) > _MAX_TCO_SLUG:
+                return []
+            end = tco.end()
+        return [(start, end, True)]
+    if match.group("before") in _BAD_BEFORE_SCHEMELESS:
+        return []
+    # Without a scheme only ASCII domains count; a path belongs to the last of them.
+    offset = match.start("domain")
+    pieces = [(offset + m.start(), offset + m.end()) for m in _ASCII_DOMAIN.finditer(domain)]
+    if pieces and match.group("path") is not None:
+        pieces[-1] = (pieces[-1][0], end)
+    return [(s, e, False) for s, e in pieces]
+
+
+def _extract(text: str) -> list[tuple[int, int, bool]]:
+    """Every link in ``text`` as (start, end, has_scheme), in order.
+
+    Scans like twitter-text, but only where a link can be: around a "." followed by a
+    letter (every TLD starts with one), from the start of the domain-like chunk before it
+    (less room for "https://") to the next space (no link holds a space).
+    """
+    found: list[tuple[int, int, bool]] = []
+    done = 0  # everything before this index has been scanned
+    last_end = 0  # where the last candidate match ended (it consumed the text before)
+    for dot in _TLD_DOT.finditer(text):
+        if dot.start() < done:
+            continue
+        boundary = _CHUNK_BOUNDARY.search(text, done, dot.start())
+        scan = max(done, (boundary.end() if boundary else 0) - len("https://") - 1)
+        space = _SPACE.search(text, dot.start())
+        done = space.start() if space else len(text)
+        while True:
+            match = (_URL_NEXT.match(text, scan, done) if scan == last_end else None) or (
+                _URL.search(text, scan, done)
+            )
+            if match is None:
+                break
+            scan = last_end = match.end()  # a rejected candidate is consumed all the same
+            found.extend(_links_in(match, text))
+    return found
+
+
+def find_urls(text: str, *, require_scheme: bool) -> list[Span]:
+    """Spans of the links in ``text``, in order; with ``require_scheme`` only ``http(s)://`` ones.
+
+    A span never includes trailing punctuation (``https://example.com/path.`` stops before
+    the dot) and always includes the query string and fragment. Composers must not cut text
+    inside a span.
+    """
+    if require_scheme and ":" not in text:
+        return []
+    return [(s, e) for s, e, schemed in _extract(text) if schemed or not require_scheme]
+
+
+# Hashtags: letters and marks of any script, digits, "_" and a few joiners, with at least one
+# letter or mark (#2024 is not a tag); not right after such a character or "&" (but after a
+# variation selector, as in "✌︎#tag"); not run on into "#" or "://"; not inside a link.
+_TAG_CHARS: Final = (
+    r"\p{L}\p{M}\p{Nd}_\u200C\u200D\uA67E\u05BE\u05F3\u05F4\uFF5E\u301C\u309B\u309C\u30A0"
+    r"\u30FB\u3003\u0F0B\u0F0C\xB7"
+)
+_HASHTAG: Final = regex.compile(
+    rf"(?:(?<=[\uFE0E\uFE0F])|(?<![&{_TAG_CHARS}]))[#＃](?![\uFE0F\u20E3])[{_TAG_CHARS}]+"
+)
+_TAG_LETTER: Final = regex.compile(r"[\p{L}\p{M}]")
+_TAG_END: Final = regex.compile(r"[#＃]|://")
+
+# Mentions as Mastodon reads them: @user or @user@domain (Mastodon counts the @user part).
+_MENTION: Final = regex.compile(
+    r"(?<![=/\w])@[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*(?:@\w+(?:[.\-]+\w+)*)?", regex.IGNORECASE
+)
+_MENTION_END: Final = regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
+
+
+def _outside(spans: list[Span], start: int, end: int) -> bool:
+    return all(end <= s or start >= e for s, e in spans)
+
+
+def find_hashtags(text: str) -> list[Span]:
+    """Spans of the hashtags in ``text``, ``#`` included, outside links."""
+    if "#" not in text and "＃" not in text:
+        return []
+    urls = find_urls(text, require_scheme=False)
+    return [
+        m.span()
+        for m in _HASHTAG.finditer(text)
+        if _TAG_LETTER.search(m.group())
+        and not _TAG_END.match(text, m.end())
+        and _outside(urls, *m.span())
+    ]
+
+
+def find_mentions(text: str) -> list[Span]:
+    """Spans of ``@user`` and ``@user@domain`` mentions in ``text``, outside links."""
+    if "@" not in text:
+        return []
+    urls = find_urls(text, require_scheme=False)
+    return [
+        m.span()
+        for m in _MENTION.finditer(text)
+        if not _MENTION_END.match(text, m.end()) and _outside(urls, *m.span())
+    ]
