@@ -10,30 +10,25 @@ only; ``reply_to_id`` must name a published post. Containers follow
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from dissem.compose import counting
 from dissem.sandbox.core import Reject, Request, Response, json_response, route
 from dissem.sandbox.graph import ContainerStandIn, V
 
 __all__ = ["MAX_LINKS", "ThreadsStandIn"]
 
-MAX_LINKS = 5
+MAX_LINKS = counting.THREADS_MAX_LINKS
 #: the lifetime of a refreshed long-lived token, seconds (60 days)
 TOKEN_LIFETIME = 60 * 86400
-_LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"]+")
-_TRAILING = ".,;:!?)]}'"
 
 
-def distinct_links(text: str, attachment: str | None = None) -> set[str]:
-    """The distinct links of a post: URLs in the text (trailing punctuation dropped) and
-    the link attachment."""
-    links = {m.group().rstrip(_TRAILING) for m in _LINK.finditer(text)}
-    if attachment:
-        links.add(attachment)
-    return links
+def distinct_links(text: str, attachment: str | None = None) -> int:
+    """How many distinct links a post carries: those in the text (counted as the composer
+    counts them) plus the link attachment when it is not one of them."""
+    return counting.distinct_links(f"{text} {attachment}" if attachment else text)
 
 
 class ThreadsStandIn(ContainerStandIn):
@@ -74,7 +69,7 @@ class ThreadsStandIn(ContainerStandIn):
             raise self.invalid("The parameter media_type must be one of TEXT or IMAGE.")
         if text:
             self.require_text(text)
-        if len(distinct_links(text, attachment)) > MAX_LINKS:
+        if distinct_links(text, attachment) > MAX_LINKS:
             raise Reject(
                 self.graph_error(
                     "THREADS_API__LINK_LIMIT_EXCEEDED: the post has more than "
