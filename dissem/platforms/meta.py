@@ -1,5 +1,6 @@
 """What Facebook Pages, Instagram and Threads share: the Graph API's error codes and usage
-headers, mapped into :mod:`dissem.errors`.
+headers, mapped into :mod:`dissem.errors`, and :class:`GraphPlatform`, the adapters' common
+base (versioned URLs, the bearer token, one call through :func:`dissem.platforms.http.call`).
 
 Graph answers almost every failure with HTTP 400 and a body
 ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``; the *code*
@@ -45,6 +46,7 @@ __all__ = [
     "GraphError",
     "GraphPlatform",
     "classify_graph_error",
+    "graph_error_for",
     "same_text",
     "usage_wait",
 ]
