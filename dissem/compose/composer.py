@@ -22,7 +22,7 @@ from dissem.compose.bluesky import external_embed, facets
 from dissem.compose.escape import escape_for
 from dissem.compose.hashtags import hashtags_for
 from dissem.compose.links import portal_host, tag_link
-from dissem.compose.shorten import best_cut, graphemes, shorten, split
+from dissem.compose.shorten import ELLIPSIS, best_cut, graphemes, shorten, split
 from dissem.compose.templates import (
     DEFAULT_TEMPLATES,
     link_hint,
@@ -44,8 +44,10 @@ TELEGRAM_CAPTION_LIMIT: Final[int] = 1024
 #: Threads rejects a post with more distinct links than this.
 THREADS_MAX_LINKS: Final[int] = 5
 
-#: A shortened summary or body keeping fewer clusters than this is left out instead.
-MIN_FRAGMENT: Final[int] = 20
+#: A shortened summary or body keeping fewer words than this (or, in text written without
+#: spaces, fewer clusters than STUB_CLUSTERS) is left out instead: "Information…" is noise.
+STUB_WORDS: Final[int] = 4
+STUB_CLUSTERS: Final[int] = 6
 
 _OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
 
@@ -292,6 +294,14 @@ def _platform_fields(
     return extras
 
 
+def _is_stub(kept: str, whole: str) -> bool:
+    """Whether ``kept``, cut from ``whole``, is too little to be worth sending."""
+    text = kept.removesuffix(ELLIPSIS)
+    if len(whole.split()) > 1:
+        return len(text.split()) < STUB_WORDS
+    return len(graphemes(text)) < STUB_CLUSTERS
+
+
 def _shorten_fields(
     draft: _Draft, hashtags: list[str], fits: Callable[[str], bool]
 ) -> tuple[str | None, list[str]]:
@@ -310,7 +320,7 @@ def _shorten_fields(
             return fits(draft.render(**{field: v}))
 
         cut = best_cut(value, fits_field)
-        if cut is not None and len(graphemes(cut[0])) < MIN_FRAGMENT < len(graphemes(value)):
+        if cut is not None and _is_stub(cut[0], value):
             cut = None  # "Information…" says nothing; leave the field out instead
         draft.variables[name] = cut[0] if cut else ""
         cut_off[name] = value[cut[1] :] if cut else value

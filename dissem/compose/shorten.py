@@ -24,9 +24,10 @@ SENTENCE_SHARE = 0.6
 _GRAPHEME = regex.compile(r"\X")
 _SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+[」』）]*")
 _WORD_END = regex.compile(r"\S(?=\s)")
+_CLAUSE_END = regex.compile(r"[、，､](?!\s)")
 _PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
 # Trailing characters that read badly before an ellipsis ("word,…").
-_TRAILING = " \t\r\n,;:-–—"
+_TRAILING = " \t\r\n,;:-–—、，､"
 
 Fits = Callable[[str], bool]
 
@@ -80,7 +81,13 @@ class _Cuts:
         self.spans = protected_spans(text)
         self._bounds: list[int] | None = None
         ends = [m.end() for m in _WORD_END.finditer(text)]
-        self.word = _allowed((p for p in ends if not _PREPEND.match(text, p - 1)), self.spans)
+        #: whether the text separates words with spaces (then it is never cut inside one)
+        self.spaced = bool(ends)
+        ends = [p for p in ends if not _PREPEND.match(text, p - 1)]
+        clauses = [m.end() for m in _CLAUSE_END.finditer(text) if m.end() < len(text)]
+        if clauses:  # "、" ends a clause in text written without spaces
+            ends = sorted(set(ends) | {p for p in clauses if p in self.bounds()})
+        self.word = _allowed(ends, self.spans)
         sentence: list[int] = []
         for m in _SENTENCE_END.finditer(text):
             p = m.end()
@@ -163,7 +170,7 @@ def _cut_within(text: str, window: str, fits: Fits, ellipsis: str) -> tuple[str,
         return text[:sentence_at].rstrip(), _skip_space(text, sentence_at)
     if word_at is not None:
         return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
-    if word:  # text with spaces is cut between words or not at all: "Informati…" is noise
+    if cuts.spaced:  # text with spaces is cut between words or not at all: "Informati…"
         return None
     at = _last_fitting(cuts.grapheme(), lambda p: _with_ellipsis(text, p, ellipsis), fits)
     if at is None:

@@ -95,3 +95,10 @@ def test_split_drops_a_unit_that_fits_nowhere() -> None:
 def test_truncate_graphemes() -> None:
     assert truncate_graphemes("🇮🇩🇩🇪🇯🇵", 2) == "🇮🇩…"
     assert truncate_graphemes("abc", 3) == "abc"
+
+
+def test_clause_comma_in_text_without_spaces() -> None:
+    text = "バティック体験、ガムラン演奏、インドネシア料理。"
+    assert shorten(text, under(12)) == "バティック体験…"
+    # no clause end fits: cut between clusters
+    assert shorten("バティック体験ガムラン演奏", under(5)) == "バティッ…"
