@@ -262,12 +262,13 @@ class StandIn:
             raise Reject(self.error(401, "missing or empty access token"))
         return token
 
-    def require_text(self, text: Any, *, allow_empty: bool = False) -> str:
-        """``text`` when it is a string that fits the platform's length rules, else a 400
+    def require_text(self, text: Any, *, allow_empty: bool = False, **rules: Any) -> str:
+        """``text`` when it is a string that fits the platform's length rules (``rules`` go
+        to :func:`dissem.compose.counting.fits`, e.g. ``spoiler_text``, ``kind``), else a 400
         (or :meth:`too_long`) :class:`Reject`."""
         if not isinstance(text, str) or (not allow_empty and not text.strip()):
             raise Reject(self.error(400, "text is missing or empty"))
-        if not text_fits(self.name, text):
+        if not text_fits(self.name, text, **rules):
             raise Reject(self.too_long(text))
         return text
 
@@ -289,11 +290,18 @@ class StandIn:
         return self.error(404, f"no such endpoint: {path}")
 
 
-def text_fits(platform: str, text: str) -> bool:
-    """Whether ``text`` fits ``platform``'s limit, counted the platform's way."""
+def text_fits(platform: str, text: str, **rules: Any) -> bool:
+    """Whether ``text`` fits ``platform``'s length rules, counted the platform's way
+    (:func:`dissem.compose.counting.fits`; ``rules`` are its keyword options).
+
+    Threads is measured without ``fits``' cap on links: that is not a length rule, and its
+    stand-in answers it with Threads' own error (``THREADS_API__LINK_LIMIT_EXCEEDED``).
+    """
     from dissem.compose import counting
 
-    return 0 < counting.measure(platform, text) <= counting.limit(platform)
+    if platform == "threads":
+        return counting.measure_threads(text) <= counting.limit(platform)
+    return counting.fits(platform, text, **rules)
 
 
 def load_stand_ins(env: SandboxEnv) -> dict[str, StandIn]:

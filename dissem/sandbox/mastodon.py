@@ -91,7 +91,7 @@ class MastodonStandIn(StandIn):
         spoiler = str(form.get("spoiler_text") or "")
         if not text.strip():
             raise Reject(self.error(422, "Validation failed: Text can't be blank"))
-        self.require_text(spoiler + text)
+        self.require_text(text, spoiler_text=spoiler)  # the warning counts too
         visibility = form.get("visibility") or "public"
         if visibility not in _VISIBILITIES:
             raise Reject(self.error(422, f"Validation failed: Visibility {visibility!r}"))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
+from dissem.compose import counting
 from dissem.sandbox.core import Reject, Request, Response, StandIn, json_response, route
 from dissem.sandbox.state import PostRecord
 
 RETRY_AFTER = 7
-CAPTION_LIMIT = 1024
 _TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
     "a", "code", "pre", "blockquote", "tg-emoji",
@@ -24,11 +24,10 @@ _TAGS = {
 
 
 class _EntityParser(HTMLParser):
-    """Telegram's HTML subset: collects the visible text, raises ValueError on bad markup."""
+    """Telegram's HTML subset: raises ValueError on an unknown or unbalanced tag."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
         self.open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -41,20 +40,14 @@ class _EntityParser(HTMLParser):
             raise ValueError(f'Unexpected end tag "{tag}"')
         self.open.pop()
 
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
 
-
-def visible_text(text: str, parse_mode: str | None) -> str:
-    """What a reader sees of ``text``; ValueError with Telegram's reason on bad markup."""
-    if (parse_mode or "").upper() != "HTML":
-        return text
+def check_markup(text: str) -> None:
+    """Raises ValueError with Telegram's reason when ``text`` is not valid HTML-mode markup."""
     parser = _EntityParser()
     parser.feed(text)
     parser.close()
     if parser.open:
         raise ValueError(f'Can\'t find end tag corresponding to start tag "{parser.open[-1]}"')
-    return "".join(parser.text)
 
 
 class TelegramStandIn(StandIn):
@@ -78,9 +71,6 @@ class TelegramStandIn(StandIn):
 
     def server_error(self) -> Response:
         return self.error(502, "Bad Gateway")
-
-    def too_long(self, text: str) -> Response:
-        return self.error(400, "message is too long")
 
     def _bot(self, req: Request) -> str:
         token = req.params.get("token", "")
@@ -114,15 +104,23 @@ class TelegramStandIn(StandIn):
             raise Reject(self.error(400, "chat_id is empty"))
         if not text.strip() and not caption:
             raise Reject(self.error(400, "message text is empty"))
-        try:
-            plain = visible_text(text, form.get("parse_mode"))
-        except ValueError as exc:
-            raise Reject(self.error(400, f"can't parse entities: {exc}")) from None
-        if caption:
-            if len(plain.encode("utf-16-le")) // 2 > CAPTION_LIMIT:
-                raise Reject(self.error(400, "message caption is too long"))
-        elif plain.strip():
-            self.require_text(plain)
+        html_mode = str(form.get("parse_mode") or "").upper() == "HTML"
+        if html_mode:
+            try:
+                check_markup(text)
+            except ValueError as exc:
+                raise Reject(self.error(400, f"can't parse entities: {exc}")) from None
+        plain = counting.telegram_visible_text(text) if html_mode else text
+        kind: Literal["text", "caption"] = "caption" if caption else "text"
+        # counted after parsing: the markup itself when in HTML mode, else the plain text
+        if html_mode:
+            fits = counting.fits(self.name, text, kind=kind)
+        else:
+            fits = counting.utf16_units(text) <= counting.limit(self.name, kind)
+        if not fits:
+            raise Reject(
+                self.error(400, "message caption is too long" if caption else "message is too long")
+            )
         reply = form.get("reply_parameters") or {}
         reply_to = str(reply.get("message_id")) if isinstance(reply, dict) and reply else None
         if reply_to and self.env.state.get_post(self.name, f"{chat}/{reply_to}") is None:
