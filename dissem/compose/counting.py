@@ -84,6 +84,13 @@ MASTODON_URL_LENGTH: Final = 23
 THREADS_MAX_LINKS: Final = 5
 
 _GRAPHEME: Final = regex.compile(r"\X")
+# Characters that can join a cluster with a neighbour (UAX #29): marks, ZWJ, spacing marks,
+# prepended marks, conjoining jamo, regional indicators, CR. Between two other characters
+# there is always a boundary, so only the stretches around these need the full rules.
+_JOINERS: Final = regex.compile(
+    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
+    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=Regional_Indicator}\r]+"
+)
 # Telegram's HTML mode: tags vanish; &lt; &gt; &amp; &quot; and numeric references are
 # the only entities it decodes (others stay as written).
 _TAG: Final = regex.compile(r"<[^>]*>")
@@ -100,19 +107,33 @@ def graphemes(text: str) -> int:
     """Number of extended grapheme clusters (what a reader sees as characters)."""
     if text.isascii():
         return len(text) - text.count("\r\n")  # CR LF is one cluster
-    return len(_GRAPHEME.findall(text))
+    count = len(text)
+    window_start = window_end = 0
+    for run in _JOINERS.finditer(text):
+        start, end = max(run.start() - 1, 0), run.end() + 1
+        if start < window_end:  # shares a neighbour with the previous window
+            window_end = end
+            continue
+        count -= _joined(text[window_start:window_end])
+        window_start, window_end = start, end
+    return count - _joined(text[window_start:window_end])
+
+
+def _joined(stretch: str) -> int:
+    """How many code points of ``stretch`` do not start a cluster."""
+    return len(stretch) - len(_GRAPHEME.findall(stretch)) if stretch else 0
 
 
 def utf16_units(text: str) -> int:
     """Length in UTF-16 code units (Java and JavaScript string length)."""
     if text.isascii():
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def bluesky_bytes(text: str) -> int:
     """Length in UTF-8 bytes (Bluesky allows at most 3000)."""
-    return len(text.encode("utf-8"))
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def measure_mastodon(
@@ -149,7 +170,7 @@ def measure_threads(text: str) -> int:
     """Threads' count: code points, except that an emoji sequence counts its UTF-8 bytes."""
     count = len(text)
     for start, end in find_emoji(text):
-        count += len(text[start:end].encode("utf-8")) - (end - start)
+        count += bluesky_bytes(text[start:end]) - (end - start)
     return count
 
 

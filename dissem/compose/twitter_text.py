@@ -20,6 +20,7 @@ this module uses the ``regex`` module's Unicode emoji properties instead.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Final
 
@@ -39,8 +40,9 @@ MAX_WEIGHTED_LENGTH: Final = 280
 URL_WEIGHT: Final = 23
 EMOJI_WEIGHT: Final = 2
 
-# Code points that weigh 2 (everything outside the four light ranges).
-_HEAVY: Final = regex.compile(r"[^\x00-\u10FF\u2000-\u200D\u2010-\u201F\u2032-\u2037]")
+# Runs of code points that weigh 2 (everything outside the four light ranges). Runs, not
+# single characters: CJK text is mostly one long run, and the stdlib engine is fastest here.
+_HEAVY_RUN: Final = re.compile(r"[^\x00-\u10FF\u2000-\u200D\u2010-\u201F\u2032-\u2037]+")
 _INVALID: Final = regex.compile(r"[\uFFFE\uFEFF\uFFFF]")
 
 # An emoji sequence, after twemoji (which twitter-text uses) and the "possible emoji"
@@ -58,24 +60,37 @@ _ELEMENT: Final = (
     r"|[\p{Emoji}--[#*0-9]--\p{Emoji_Presentation}](?:\uFE0F|(?!\uFE0E)))"
 )
 _EMOJI: Final = regex.compile(rf"{_ELEMENT}(?:\u200D{_ELEMENT})*", regex.V1)
+# Every emoji sequence holds a non-ASCII emoji character or U+20E3 (a cheap first test)
+# and lies inside a run of emoji characters and components (FE0E: for the lookahead).
+_MAYBE_EMOJI: Final = regex.compile(r"[[\p{Emoji}\u20E3]--\p{ASCII}]", regex.V1)
+_EMOJI_RUN: Final = regex.compile(r"[\p{Emoji}\p{Emoji_Component}\uFE0E]+")
 
 
 def find_emoji(text: str) -> list[tuple[int, int]]:
     """Spans (Python indices, end exclusive) of the emoji sequences in ``text``."""
-    if text.isascii():
+    if text.isascii() or not _MAYBE_EMOJI.search(text):
         return []
-    return [m.span() for m in _EMOJI.finditer(text)]
+    return [
+        match.span()
+        for run in _EMOJI_RUN.finditer(text)
+        if not run.group().isascii()
+        for match in _EMOJI.finditer(text, *run.span())
+    ]
+
+
+def _heavy(text: str) -> int:
+    return sum(map(len, _HEAVY_RUN.findall(text)))
 
 
 def _plain_weight(text: str, discount_emoji: bool) -> int:
     """Weight of a text that holds no link."""
     if text.isascii():
         return len(text)
-    weight = len(text) + len(_HEAVY.findall(text))
+    weight = len(text) + _heavy(text)
     if discount_emoji:
-        for match in _EMOJI.finditer(text):
-            sequence = match.group()
-            weight += EMOJI_WEIGHT - len(sequence) - len(_HEAVY.findall(sequence))
+        for start, end in find_emoji(text):
+            sequence = text[start:end]
+            weight += EMOJI_WEIGHT - len(sequence) - _heavy(sequence)
     return weight
 
 

@@ -22,6 +22,7 @@ text: :mod:`.twitter_text` normalises before it calls :func:`find_urls`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -115,10 +116,7 @@ _ASCII_DOMAIN: Final = regex.compile(rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+{_TLD}
 _TCO: Final = regex.compile(rf"https?://t\.co/([a-z0-9]+)(?:{_QUERY})?", regex.IGNORECASE)
 _TLD_DOT: Final = regex.compile(r"\.\p{L}")
 _SPACE: Final = regex.compile(rf"[{_SPACES}]")
-# The last character before a position that cannot be in a domain ("(?r)": search backwards).
-_CHUNK_BOUNDARY: Final = regex.compile(
-    rf"(?r)[!'#%&()*+,\\/:;<=>?@\[\]^{{|}}~$ {_SPACES}{_INVALID}{_DIRECTIONAL}]"
-)
+_LAST_SPACE: Final = regex.compile(rf"(?r)[{_SPACES}]")  # searched backwards
 _OTHER_STOPS: Final = regex.compile(r"[\u3002\uFF0E\uFF61]")
 _BAD_BEFORE_SCHEMELESS: Final = frozenset("-_./")
 _MAX_URL_LENGTH: Final = 4096
@@ -177,31 +175,43 @@ def _links_in(match: regex.Match[str], text: str) -> list[tuple[int, int, bool]]
     return [(s, e, False) for s, e in pieces]
 
 
+@functools.lru_cache(maxsize=4096)
+def _token_links(token: str, at_start: bool) -> tuple[tuple[int, int, bool], ...]:
+    """The links in one space-free token, scanned as twitter-text scans: left to right, a
+    rejected candidate consumed all the same. ``at_start``: the token opens the text."""
+    # A token follows a space (any of twitter-text's); " " stands in for it.
+    text = token if at_start else " " + token
+    shift = 0 if at_start else 1
+    found: list[tuple[int, int, bool]] = []
+    scan = 0
+    match = _URL_NEXT.match(text)
+    while True:
+        match = match or _URL.search(text, scan)
+        if match is None:
+            return tuple(found)
+        scan = match.end()
+        found.extend((s - shift, e - shift, schemed) for s, e, schemed in _links_in(match, text))
+        match = _URL_NEXT.match(text, scan)
+
+
 def _extract(text: str) -> list[tuple[int, int, bool]]:
     """Every link in ``text`` as (start, end, has_scheme), in order.
 
-    Scans like twitter-text, but only where a link can be: around a "." followed by a
-    letter (every TLD starts with one), from the start of the domain-like chunk before it
-    (less room for "https://") to the next space (no link holds a space).
+    No link holds a space, so a text is scanned token by token (cached: the composer
+    measures many texts that share their links), and only tokens with a "." followed by a
+    letter (every TLD starts with one) can hold a link.
     """
     found: list[tuple[int, int, bool]] = []
-    done = 0  # everything before this index has been scanned
-    last_end = 0  # where the last candidate match ended (it consumed the text before)
+    done = 0  # the tokens before this index are scanned
     for dot in _TLD_DOT.finditer(text):
         if dot.start() < done:
             continue
-        boundary = _CHUNK_BOUNDARY.search(text, done, dot.start())
-        scan = max(done, (boundary.end() if boundary else 0) - len("https://") - 1)
-        space = _SPACE.search(text, dot.start())
-        done = space.start() if space else len(text)
-        while True:
-            match = (_URL_NEXT.match(text, scan, done) if scan == last_end else None) or (
-                _URL.search(text, scan, done)
-            )
-            if match is None:
-                break
-            scan = last_end = match.end()  # a rejected candidate is consumed all the same
-            found.extend(_links_in(match, text))
+        before = _LAST_SPACE.search(text, done, dot.start())
+        start = before.end() if before else done
+        after = _SPACE.search(text, dot.start())
+        done = after.start() if after else len(text)
+        links = _token_links(text[start:done], start == 0)
+        found.extend((start + s, start + e, schemed) for s, e, schemed in links)
     return found
 
 

@@ -313,7 +313,10 @@ plain_text = st.text(
 
 
 @settings(max_examples=150, deadline=None)
-@given(platform=st.sampled_from(PLATFORMS), text=st.text(max_size=80))
+@given(
+    platform=st.sampled_from(PLATFORMS),
+    text=st.text(st.characters(blacklist_characters=""), max_size=80),
+)
 def test_measure_is_never_negative(platform: str, text: str) -> None:
     assert measure(platform, text) >= 0
 
@@ -343,7 +346,7 @@ def test_x_link_weighs_23_whatever_its_length(path: str, words: str) -> None:
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=80))
 def test_telegram_without_markup_counts_utf16_units(text: str) -> None:
-    assert measure("telegram", text) == len(text.encode("utf-16-le")) // 2
+    assert measure("telegram", text) == len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 @settings(max_examples=150, deadline=None)
@@ -361,3 +364,22 @@ def test_unit_orderings(text: str) -> None:
 def test_mastodon_without_links_or_mentions_counts_graphemes(text: str) -> None:
     assert measure("mastodon", text) == graphemes(text)
     assert measure("threads", text) == len(text)
+
+
+_CLUSTER_PIECES = [
+    "a", "é", "e\u0301", "\u0301", "\r", "\n", "日", "한", "\u1100", "\u1161", "\u11a8",
+    "\uac00", "\U0001f1ee", "\U0001f1e9", "\u200d", "\U0001f468", "\U0001f3fd", "\ufe0f",
+    "क", "\u094d", "ष", "\u093f", "\u0600", "1", "\u20e3", " ",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.lists(st.sampled_from(_CLUSTER_PIECES), max_size=16).map("".join),
+        st.text(max_size=40),
+    )
+)
+def test_graphemes_agree_with_full_segmentation(text: str) -> None:
+    # graphemes() segments only the stretches around joining characters.
+    assert graphemes(text) == len(regex.findall(r"\X", text))
