@@ -4,7 +4,7 @@
 See :mod:`dissem.sandbox.core` for how a platform's stand-in is written.
 """
 
-from dissem.sandbox.core import RunningSandbox, start_sandbox
 from dissem.sandbox.faults import Fault, FaultPlan, parse_faults
+from dissem.sandbox.server import RunningSandbox, start_sandbox
 
 __all__ = ["Fault", "FaultPlan", "RunningSandbox", "parse_faults", "start_sandbox"]

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dissem.sandbox import Fault, start_sandbox
-from dissem.sandbox.core import STAND_IN_MODULES, _Handler
+from dissem.sandbox.core import STAND_IN_MODULES
+from dissem.sandbox.server import _Handler
 from dissem.sandbox.state import engagement
 
 MASTODON = {"Authorization": "Bearer core-test-token"}
