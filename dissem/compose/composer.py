@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from dissem.compose import counting
 from dissem.compose.bluesky import external_embed, facets
@@ -39,11 +39,6 @@ THREAD_PLATFORMS: Final[frozenset[str]] = frozenset(
 )
 #: Most parts of one thread; the last one is shortened with an ellipsis beyond that.
 MAX_THREAD_PARTS: Final[int] = 10
-#: Telegram counts a photo caption against 1024, not 4096.
-TELEGRAM_CAPTION_LIMIT: Final[int] = 1024
-#: Threads rejects a post with more distinct links than this.
-THREADS_MAX_LINKS: Final[int] = 5
-
 #: A shortened summary or body keeping fewer words than this (or, in text written without
 #: spaces, fewer clusters than STUB_CLUSTERS) is left out instead: "Information…" is noise.
 STUB_WORDS: Final[int] = 4
@@ -79,34 +74,38 @@ def merged_override(release: Release, channel: Channel) -> _Settings:
 
 
 class Meter:
-    """How one channel measures a post, and its limit."""
+    """How one channel measures a post and what it accepts (rules from
+    :mod:`dissem.compose.counting`; a Mastodon channel's own limits and content warning)."""
 
     def __init__(self, channel: Channel, *, spoiler_text: str = "", caption: bool = False):
         self.platform = channel.platform
         self.spoiler_text = spoiler_text
-        self.url_length = channel.url_length or 23
-        if self.platform == "mastodon":
-            self.limit = channel.max_length or counting.limit("mastodon")
-        elif self.platform == "telegram" and caption:
-            self.limit = TELEGRAM_CAPTION_LIMIT
-        else:
-            self.limit = counting.limit(self.platform)
+        self.url_length = channel.url_length
+        kind: Literal["text", "caption"] = "caption" if caption else "text"
+        self.kind = kind
+        self.limit = channel.max_length or counting.limit(self.platform, kind)
 
     def measure(self, text: str) -> int:
         """The length of ``text`` (as sent) the way the platform counts it."""
         if self.platform == "mastodon":
             return counting.measure_mastodon(
-                text, url_length=self.url_length, spoiler_text=self.spoiler_text
+                text,
+                url_length=self.url_length or counting.MASTODON_URL_LENGTH,
+                spoiler_text=self.spoiler_text,
             )
         return counting.measure(self.platform, text)
 
     def fits(self, text: str) -> bool:
-        """Whether ``text`` (as sent) is accepted: length, Bluesky's bytes, Threads' links."""
-        if self.platform == "mastodon":
-            return 0 < self.measure(text) <= self.limit
-        if not counting.fits(self.platform, text, max_length=self.limit):
-            return False
-        return self.platform != "threads" or counting.distinct_links(text) <= THREADS_MAX_LINKS
+        """Whether the platform accepts ``text`` (as sent): every length rule, Bluesky's
+        bytes, Threads' links; an empty text never does."""
+        return bool(text) and counting.fits(
+            self.platform,
+            text,
+            max_length=self.limit,
+            url_length=self.url_length,
+            spoiler_text=self.spoiler_text,
+            kind=self.kind,
+        )
 
 
 @dataclass
@@ -167,6 +166,63 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
         return Composition([], skipped="skipped: override says skip")
     if platform == "instagram" and release.image is None:
         return Composition([], skipped="skipped: Instagram needs an image")
+    cw = ov.content_warning if ov.content_warning is not None else release.content_warning
+    draft, hashtags = _draft(release, channel, ov, now, Meter(channel, spoiler_text=cw or ""))
+    # the fields as written, before any fitting: the link card and article show them whole
+    title, summary = draft.variables["title"], draft.variables["summary"]
+    thread = ov.thread if ov.thread is not None else release.thread
+    threaded = (channel.thread if thread is None else thread) and platform in THREAD_PLATFORMS
+    texts = _thread(draft, hashtags) if threaded else _single(draft, hashtags)
+    # Telegram: the image goes along when the text fits a caption (1024); a longer text is
+    # sent as a message, whose link preview shows the article's image anyway.
+    caption = (
+        platform == "telegram"
+        and release.image is not None
+        and len(texts) == 1
+        and Meter(channel, caption=True).fits(texts[0])
+    )
+    meter = Meter(channel, spoiler_text=cw or "", caption=caption)
+    if not texts:
+        return Composition(
+            [], skipped=f"skipped: the text cannot fit {platform}'s limit of {meter.limit}"
+        )
+    media = (
+        (Media(release.image.src, release.image.alt),)
+        if release.image is not None and (caption or platform == "instagram")
+        else ()
+    )
+    extras = _platform_fields(
+        release,
+        channel,
+        draft.link,
+        language=draft.variables["language"],
+        content_warning=cw,
+        title=title,
+        summary=summary,
+    )
+    return Composition(
+        [
+            extras(
+                Part(
+                    index=i,
+                    total=len(texts),
+                    text=text,
+                    length=meter.measure(text),
+                    limit=meter.limit,
+                    link=draft.link if i == 1 else None,
+                ),
+                media,
+            )
+            for i, text in enumerate(texts, start=1)
+        ]
+    )
+
+
+def _draft(
+    release: Release, channel: Channel, ov: _Settings, now: datetime, meter: Meter
+) -> tuple[_Draft, list[str]]:
+    """The template, its variables and the hashtags, before any fitting."""
+    platform = channel.platform
     title, summary, body, language = _fields(release, channel, ov)
     link = tag_link(
         release.url,
@@ -195,57 +251,8 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
         "host": host,
         "link_hint": link_hint(language, host),
     }
-    cw = ov.content_warning if ov.content_warning is not None else release.content_warning
     used = template_variables(source, origin)
-    thread = ov.thread if ov.thread is not None else release.thread
-    threaded = (channel.thread if thread is None else thread) and platform in THREAD_PLATFORMS
-    draft = _Draft(
-        platform,
-        source,
-        origin,
-        used,
-        variables,
-        Meter(channel, spoiler_text=cw or ""),
-        link,
-    )
-    texts = _thread(draft, hashtags) if threaded else _single(draft, hashtags)
-    caption = (
-        platform == "telegram"
-        and release.image is not None
-        and len(texts) == 1
-        and Meter(channel, caption=True).fits(texts[0])
-    )
-    meter = Meter(channel, spoiler_text=cw or "", caption=caption)
-    if not texts:
-        return Composition(
-            [], skipped=f"skipped: the text cannot fit {platform}'s limit of {meter.limit}"
-        )
-    parts = [
-        Part(
-            index=i,
-            total=len(texts),
-            text=text,
-            length=meter.measure(text),
-            limit=meter.limit,
-            link=link if i == 1 else None,
-        )
-        for i, text in enumerate(texts, start=1)
-    ]
-    media = (
-        (Media(release.image.src, release.image.alt),)
-        if release.image is not None and (caption or platform == "instagram")
-        else ()
-    )
-    extras = _platform_fields(
-        release,
-        channel,
-        link,
-        language=language,
-        content_warning=cw,
-        title=title,
-        summary=summary,
-    )
-    return Composition([extras(part, media) for part in parts])
+    return _Draft(platform, source, origin, used, variables, meter, link), hashtags
 
 
 def _platform_fields(

@@ -86,7 +86,7 @@ def _nfc(t: str) -> str:
     )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_every_part_fits_and_the_first_holds_the_link(case: tuple[Release, Channel]) -> None:
     rel, ch = case
@@ -106,7 +106,7 @@ def test_every_part_fits_and_the_first_holds_the_link(case: tuple[Release, Chann
     assert all(p.link is None for p in comp[1:])
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_no_part_splits_a_grapheme_cluster(case: tuple[Release, Channel]) -> None:
     rel, ch = case
@@ -131,7 +131,7 @@ def test_no_part_splits_a_grapheme_cluster(case: tuple[Release, Channel]) -> Non
         assert not stray, (part.text, stray)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(cases(("bluesky",)))
 def test_bluesky_facets_point_at_their_exact_bytes(case: tuple[Release, Channel]) -> None:
     rel, ch = case
@@ -150,7 +150,7 @@ def test_bluesky_facets_point_at_their_exact_bytes(case: tuple[Release, Channel]
             assert any(f["features"][0].get("uri") == part.link for f in part.facets)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(text, st.integers(min_value=1, max_value=80))
 def test_shorten_keeps_whole_clusters(value: str, most: int) -> None:
     out = shorten(value, lambda t: len(graphemes(t)) <= most)
