@@ -104,18 +104,21 @@ def write_csv(figures: WeekFigures, path: Path) -> Path:
 
 
 def _cells(ws: WriteOnlyWorksheet, values: list[Any], *, bold: bool = False) -> list[Any]:
-    out = []
+    """A row for ``ws.append``: plain values where openpyxl does the right thing (fast), a
+    cell only where it must not guess (text that looks like a formula, a bold header)."""
+    out: list[Any] = []
     for value in values:
         if isinstance(value, datetime):
             value = value.replace(tzinfo=None)  # Excel has no zones: local wall time
-        cell = WriteOnlyCell(ws, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-        if isinstance(value, datetime):
-            cell.number_format = "yyyy-mm-dd hh:mm"
-        if bold:
-            cell.font = Font(bold=True)
-        out.append(cell)
+        if bold or (isinstance(value, str) and value.startswith("=")):
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+            if bold:
+                cell.font = Font(bold=True)
+            out.append(cell)
+        else:
+            out.append(value)
     return out
 
 
