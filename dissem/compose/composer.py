@@ -123,7 +123,7 @@ class _Draft:
     def sent(self, plain: str, suffix: str = "", *, bold: bool = True) -> str:
         """``plain`` plus ``suffix`` as sent: escaped, the title bold on Telegram."""
         title = self.variables.get("title") if bold else None
-        return escape_for(self.platform, plain + suffix, bold=title or None)
+        return escape_for(self.platform, plain + suffix, bold=title or None, links=(self.link,))
 
     def fits(self, plain: str, suffix: str = "") -> bool:
         return self.meter.fits(self.sent(plain, suffix))
@@ -374,13 +374,20 @@ def _numbering(index: int, total: int) -> str:
 def _thread(draft: _Draft, hashtags: list[str]) -> list[str]:
     """The first part (the template, with the link) and the rest of the summary and body
     in numbered parts; one unnumbered part when everything fits in one."""
-    # Splitting with the widest numbering keeps every part within the limit once the real,
-    # never wider, numbers are written.
-    widest = _numbering(MAX_THREAD_PARTS, MAX_THREAD_PARTS)
     extra = draft.variables["body"] if "body" not in draft.used else ""
     whole = draft.render()
     if not extra and draft.fits(whole):
         return [draft.sent(whole)]
+    # Parts are cut with room for the widest numbering they can get ("9/9" below ten
+    # parts, "10/10" at ten), so the real numbers never push one over its limit.
+    narrow = replace(draft, variables=dict(draft.variables))
+    texts = _thread_parts(narrow, list(hashtags), extra, _numbering(9, 9))
+    if len(texts) < MAX_THREAD_PARTS:
+        return texts
+    return _thread_parts(draft, hashtags, extra, _numbering(MAX_THREAD_PARTS, MAX_THREAD_PARTS))
+
+
+def _thread_parts(draft: _Draft, hashtags: list[str], extra: str, widest: str) -> list[str]:
     first, rest = _shorten_fields(draft, hashtags, lambda t: draft.fits(t, widest))
     if first is None:
         return []

@@ -56,15 +56,26 @@ def escape_linkedin(text: str, keep: Sequence[tuple[int, int]] = ()) -> str:
     return "".join(out)
 
 
-def linkedin_protected_spans(text: str) -> list[tuple[int, int]]:
-    """URLs (with or without a scheme) and hashtags of ``text``: what stays unescaped."""
-    return find_urls(text, require_scheme=False) + find_hashtags(text)
+def linkedin_protected_spans(text: str, links: Sequence[str] = ()) -> list[tuple[int, int]]:
+    """URLs (with or without a scheme), hashtags and every occurrence of ``links`` (the
+    link back to the portal, kept even where URL detection does not know its TLD): what
+    stays unescaped."""
+    spans = find_urls(text, require_scheme=False) + find_hashtags(text)
+    for link in links:
+        at = text.find(link) if link else -1
+        while at >= 0:
+            spans.append((at, at + len(link)))
+            at = text.find(link, at + len(link))
+    return spans
 
 
-def escape_for(platform: str, text: str, *, bold: str | None = None) -> str:
-    """Plain ``text`` as it is sent to ``platform``; ``bold`` is the title (Telegram)."""
+def escape_for(
+    platform: str, text: str, *, bold: str | None = None, links: Sequence[str] = ()
+) -> str:
+    """Plain ``text`` as it is sent to ``platform``; ``bold`` is the title (Telegram),
+    ``links`` are URLs that must reach LinkedIn unescaped."""
     if platform == "telegram":
         return telegram_html(text, bold=bold)
     if platform == "linkedin":
-        return escape_linkedin(text, linkedin_protected_spans(text))
+        return escape_linkedin(text, linkedin_protected_spans(text, links))
     return text

@@ -355,3 +355,26 @@ def test_a_summary_cut_to_a_stub_is_left_out() -> None:
     )
     part = one("x", rel, template="{{ title }}\n\n{{ summary }}")
     assert "Information" not in part.text
+
+
+@pytest.mark.parametrize("platform", ["x", "bluesky", "mastodon", "threads", "telegram"])
+def test_a_long_template_literal_still_keeps_the_link(platform: str) -> None:
+    literal = "Kementerian Luar Negeri menyampaikan informasi berikut. " * 80
+    part = one(platform, release(image=None), template=literal + "{{ url }}")
+    sent_link = (part.link or "").replace("&", "&amp;" if platform == "telegram" else "&")
+    assert part.text.endswith(sent_link)
+    assert part.length <= part.limit
+    assert part.text.startswith("Kementerian Luar Negeri")
+
+
+def test_html_in_markdown_body_is_dropped_and_code_kept() -> None:
+    md = "<div>ignored</div>\n\nText with `code` and ![alt text](i.png).\n\n```\nblock\n```"
+    assert markdown_to_text(md) == "Text with code and alt text.\n\nblock"
+
+
+def test_thread_of_ten_parts_numbers_fit() -> None:
+    body = "\n\n".join(f"Paragraf {i}: " + "kata panjang sekali " * 20 for i in range(40))
+    comp = compose(release(body=body), channel("x", thread=True), NOW)
+    assert len(comp) == 10
+    assert comp[0].text.endswith("\n1/10") and comp[-1].text.endswith(f"{ELLIPSIS}\n10/10")
+    assert all(p.length <= p.limit for p in comp)

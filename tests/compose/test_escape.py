@@ -65,3 +65,9 @@ def test_linkedin_kept_spans_may_overlap() -> None:
 def test_other_platforms_are_plain() -> None:
     for platform in ("x", "mastodon", "bluesky", "threads", "facebook", "instagram"):
         assert escape_for(platform, "a & <b> (c) #d") == "a & <b> (c) #d"
+
+
+def test_linkedin_keeps_the_given_link_even_on_an_unknown_tld() -> None:
+    link = "https://www.kemlu.example/a_b?utm_source=linkedin&utm_content=hq_li"
+    out = escape_for("linkedin", f"Baca_ini {link}", links=(link,))
+    assert out == f"Baca\\_ini {link}"
