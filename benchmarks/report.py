@@ -85,10 +85,10 @@ def generate(engine: Engine, channels: int, posts_per_channel: int, snaps: int) 
     names = [f"ch{i:04d}" for i in range(channels)]
     platform_of = {n: PLATFORMS[i % len(PLATFORMS)] for i, n in enumerate(names)}
     began = time.perf_counter()
-    counts = {"channels": channels, "releases": 365, "posts": 0, "snapshots": 0}
+    counts: dict[str, Any] = {"channels": channels, "releases": 365, "posts": 0, "snapshots": 0}
     with engine.begin() as conn:
         conn.execute(
-            insert(ChannelRow.__table__),
+            insert(ChannelRow),
             [
                 {
                     "name": n,
@@ -105,7 +105,7 @@ def generate(engine: Engine, channels: int, posts_per_channel: int, snaps: int) 
             ],
         )
         conn.execute(
-            insert(ReleaseRow.__table__),
+            insert(ReleaseRow),
             [
                 {
                     "id": f"rel-{d:03d}",
@@ -169,7 +169,7 @@ def generate(engine: Engine, channels: int, posts_per_channel: int, snaps: int) 
 
     with engine.begin() as conn:
         for batch in _chunks(post_rows()):
-            conn.execute(insert(Post.__table__), batch)
+            conn.execute(insert(Post), batch)
             counts["posts"] += len(batch)
 
     # Snapshots go through the driver's executemany with ready values: at a million rows
@@ -211,9 +211,9 @@ def generate(engine: Engine, channels: int, posts_per_channel: int, snaps: int) 
                 yield (pid, stamp, *metrics, "{}")
 
     with engine.begin() as conn:
-        for batch in _chunks(snapshot_rows()):
-            conn.exec_driver_sql(sql, batch)  # type: ignore[arg-type]
-            counts["snapshots"] += len(batch)
+        for rows in _chunks(snapshot_rows()):
+            conn.exec_driver_sql(sql, rows)
+            counts["snapshots"] += len(rows)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))

@@ -53,9 +53,22 @@ class AdapterPool:
         self._adapters: dict[str, Platform] = {}
 
     def capabilities(self, channel: str) -> Capabilities:
-        """What the channel's platform can do; raises if the platform is unknown."""
+        """What the channel's adapter can do; raises if the platform is unknown.
+
+        When the caller's factory cannot build the adapter (credentials missing), the
+        platform's class answers, so a platform without metrics is still settled quietly.
+        """
         if self._factory is not None:
-            return self.adapter(channel).capabilities
+            try:
+                return self.adapter(channel).capabilities
+            except Exception:
+                caps = self._class_capabilities(channel)
+                if caps.metrics:
+                    raise  # this adapter is needed and cannot be had
+                return caps
+        return self._class_capabilities(channel)
+
+    def _class_capabilities(self, channel: str) -> Capabilities:
         from dissem.platforms.registry import get_platform
 
         return get_platform(self._channels[channel].platform).capabilities

@@ -9,7 +9,7 @@ from metrics_seed import FakeAdapter, add_channel, add_post, add_release
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import AuthError, RateLimited
+from dissem.errors import AuthError, CredentialsMissing, RateLimited
 from dissem.metrics.collect import collect_due_metrics
 from dissem.metrics.schedule import first_snapshot_at, parse_schedule
 from dissem.platforms.base import Platform
@@ -170,6 +170,24 @@ def test_telegram_default_adapters_need_no_credentials(
     stats = collect_due_metrics(session_factory, SETTINGS, T0 + H)
     assert stats.not_reported == 1 and stats.errors == {}
     assert _post(session_factory, pid).next_metrics_at is None
+
+
+def test_telegram_without_credentials_is_settled_quietly(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The daemon's factory cannot build a Telegram adapter without its token: the platform
+    reports no metrics anyway, so the posts are settled without an error."""
+    _setup(session_factory, {"tg": "telegram", "x-main": "x"})
+    tg = _published(session_factory, "tg", "telegram")
+    x = _published(session_factory, "x-main")
+
+    def adapters(name: str) -> Platform:
+        raise CredentialsMissing(name, "TELEGRAM_TOKEN")
+
+    stats = collect_due_metrics(session_factory, SETTINGS, T0 + H, adapters=adapters)
+    assert stats.not_reported == 1 and set(stats.errors) == {"x-main"}
+    assert _post(session_factory, tg).next_metrics_at is None
+    assert _post(session_factory, x).next_metrics_at == T0 + 2 * H
 
 
 def test_paused_and_disabled_channels_are_skipped(session_factory: sessionmaker[Session]) -> None:
