@@ -249,6 +249,20 @@ def publish_claimed(
     started = now_fn()
     remote: RemotePost | None = None
     error: BaseException | None = None
+    if started + timedelta(seconds=settings.http_timeout) >= claimed.lease_expires:
+        # Waited too long in the pool: the lease could run out mid-request, and a post sent
+        # after its lease is gone may be sent again by another worker. Nothing was sent yet.
+        return Outcome(
+            post_id=claimed.post_id,
+            channel=claimed.channel,
+            state=PostState.SCHEDULED,
+            label="not_sent",
+            started_at=started,
+            finished_at=started,
+            error="lease too short to start publishing; put back",
+            due_at=started,
+            refund_attempt=True,
+        )
     try:
         adapter = adapters.get(claimed.channel, claimed.channel_config, claimed.channel_config_hash)
     except CredentialsMissing as exc:

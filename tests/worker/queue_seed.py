@@ -103,8 +103,9 @@ def queue_settings(**overrides: Any) -> Settings:
 
 def channel_config(name: str, platform: str = "mastodon", **extra: Any) -> dict[str, Any]:
     """A stored channel as sync writes it (a dumped :class:`Channel`)."""
+    extra.setdefault("account", f"@{name}")
     channel = Channel.model_validate(
-        {"name": name, "platform": platform, "account": f"@{name}", "timezone": "UTC", **extra}
+        {"name": name, "platform": platform, "timezone": "UTC", **extra}
     )
     data = channel.model_dump(mode="json")
     data["windows"] = [w.text for w in channel.windows]
@@ -127,7 +128,7 @@ def add_channel(
             ChannelRow(
                 name=name,
                 platform=platform,
-                account=f"@{name}",
+                account=config["account"],
                 timezone="UTC",
                 enabled=enabled,
                 removed=removed,
