@@ -23,8 +23,8 @@ text: :mod:`.twitter_text` normalises before it calls :func:`find_urls`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from typing import Any, Final
+import re
+from typing import Final
 
 import regex
 
@@ -58,30 +58,54 @@ _DOMAIN_NAME: Final = (
 )
 
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """An alternation of ``words`` as a prefix tree, longest first where one extends another.
+# The TLD slot is generic (an ASCII letter run, or a run of other domain characters) and
+# checked against the list in Python: a regex alternation of 1,400 TLDs takes the regex
+# module over a second to compile. twitter-text requires the TLD not to run on into an
+# ASCII letter or digit, "@", "+" or "-"; so an ASCII TLD is a whole letter run, and an
+# internationalised one is the longest listed prefix of its run (".みんなです").
+_TLD_SLOT: Final = (
+    rf"(?:(?P<tld>[a-z]++|[^\x00-\x7F{_NOT_DOMAIN}]+)(?=[^0-9a-z@+\-]|\Z)"
+    r"|(?P<puny>xn--[0-9a-z\-]+))"
+)
+_MAX_IDN_TLD: Final = max(len(tld) for tld in TLDS if not tld.isascii())
 
-    The regex module's named lists (``\\L<name>``) and flat alternations of 1,400 TLDs cost
-    about 100 µs a match; a tree costs a few characters' worth.
+
+def _tld_end(text: str, match: regex.Match[str]) -> int | None:
+    """Where the TLD of ``match`` really ends, or None when its slot holds no listed TLD."""
+    start, end = match.span("tld")
+    if start < 0:
+        return match.end("puny")
+    if text[start].isascii():
+        return end if text[start:end].lower() in TLDS else None
+    for stop in range(min(end, start + _MAX_IDN_TLD), start, -1):
+        if text[start:stop].lower() in TLDS:
+            return stop
+    return None
+
+
+def _find(
+    pattern: regex.Pattern[str], text: str, pos: int, endpos: int, *, anchored: bool
+) -> tuple[regex.Match[str], int] | None:
+    """``pattern.match`` / ``.search`` with a listed TLD: the match and where its TLD ends.
+
+    When the slot holds no listed TLD, the same start is tried with fewer labels (the text
+    cut before the dot of the rejected TLD), as a regex listing every TLD would backtrack;
+    then, unless ``anchored``, later starts.
     """
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
+    while True:
+        match = (pattern.match if anchored else pattern.search)(text, pos, endpos)
+        if match is None:
+            return None
+        start = match.start()
+        while match is not None:
+            tld_end = _tld_end(text, match)
+            if tld_end is not None:
+                return match, tld_end
+            match = pattern.match(text, start, match.start("tld") - 1)
+        if anchored:
+            return None
+        pos = start + 1
 
-    def render(node: dict[str, Any]) -> str:
-        branches = [regex.escape(c) + render(child) for c, child in sorted(node.items()) if c]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return "(?:" + render(trie) + ")"
-
-
-_TLD: Final = rf"(?:{_trie_pattern(TLDS)}(?=[^0-9a-z@+\-]|\Z)|xn--[0-9a-z\-]+)"
 
 _PATH_CHAR: Final = rf"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\u2013_~@|&{_LATIN_ACCENTS}]"
 _PARENS: Final = rf"\((?:{_PATH_CHAR}+|{_PATH_CHAR}*\({_PATH_CHAR}+\){_PATH_CHAR}*)\)"
@@ -93,7 +117,7 @@ _URL_PATTERN: Final = rf"""
     (?P<before>[^A-Za-z0-9@＠$#＃{_INVALID}]|[{_DIRECTIONAL}]|^)
     (?P<url>
         (?:(?P<scheme>https?://)|SCHEMELESS_START)
-        (?P<domain>{_SUBDOMAIN}*{_DOMAIN_NAME}{_TLD})
+        (?P<domain>{_SUBDOMAIN}*{_DOMAIN_NAME}{_TLD_SLOT})
         (?::[0-9]+)?
         (?P<path>/{_PATH}*)?
         (?:{_QUERY})?
@@ -102,17 +126,28 @@ _URL_PATTERN: Final = rf"""
 _FLAGS: Final = regex.IGNORECASE | regex.VERBOSE
 # twitter-text tries a link at every position. A start inside a run of domain characters
 # meets the same labels and TLD as the start of the run, so it can only succeed where the
-# run start failed for its preceding character ("#✌1️⃣kemlu.go.id" links "kemlu.go.id"):
-# _URL tries run starts and the first start after a valid preceding character inside the
-# run. Same links, but linear instead of quadratic over long CJK runs. Right after a
-# previous link, whose end consumed the run start, one unrestricted try (_URL_NEXT) keeps
-# twitter-text's result ("http://a.com/x中国語example.com" finds both).
+# run start failed for its preceding character ("#✌1️⃣kemlu.go.id" links "kemlu.go.id").
+# The search pattern therefore tries run starts and the first start after a valid
+# preceding character inside a run: the same links, but linear instead of quadratic over
+# long CJK runs. Right after a previous link, whose end consumed the run start, one
+# unrestricted try keeps twitter-text's result ("http://a.com/x中国語example.com").
 _SCHEMELESS_START: Final = (
     rf"(?:(?<!{_DOMAIN_CHAR})|(?<=(?<!{_DOMAIN_CHAR})[A-Za-z0-9＠＃]*{_DOMAIN_CHAR}))"
 )
-_URL: Final = regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", _SCHEMELESS_START), _FLAGS)
-_URL_NEXT: Final = regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", ""), _FLAGS)
-_ASCII_DOMAIN: Final = regex.compile(rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+{_TLD}", regex.IGNORECASE)
+
+
+@functools.cache
+def _url_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+    """(search pattern, unrestricted pattern), compiled on first use (about 0.2 s)."""
+    return (
+        regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", _SCHEMELESS_START), _FLAGS),
+        regex.compile(_URL_PATTERN.replace("SCHEMELESS_START", ""), _FLAGS),
+    )
+
+
+_ASCII_DOMAIN: Final = regex.compile(
+    rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+{_TLD_SLOT}", regex.IGNORECASE
+)
 _TCO: Final = regex.compile(rf"https?://t\.co/([a-z0-9]+)(?:{_QUERY})?", regex.IGNORECASE)
 _TLD_DOT: Final = regex.compile(r"\.\p{L}")
 _SPACE: Final = regex.compile(rf"[{_SPACES}]")
@@ -126,7 +161,7 @@ _MAX_TCO_SLUG: Final = 40
 def _punycode_length(domain: str) -> int | None:
     """Length of ``domain`` once punycode-encoded as twitter-text does it, or None when a
     label is empty or longer than 63, or when an "xn--" domain holds no ASCII domain."""
-    if domain.startswith("xn--") and not _ASCII_DOMAIN.search(domain):
+    if domain.startswith("xn--") and not _ascii_domains(domain):
         return None  # "xn--はじめよう.com": claims to be encoded but is not
     total = -1
     for label in domain.split("."):
@@ -148,10 +183,26 @@ def _punycode_length(domain: str) -> int | None:
     return total
 
 
-def _links_in(match: regex.Match[str], text: str) -> list[tuple[int, int, bool]]:
+def _ascii_domains(domain: str) -> list[Span]:
+    """Spans of the ASCII domains inside a domain (``日本example.com`` -> ``example.com``)."""
+    spans: list[Span] = []
+    pos = 0
+    while found := _find(_ASCII_DOMAIN, domain, pos, len(domain), anchored=False):
+        match, tld_end = found
+        spans.append((match.start(), tld_end))
+        pos = tld_end
+    return spans
+
+
+def _links_in(match: regex.Match[str], tld_end: int, text: str) -> list[tuple[int, int, bool]]:
     """The links a candidate match yields (none, one, or several bare ASCII domains)."""
     start, end = match.span("url")
-    domain = match.group("domain")
+    domain_start, domain_end = match.span("domain")
+    has_path = match.group("path") is not None
+    if tld_end < domain_end:  # the listed TLD is shorter than its slot: nothing follows
+        domain_end = end = tld_end
+        has_path = False
+    domain = text[domain_start:domain_end]
     scheme = match.group("scheme")
     encoded = _punycode_length(domain)
     if encoded is None:
@@ -168,9 +219,8 @@ def _links_in(match: regex.Match[str], text: str) -> list[tuple[int, int, bool]]
     if match.group("before") in _BAD_BEFORE_SCHEMELESS:
         return []
     # Without a scheme only ASCII domains count; a path belongs to the last of them.
-    offset = match.start("domain")
-    pieces = [(offset + m.start(), offset + m.end()) for m in _ASCII_DOMAIN.finditer(domain)]
-    if pieces and match.group("path") is not None:
+    pieces = [(domain_start + s, domain_start + e) for s, e in _ascii_domains(domain)]
+    if pieces and has_path:
         pieces[-1] = (pieces[-1][0], end)
     return [(s, e, False) for s, e in pieces]
 
@@ -183,15 +233,18 @@ def _token_links(token: str, at_start: bool) -> tuple[tuple[int, int, bool], ...
     text = token if at_start else " " + token
     shift = 0 if at_start else 1
     found: list[tuple[int, int, bool]] = []
+    url, url_next = _url_patterns()
     scan = 0
-    match = _URL_NEXT.match(text)
     while True:
-        match = match or _URL.search(text, scan)
-        if match is None:
+        candidate = _find(url_next, text, scan, len(text), anchored=True) or _find(
+            url, text, scan, len(text), anchored=False
+        )
+        if candidate is None:
             return tuple(found)
-        scan = match.end()
-        found.extend((s - shift, e - shift, schemed) for s, e, schemed in _links_in(match, text))
-        match = _URL_NEXT.match(text, scan)
+        match, tld_end = candidate
+        scan = tld_end if tld_end < match.end("domain") else match.end()
+        links = _links_in(match, tld_end, text)
+        found.extend((s - shift, e - shift, schemed) for s, e, schemed in links)
 
 
 def _extract(text: str) -> list[tuple[int, int, bool]]:
@@ -241,8 +294,10 @@ _TAG_LETTER: Final = regex.compile(r"[\p{L}\p{M}]")
 _TAG_END: Final = regex.compile(r"[#＃]|://")
 
 # Mentions as Mastodon reads them: @user or @user@domain (Mastodon counts the @user part).
-_MENTION: Final = regex.compile(
-    r"(?<![=/\w])@[a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*(?:@\w+(?:[.\-]+\w+)*)?", regex.IGNORECASE
+# Not after a word character, "=" or "/" (e-mail addresses, links). The stdlib engine is
+# enough here and faster.
+_MENTION: Final = re.compile(
+    r"(?<![=/\w])@[A-Za-z0-9_]+(?:[.\-]+[A-Za-z0-9_]+)*(?:@\w+(?:[.\-]+\w+)*)?"
 )
 _MENTION_END: Final = regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
 

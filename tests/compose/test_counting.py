@@ -373,7 +373,7 @@ _CLUSTER_PIECES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     text=st.one_of(
         st.lists(st.sampled_from(_CLUSTER_PIECES), max_size=16).map("".join),

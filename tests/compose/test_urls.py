@@ -41,7 +41,7 @@ def test_find_urls(text: str, any_links: list[str], schemed: list[str]) -> None:
 
 def test_spans_are_python_indices() -> None:
     text = "👨\u200d👩\u200d👧 日本 https://example.com/x"  # astral characters before the link
-    (start, end), = find_urls(text, require_scheme=True)
+    ((start, end),) = find_urls(text, require_scheme=True)
     assert text[start:end] == "https://example.com/x"
     assert (start, end) == (9, 30)
 
