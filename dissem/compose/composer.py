@@ -83,7 +83,13 @@ class Meter:
         self.url_length = channel.url_length
         kind: Literal["text", "caption"] = "caption" if caption else "text"
         self.kind = kind
-        self.limit = channel.max_length or counting.limit(self.platform, kind)
+        default = counting.limit(self.platform, kind)
+        # a channel's max_length is its text limit; a caption's stays the smaller one
+        self.limit = (
+            min(channel.max_length or default, default)
+            if caption
+            else (channel.max_length or default)
+        )
 
     def measure(self, text: str) -> int:
         """The length of ``text`` (as sent) the way the platform counts it."""
