@@ -196,6 +196,11 @@ def _mark(node: Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _problem_at(node: Node, message: str, hint: str = "") -> YamlProblem:
+    mark = _mark(node)
+    return YamlProblem(message, line=mark.line, column=mark.column, hint=hint)
+
+
 class _Builder:
     """Turns a composed node tree into dicts, lists and scalars, recording marks."""
 
@@ -211,27 +216,24 @@ class _Builder:
     def build(self, node: Node, path: DataPath, depth: int) -> Any:
         self.count += 1
         if self.count > self.budget:
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 f"aliases expand the file by more than {self.extra:,} values",
-                line=_mark(node).line,
-                column=_mark(node).column,
                 hint="aliases (*name) that repeat large blocks many times are refused; "
                 "write the data out or split the file",
             )
         if depth > MAX_DEPTH:
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 f"nesting is too deep (more than {MAX_DEPTH} levels)",
-                line=_mark(node).line,
-                column=_mark(node).column,
             )
         self.doc.values[path] = _mark(node)
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if id(node) in self.active:
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 "an alias refers to the block that contains it",
-                line=_mark(node).line,
-                column=_mark(node).column,
                 hint="recursive aliases are not allowed",
             )
         self.active.add(id(node))
@@ -250,41 +252,33 @@ class _Builder:
 
     def _check_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:
-            m = _mark(node)
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 f"tag {_short_tag(node.tag)} is not allowed here",
-                line=m.line,
-                column=m.column,
                 hint=_PLAIN_HINT,
             )
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            m = _mark(node)
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 f"tag {_short_tag(node.tag)} is not allowed",
-                line=m.line,
-                column=m.column,
                 hint=_PLAIN_HINT,
             )
         try:
             return self.scalars.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as e:
-            m = _mark(node)
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 f"cannot read {node.value!r} as {_short_tag(node.tag)}: {e}",
-                line=m.line,
-                column=m.column,
                 hint="quote the value to keep it as text",
             ) from None
 
     def _key(self, node: Node) -> str | int | float | bool | dt.date | None:
         if not isinstance(node, ScalarNode):
-            m = _mark(node)
-            raise YamlProblem(
+            raise _problem_at(
+                node,
                 "a mapping key must be a plain value, not a list or mapping",
-                line=m.line,
-                column=m.column,
             )
         self.count += 1
         value = self._scalar(node)
@@ -333,11 +327,9 @@ class _Builder:
             items = value.value if isinstance(value, SequenceNode) else [value]
             for item in items:
                 if not isinstance(item, MappingNode):
-                    m = _mark(item)
-                    raise YamlProblem(
+                    raise _problem_at(
+                        item,
                         "'<<' must be followed by a mapping or a list of mappings",
-                        line=m.line,
-                        column=m.column,
                         hint="write e.g. '<<: *defaults' where '&defaults' names a mapping",
                     )
                 sources.append(item)
