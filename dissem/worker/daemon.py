@@ -92,6 +92,7 @@ class Worker:
         self._signals = 0
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
         self.last_run: dict[str, datetime] = {}
+        self.next_due: datetime | None = None  # when dispatch may next find work
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ class Worker:
                 totals[label] = totals.get(label, 0) + n
                 self.metrics.attempts.labels("all", label).inc(n)
             self.last_run["dispatch"] = self.clock()
+            self.next_due = stats.next_due
             if stats.next_due is None:
                 break
             wait = (stats.next_due - self.clock()).total_seconds()
