@@ -156,7 +156,8 @@ def _fields(release: Release, channel: Channel, ov: _Settings) -> tuple[str, str
         language = release.language
     title = ov.title or (tr and tr.title) or release.title
     summary = ov.summary if ov.summary is not None else (tr and tr.summary) or release.summary
-    body = (tr and tr.body) or release.body
+    # A translation without a body gets none: never mix the release's language into it.
+    body = (tr.body or "") if tr is not None else release.body
     return _nfc(title), _nfc(summary), _nfc(markdown_to_text(body)) if body else "", language
 
 

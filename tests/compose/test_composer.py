@@ -378,3 +378,31 @@ def test_thread_of_ten_parts_numbers_fit() -> None:
     assert len(comp) == 10
     assert comp[0].text.endswith("\n1/10") and comp[-1].text.endswith(f"{ELLIPSIS}\n10/10")
     assert all(p.length <= p.limit for p in comp)
+
+
+def test_translation_without_body_does_not_mix_languages() -> None:
+    from datetime import UTC, datetime
+
+    from dissem.compose import compose
+    from dissem.config.models import Channel, Release
+
+    release = Release.model_validate(
+        {
+            "id": "r",
+            "title": "Judul bahasa Indonesia",
+            "summary": "Ringkasan",
+            "body": "Isi berita yang panjang dalam bahasa Indonesia. " * 20,
+            "url": "https://portal.example.org/a",
+            "language": "id",
+            "translations": {"en": {"title": "English title", "summary": "English summary"}},
+            "targets": ["c"],
+            "thread": True,
+        }
+    )
+    channel = Channel.model_validate(
+        {"name": "c", "platform": "bluesky", "account": "a", "timezone": "UTC", "language": "en"}
+    )
+    parts = compose(release, channel, datetime(2026, 12, 1, tzinfo=UTC))
+    text = "\n".join(p.text for p in parts)
+    assert "English title" in text
+    assert "bahasa Indonesia" not in text
