@@ -127,8 +127,9 @@ def openings(channel: Channel, since: datetime, until: datetime) -> Iterator[Ope
     if not any(spans):
         return
     zone = channel.zone
-    # Start a day early: the reading's date can lag the day an instant belongs to.
-    day = since.astimezone(zone).date() - timedelta(days=1)
+    # No earlier day can have a window left: its windows end by the first reading of the
+    # next midnight, and the clock already reads this date at ``since``.
+    day = since.astimezone(zone).date()
     while True:
         day_start, day_end = day_bounds(zone, day)
         if day_start >= until:

@@ -103,6 +103,8 @@ CASES = [
      "05-18 07:00", "normal", None),
     ("expires just after slot", [WEEKDAYS], 0, None, "05-16 09:00", "05-16 09:00", [],
      "05-18 07:01", "normal", "05-18 07:00"),
+    ("gap pushes past expiry", [WEEKDAYS], 30, None, "05-11 10:00", "05-11 10:00",
+     ["05-11 10:10"], "05-11 10:30", "normal", None),
     ("expired already", [WEEKDAYS], 0, None, "05-11 10:00", "05-11 10:00", [], "05-11 09:00",
      "normal", None),
     ("evergreen plans like normal", [WEEKDAYS], 30, None, "05-16 09:00", "05-16 09:00",
