@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import Connection, Row, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.platforms.base import RemotePost
+from dissem.store import queue_sql as sql
 from dissem.store.db import transaction
-from dissem.store.models import Attempt, ChannelRow, Post, PostState
+from dissem.store.models import ChannelRow, Post, PostState
 
 __all__ = [
     "BLOCKED_PREFIX",
@@ -37,6 +38,7 @@ __all__ = [
     "PAUSED_FOREVER",
     "ClaimedPost",
     "Outcome",
+    "block_followers",
     "claim_due_posts",
     "expire_leases",
     "next_due_at",
@@ -130,7 +132,7 @@ def claim_due_posts(
     when nothing is claimable).
     """
     with transaction(session_factory) as session:
-        return _claim(session, worker_id, now, limit, lease_seconds)
+        return _claim(session.connection(), worker_id, now, limit, lease_seconds)
 
 
 def settle_and_claim(
@@ -145,211 +147,124 @@ def settle_and_claim(
     """:func:`settle_outcomes` and :func:`claim_due_posts` in one transaction (one commit
     per dispatch round instead of two). ``limit`` 0 only settles."""
     with transaction(session_factory) as session:
-        settled = [_settle(session, worker_id, o) for o in outcomes]
-        claimed = _claim(session, worker_id, now, limit, lease_seconds) if limit > 0 else []
+        conn = session.connection()
+        settled = _settle(conn, worker_id, outcomes)
+        claimed = _claim(conn, worker_id, now, limit, lease_seconds)
     return settled, claimed
 
 
 def _claim(
-    session: Session, worker_id: str, now: datetime, limit: int, lease_seconds: float
+    conn: Connection, worker_id: str, now: datetime, limit: int, lease_seconds: float
 ) -> list[ClaimedPost]:
     if limit <= 0:
         return []
-    postgres = session.get_bind().dialect.name == "postgresql"
     # Cheap guard first (one probe of ix_posts_state_due): an idle queue costs one lookup.
-    earliest = session.scalar(
-        select(func.min(Post.due_at)).where(Post.state == PostState.SCHEDULED)
-    )
+    earliest = conn.scalar(sql.EARLIEST_DUE)
     if earliest is None or earliest > now:
         return []
-    channels = _claimable_channels(session, now, limit, lock=postgres)
-    if postgres and channels:
-        # The lock was taken after the statement's snapshot: a post another worker claimed
-        # and committed just before is visible only to a new statement. Look again.
-        channels = [c for c in channels if c not in _busy_channels(session, now, channels)]
-    ids: list[int] = []
-    for name in channels:
-        post_id = session.scalar(_first_claimable(name, now))
-        if post_id is not None:
-            ids.append(int(post_id))
-    if not ids:
-        return []
-    lease_expires = now + timedelta(seconds=lease_seconds)
-    claimed_ids = session.scalars(
-        update(Post)
-        .where(Post.id.in_(ids), Post.state == PostState.SCHEDULED)
-        .values(
-            state=PostState.PUBLISHING,
-            lease_owner=worker_id,
-            lease_expires=lease_expires,
-            attempts=Post.attempts + 1,
-            updated_at=now,
-        )
-        .returning(Post.id)
-    ).all()
-    return _load_claimed(session, list(claimed_ids))
-
-
-def _busy_channels(session: Session, now: datetime, among: Sequence[str]) -> set[str]:
-    """Channels with a post ``publishing`` under a live lease."""
-    query = select(Post.channel).where(
-        Post.state == PostState.PUBLISHING,
-        Post.lease_expires > now,
-        Post.channel.in_(among),
-    )
-    return set(session.scalars(query.distinct()))
-
-
-def _claimable_channels(session: Session, now: datetime, limit: int, *, lock: bool) -> list[str]:
-    busy = select(Post.channel).where(Post.state == PostState.PUBLISHING, Post.lease_expires > now)
-    has_due = exists().where(
-        Post.channel == ChannelRow.name,
-        Post.state == PostState.SCHEDULED,
-        Post.due_at <= now,
-    )
-    first_due = (
-        select(func.min(Post.due_at))
-        .where(Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED)
-        .scalar_subquery()
-    )
-    query = (
-        select(ChannelRow.name)
-        .where(
-            ChannelRow.enabled.is_(True),
-            ChannelRow.removed.is_(False),
-            or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= now),
-            has_due,
-            ChannelRow.name.not_in(busy),
-        )
-        .order_by(first_due, ChannelRow.name)
-        .limit(limit)
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True, of=ChannelRow)
-    return list(session.scalars(query))
-
-
-def _first_claimable(channel: str, now: datetime) -> Select[Any]:
-    """The id of the channel's earliest due post whose thread predecessor is published."""
-    prev = aliased(Post)
-    predecessor_published = exists().where(
-        prev.release_id == Post.release_id,
-        prev.channel == Post.channel,
-        prev.seq == Post.seq,
-        prev.part_index == Post.part_index - 1,
-        prev.state == PostState.PUBLISHED,
-    )
-    return (
-        select(Post.id)
-        .where(
-            Post.channel == channel,
-            Post.state == PostState.SCHEDULED,
-            Post.due_at <= now,
-            or_(Post.part_index <= 1, predecessor_published),
-        )
-        .order_by(Post.due_at, Post.id)
-        .limit(1)
-    )
-
-
-def _load_claimed(session: Session, ids: list[int]) -> list[ClaimedPost]:
-    if not ids:
-        return []
-    posts = list(session.scalars(select(Post).where(Post.id.in_(ids)).order_by(Post.due_at)))
-    names = {p.channel for p in posts}
-    configs = {
-        row.name: (row.config, row.config_hash)
-        for row in session.execute(
-            select(ChannelRow.name, ChannelRow.config, ChannelRow.config_hash).where(
-                ChannelRow.name.in_(names)
-            )
-        )
-    }
-    out: list[ClaimedPost] = []
-    for p in posts:
-        reply_to = root = None
-        if p.part_index > 1:
-            reply_to, root = _thread_anchors(session, p)
-        config, config_hash = configs[p.channel]
-        assert p.due_at is not None and p.lease_owner and p.lease_expires
-        out.append(
-            ClaimedPost(
-                post_id=p.id,
-                release_id=p.release_id,
-                channel=p.channel,
-                platform=p.platform,
-                seq=p.seq,
-                part_index=p.part_index,
-                part_total=p.part_total,
-                idempotency_key=p.idempotency_key,
-                text=p.text,
-                payload=dict(p.payload),
-                publish_state={str(k): str(v) for k, v in (p.publish_state or {}).items()},
-                attempts=p.attempts,
-                due_at=p.due_at,
-                lease_owner=p.lease_owner,
-                lease_expires=p.lease_expires,
-                channel_config=dict(config),
-                channel_config_hash=config_hash,
-                reply_to=reply_to,
-                root=root,
-            )
-        )
-    return out
-
-
-def _thread_anchors(session: Session, post: Post) -> tuple[RemotePost | None, RemotePost | None]:
-    """The published previous part and part 1 of ``post``'s thread, as remote posts."""
-    rows = session.execute(
-        select(Post.part_index, Post.remote_id, Post.remote_url, Post.remote_data).where(
-            Post.release_id == post.release_id,
-            Post.channel == post.channel,
-            Post.seq == post.seq,
-            Post.part_index.in_((1, post.part_index - 1)),
-            Post.state == PostState.PUBLISHED,
-        )
-    ).all()
+    postgres = conn.dialect.name == "postgresql"
+    query = sql.CLAIMABLE_LOCKED if postgres else sql.CLAIMABLE
     found = {
-        r.part_index: RemotePost(r.remote_id, r.remote_url, dict(r.remote_data or {}))
-        for r in rows
-        if r.remote_id
+        row.name: row.post_id
+        for row in conn.execute(query, {"now": now, "limit": limit})
+        if row.post_id is not None
     }
-    return found.get(post.part_index - 1), found.get(1)
+    if postgres and found:
+        # The channel lock was taken after the statement's snapshot: a post another worker
+        # claimed and committed just before is visible only to a new statement. Look again.
+        for busy in conn.scalars(sql.BUSY_AMONG, {"now": now, "ids": list(found)}):
+            del found[busy]
+    if not found:
+        return []
+    ids = list(
+        conn.scalars(
+            sql.CLAIM,
+            {
+                "ids": list(found.values()),
+                "worker": worker_id,
+                "lease_expires": now + timedelta(seconds=lease_seconds),
+                "now": now,
+            },
+        )
+    )
+    if not ids:
+        return []
+    return [_claimed(conn, row) for row in conn.execute(sql.LOAD_CLAIMED, {"ids": ids})]
+
+
+def _claimed(conn: Connection, row: Any) -> ClaimedPost:
+    reply_to = root = None
+    if row.part_index > 1:
+        anchors = {
+            a.part_index: RemotePost(a.remote_id, a.remote_url, dict(a.remote_data or {}))
+            for a in conn.execute(
+                sql.THREAD_ANCHORS,
+                {
+                    "release": row.release_id,
+                    "channel": row.channel,
+                    "seq": row.seq,
+                    "ids": [1, row.part_index - 1],
+                },
+            )
+            if a.remote_id
+        }
+        reply_to, root = anchors.get(row.part_index - 1), anchors.get(1)
+    return ClaimedPost(
+        post_id=row.id,
+        release_id=row.release_id,
+        channel=row.channel,
+        platform=row.platform,
+        seq=row.seq,
+        part_index=row.part_index,
+        part_total=row.part_total,
+        idempotency_key=row.idempotency_key,
+        text=row.text,
+        payload=dict(row.payload),
+        publish_state={str(k): str(v) for k, v in (row.publish_state or {}).items()},
+        attempts=row.attempts,
+        due_at=row.due_at,
+        lease_owner=row.lease_owner,
+        lease_expires=row.lease_expires,
+        channel_config=dict(row.config),
+        channel_config_hash=row.config_hash,
+        reply_to=reply_to,
+        root=root,
+    )
 
 
 def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> datetime | None:
     """When a dispatch round may next find work: the earliest future due time of a
     scheduled post on a channel that can post, or the end of a pause of a channel that has
     scheduled posts. None when nothing is waiting."""
-    open_channel = and_(
-        ChannelRow.enabled.is_(True),
-        ChannelRow.removed.is_(False),
-        or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= now),
-    )
     with session_factory() as session:
-        # ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first
-        # post of an open channel (MIN() over a join would read them all).
-        future = session.scalar(
-            select(Post.due_at)
-            .join(ChannelRow, ChannelRow.name == Post.channel)
-            .where(Post.state == PostState.SCHEDULED, Post.due_at > now, open_channel)
-            .order_by(Post.due_at)
-            .limit(1)
-        )
-        has_scheduled = exists().where(
-            Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED
-        )
-        pause_end = session.scalar(
-            select(func.min(ChannelRow.paused_until)).where(
-                ChannelRow.enabled.is_(True),
-                ChannelRow.removed.is_(False),
-                ChannelRow.paused_until > now,
-                ChannelRow.paused_until < PAUSED_FOREVER,
-                has_scheduled,
-            )
-        )
+        conn = session.connection()
+        future = conn.scalar(_NEXT_FUTURE, {"now": now})
+        pause_end = conn.scalar(_NEXT_PAUSE_END, {"now": now})
     times = [t for t in (future, pause_end) if t is not None]
     return min(times) if times else None
+
+
+_open_channel = and_(
+    ChannelRow.enabled.is_(True),
+    ChannelRow.removed.is_(False),
+    or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= sql._now()),
+)
+# ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first post of an
+# open channel (MIN() over a join would read them all).
+_NEXT_FUTURE = (
+    select(Post.due_at)
+    .join(ChannelRow, ChannelRow.name == Post.channel)
+    .where(Post.state == PostState.SCHEDULED, Post.due_at > sql._now(), _open_channel)
+    .order_by(Post.due_at)
+    .limit(1)
+)
+_NEXT_PAUSE_END = select(func.min(ChannelRow.paused_until)).where(
+    ChannelRow.enabled.is_(True),
+    ChannelRow.removed.is_(False),
+    ChannelRow.paused_until > sql._now(),
+    ChannelRow.paused_until < PAUSED_FOREVER,
+    exists().where(Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED),
+)
 
 
 # --- leases ----------------------------------------------------------------------------
@@ -359,42 +274,33 @@ def expire_leases(session_factory: sessionmaker[Session], now: datetime) -> list
     """Moves ``publishing`` posts whose lease ran out before ``now`` to ``unconfirmed``
     (their worker died or hung mid-publish: the post may be out) and records an attempt
     ``lease_expired`` that started when the post was claimed. Returns the ids moved."""
-    expired = and_(Post.state == PostState.PUBLISHING, Post.lease_expires < now)
     with transaction(session_factory) as session:
+        conn = session.connection()
         # ``updated_at`` of a publishing post is its claim time (remember() leaves it).
         claimed_at = {
-            row.id: (row.lease_owner, row.updated_at)
-            for row in session.execute(
-                select(Post.id, Post.lease_owner, Post.updated_at).where(expired)
-            )
+            r.id: (r.lease_owner, r.updated_at) for r in conn.execute(sql.EXPIRED, {"now": now})
         }
         if not claimed_at:
             return []
-        moved = session.scalars(
-            update(Post)
-            .where(Post.id.in_(claimed_at), expired)
-            .values(
-                state=PostState.UNCONFIRMED,
-                lease_expires=None,
-                last_error="lease expired mid-publish (worker died or hung); look it up",
-                updated_at=now,
+        moved = list(conn.scalars(sql.EXPIRE, {"ids": list(claimed_at), "now": now}))
+        if moved:
+            conn.execute(
+                sql.INSERT_ATTEMPT,
+                [
+                    {
+                        "post_id": post_id,
+                        "worker": claimed_at[post_id][0] or "?",
+                        "kind": "publish",
+                        "started_at": claimed_at[post_id][1],
+                        "finished_at": now,
+                        "outcome": "lease_expired",
+                        "error": "lease expired before an outcome was recorded",
+                        "http_status": None,
+                    }
+                    for post_id in moved
+                ],
             )
-            .returning(Post.id)
-        ).all()
-        for post_id in moved:
-            owner, started = claimed_at[post_id]
-            session.execute(
-                insert(Attempt).values(
-                    post_id=post_id,
-                    worker=owner or "?",
-                    kind="publish",
-                    started_at=started,
-                    finished_at=now,
-                    outcome="lease_expired",
-                    error="lease expired before an outcome was recorded",
-                )
-            )
-    return list(moved)
+    return moved
 
 
 # --- settling --------------------------------------------------------------------------
@@ -408,7 +314,7 @@ def settle_outcomes(
     if not outcomes:
         return []
     with transaction(session_factory) as session:
-        return [_settle(session, worker_id, o) for o in outcomes]
+        return _settle(session.connection(), worker_id, outcomes)
 
 
 def settle_reconciled(
@@ -422,76 +328,87 @@ def settle_reconciled(
     if not decisions:
         return []
     with transaction(session_factory) as session:
-        return [
-            _apply(
-                session,
-                and_(Post.state == PostState.UNCONFIRMED, Post.updated_at == seen),
-                worker_id,
-                o,
-            )
-            for o, seen in decisions
-        ]
+        conn = session.connection()
+        query = _locked(conn, sql.UNDECIDED)
+        held = {}
+        for o, seen in decisions:
+            row = conn.execute(query, {"id": o.post_id, "seen": seen}).first()
+            if row is not None:
+                held[o.post_id] = row
+        return _write(conn, worker_id, [o for o, _ in decisions], held)
 
 
-def _settle(session: Session, worker_id: str, o: Outcome) -> bool:
-    held = and_(Post.lease_owner == worker_id, Post.state == PostState.PUBLISHING)
-    if o.state == PostState.PUBLISHED:
-        # A post is known to be out: worth recording even if the lease ran out meanwhile,
+def _locked(conn: Connection, query: Any) -> Any:
+    """``query`` FOR UPDATE on PostgreSQL (SQLite's writer holds the whole database)."""
+    return query.with_for_update() if conn.dialect.name == "postgresql" else query
+
+
+def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> list[bool]:
+    if not outcomes:
+        return []
+    params = {
+        "ids": [o.post_id for o in outcomes],
+        "worker": worker_id,
+        # A post known to be out is worth recording even if the lease ran out meanwhile,
         # as long as reconcile has not decided about it yet.
-        held = or_(held, and_(Post.lease_owner == worker_id, Post.state == PostState.UNCONFIRMED))
-    return _apply(session, held, worker_id, o)
-
-
-def _apply(session: Session, guard: ColumnElement[bool], worker_id: str, o: Outcome) -> bool:
-    """Moves post ``o.post_id`` to ``o.state`` if ``guard`` holds, with its attempt row,
-    channel pause and blocked thread parts, in the session's transaction."""
-    values: dict[str, Any] = {
-        "state": o.state,
-        "lease_expires": None,
-        "updated_at": o.finished_at,
-        "last_error": o.error,
+        "published_ids": [o.post_id for o in outcomes if o.state == PostState.PUBLISHED],
     }
-    if o.state != PostState.PUBLISHED:
-        values["lease_owner"] = None
-    if o.refund_attempt:
-        values["attempts"] = Post.attempts - 1
-    if o.state == PostState.PUBLISHED:
-        assert o.remote is not None
-        values.update(
-            remote_id=o.remote.remote_id,
-            remote_url=o.remote.url,
-            remote_data=dict(o.remote.data),
-            published_at=o.published_at or o.finished_at,
-            next_metrics_at=(o.published_at or o.finished_at) + METRICS_DELAY,
-            last_error=None,
-        )
-    elif o.state == PostState.SCHEDULED and o.due_at is not None:
-        values["due_at"] = o.due_at
-    row = session.execute(
-        update(Post)
-        .where(Post.id == o.post_id, guard)
-        .values(**values)
-        .returning(Post.channel, Post.release_id, Post.seq, Post.part_index)
-    ).first()
-    if row is None:
-        return False
-    session.execute(
-        insert(Attempt).values(
-            post_id=o.post_id,
-            worker=worker_id,
-            kind=o.kind,
-            started_at=o.started_at,
-            finished_at=o.finished_at,
-            outcome=o.label,
-            error=o.error,
-            http_status=o.http_status,
-        )
-    )
-    if o.pause_until is not None:
-        pause_channel(session, row.channel, o.pause_until, o.pause_reason or o.label)
-    if o.state == PostState.FAILED:
-        block_followers(session, row.release_id, row.channel, row.seq, row.part_index, o)
-    return True
+    held = {row.id: row for row in conn.execute(_locked(conn, sql.HELD), params)}
+    return _write(conn, worker_id, outcomes, held)
+
+
+def _write(
+    conn: Connection, worker_id: str, outcomes: Sequence[Outcome], held: dict[int, Row[Any]]
+) -> list[bool]:
+    """Writes the outcomes whose post is in ``held`` (checked and, on PostgreSQL, locked by
+    the caller): state and remote fields, attempt rows, channel pauses, blocked parts."""
+    chosen = [o for o in outcomes if o.post_id in held]
+    if chosen:
+        conn.execute(sql.WRITE_OUTCOME, [_outcome_params(o, worker_id) for o in chosen])
+        conn.execute(sql.INSERT_ATTEMPT, [_attempt_params(o, worker_id) for o in chosen])
+    session = Session(bind=conn)
+    for o in chosen:
+        row = held[o.post_id]
+        if o.pause_until is not None:
+            pause_channel(session, row.channel, o.pause_until, o.pause_reason or o.label)
+        if o.state == PostState.FAILED:
+            block_followers(session, row.release_id, row.channel, row.seq, row.part_index, o)
+    return [o.post_id in held for o in outcomes]
+
+
+def _outcome_params(o: Outcome, worker_id: str) -> dict[str, Any]:
+    published = o.state == PostState.PUBLISHED
+    remote = o.remote if published else None
+    if published:
+        assert remote is not None
+    at = (o.published_at or o.finished_at) if published else None
+    return {
+        "b_id": o.post_id,
+        "b_state": o.state,
+        "b_owner": worker_id if published and o.kind == "publish" else None,
+        "b_at": o.finished_at,
+        "b_error": None if published else o.error,
+        "b_refund": 1 if o.refund_attempt else 0,
+        "b_due": o.due_at if o.state == PostState.SCHEDULED else None,
+        "b_remote_id": remote.remote_id if remote else None,
+        "b_remote_url": remote.url if remote else None,
+        "b_remote_data": dict(remote.data) if remote else None,
+        "b_published_at": at,
+        "b_metrics_at": at + METRICS_DELAY if at else None,
+    }
+
+
+def _attempt_params(o: Outcome, worker_id: str) -> dict[str, Any]:
+    return {
+        "post_id": o.post_id,
+        "worker": worker_id,
+        "kind": o.kind,
+        "started_at": o.started_at,
+        "finished_at": o.finished_at,
+        "outcome": o.label,
+        "error": o.error,
+        "http_status": o.http_status,
+    }
 
 
 def pause_channel(session: Session, channel: str, until: datetime, reason: str) -> None:
