@@ -54,7 +54,7 @@ class PlanRequest:
 
     key: str
     earliest: datetime
-    priority: Priority = "normal"
+    priority: str = "normal"  # a Priority; str so values read from storage pass as they are
     expires: datetime | None = None
 
 
@@ -64,7 +64,7 @@ def plan_due_time(
     earliest: datetime,
     taken: Sequence[datetime],
     key: str,
-    priority: Priority,
+    priority: str,
     now: datetime,
     expires: datetime | None = None,
     stagger_seconds: int = 120,
@@ -72,8 +72,9 @@ def plan_due_time(
 ) -> datetime | None:
     """The due time (UTC) of one post on ``channel``, by the rule in this module's docstring.
 
-    ``taken`` holds the channel's other planned or published posts, in any order.
-    Returns None when no instant qualifies before ``expires`` or within ``horizon``.
+    ``taken`` holds the channel's other planned or published posts, in any order;
+    ``priority`` is one of :data:`Priority`. Returns None when no instant qualifies before
+    ``expires`` or within ``horizon``.
     Raises ValueError for a naive datetime or an unknown priority.
     """
     ordered = sorted(require_aware(x, "taken") for x in taken)

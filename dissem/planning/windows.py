@@ -15,7 +15,7 @@ at least X" gives one rule that covers both DST transitions:
   ``01:00-02:00`` on New York's 2026-11-01 runs from the first 01:00 (EDT) to 02:00 EST,
   two real hours with no gap and no double counting; ``00:00-01:30`` closes at the first
   01:30 and stays closed through the repeated 01:00-01:30 EST; ``01:30-03:00`` opens at
-  the first 01:30 and includes the repeated half hour.
+  the first 01:30 and stays open through the whole repeated hour until 03:00 EST.
 
 Equivalently: an instant is inside a window when the highest reading the local clock has
 shown so far falls within ``[start, end)`` on a listed day. A local *day* is delimited the

@@ -145,7 +145,7 @@ def test_plan_due_time_table(
         earliest=at(earliest),
         taken=[at(x) for x in taken],
         key="release-1/c",
-        priority=priority,  # type: ignore[arg-type]
+        priority=priority,
         now=at(now),
         expires=at(expires) if expires else None,
         stagger_seconds=0,

@@ -40,6 +40,7 @@ ZONES = [
     "Pacific/Chatham",  # +12:45 / +13:45
 ]
 SETTINGS = settings(max_examples=150, deadline=None)
+LIGHT = settings(max_examples=100, deadline=None)
 
 
 @cache
@@ -207,7 +208,7 @@ def test_plan_due_time_is_the_earliest_valid_instant(sc: dict[str, object]) -> N
         g += Q
 
 
-@SETTINGS
+@LIGHT
 @given(scenarios())
 def test_breaking_goes_at_once_unless_expired(sc: dict[str, object]) -> None:
     sc["priority"] = "breaking"
@@ -217,7 +218,7 @@ def test_breaking_goes_at_once_unless_expired(sc: dict[str, object]) -> None:
     assert due == (None if expires is not None and expires <= base else base)  # type: ignore[operator]
 
 
-@SETTINGS
+@LIGHT
 @given(channel_and_start())
 def test_next_window_instant_is_the_first_instant_inside(case: tuple[Channel, datetime]) -> None:
     ch, t = case
