@@ -1,8 +1,8 @@
 """Metrics over each post's life: a snapshot schedule by post age and the collection round.
 
-The daemon calls :func:`collect_due_metrics` every ``DISSEM_METRICS_INTERVAL`` seconds; the
-publisher sets ``next_metrics_at = first_snapshot_at(published_at, schedule)`` when a post
-goes out.
+The daemon calls :func:`collect_due_metrics` every ``DISSEM_METRICS_INTERVAL`` seconds. A
+post enters the schedule when it is published, with ``next_metrics_at`` set to its first
+grid time (:func:`first_snapshot_at`: one hour after publication by default).
 """
 
 from __future__ import annotations

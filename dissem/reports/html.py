@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from dissem.reports.aggregate import ON_TIME_TOLERANCE
 from dissem.reports.charts import bar_chart, column_chart
 from dissem.reports.figures import GroupFigures, WeekFigures
 from dissem.reports.labels import WEEKDAY_KEYS, fmt_change, fmt_int, fmt_pct, labels
@@ -122,6 +123,7 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         pct=lambda r: "–" if r is None else fmt_pct(r, lang),
         generated=local(generated_at),
         period=_period(figures, zone),
+        on_time_minutes=int(ON_TIME_TOLERANCE.total_seconds() // 60),
         metric_columns=("likes", "reposts", "replies", "quotes", "shares", "views", "reach"),
     )
 

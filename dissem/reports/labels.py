@@ -75,7 +75,7 @@ LABELS: dict[str, dict[str, str]] = {
         "or before the end of the week. Views and reach are shown apart.",
         "def_not_reported": "A dash (–) or “not reported by the platform” marks a figure the "
         "platform does not give; it is never counted as zero.",
-        "def_on_time": "On time: published at most 15 minutes after the planned time.",
+        "def_on_time": "On time: published at most {minutes} minutes after the planned time.",
         "summary_sheet": "Summary",
         "figure": "Figure",
         "this_week": "This week",
@@ -152,7 +152,7 @@ LABELS: dict[str, dict[str, str]] = {
         "terpisah.",
         "def_not_reported": "Tanda pisah (–) atau “tidak dilaporkan oleh platform” menandai "
         "angka yang tidak diberikan platform; tidak pernah dihitung sebagai nol.",
-        "def_on_time": "Tepat waktu: terbit paling lambat 15 menit setelah waktu yang "
+        "def_on_time": "Tepat waktu: terbit paling lambat {minutes} menit setelah waktu yang "
         "direncanakan.",
         "summary_sheet": "Ringkasan",
         "figure": "Angka",

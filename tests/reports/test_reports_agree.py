@@ -102,6 +102,7 @@ def test_numbers_agree_in_html_csv_and_xlsx(
     assert "not reported by the platform" in text
     assert "Weekly report" in text and "vs previous week" in text
     assert "+400.0%" in text  # posts: 5 against 1
+    assert "at most 15 minutes after the planned time" in text  # the footer's definitions
 
     # --- CSV
     with result.files["csv"].open(encoding="utf-8-sig", newline="") as fh:
