@@ -34,6 +34,7 @@ from dissem.store.models import ChannelRow, Post, PostState
 
 __all__ = [
     "BLOCKED_PREFIX",
+    "BUSY_RETRY",
     "METRICS_DELAY",
     "PAUSED_FOREVER",
     "ClaimedPost",
@@ -52,6 +53,8 @@ __all__ = [
 PAUSED_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 #: how long after publishing the first metrics snapshot is due
 METRICS_DELAY = timedelta(hours=1)
+#: how soon to look again when due posts wait for a channel another worker is publishing on
+BUSY_RETRY = timedelta(milliseconds=200)
 #: ``last_error`` of thread parts that cannot go out because an earlier part failed
 BLOCKED_PREFIX = "blocked: "
 
@@ -233,14 +236,19 @@ def _claimed(conn: Connection, row: Any) -> ClaimedPost:
 
 
 def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> datetime | None:
-    """When a dispatch round may next find work: the earliest future due time of a
-    scheduled post on a channel that can post, or the end of a pause of a channel that has
-    scheduled posts. None when nothing is waiting."""
+    """When a dispatch round may next find work: :data:`BUSY_RETRY` from now when due posts
+    are waiting (for a busy channel), else the earliest future due time of a scheduled post
+    on a channel that can post, or the end of a pause of a channel that has scheduled posts.
+    None when nothing is waiting."""
     with session_factory() as session:
         conn = session.connection()
+        # Due now but not claimed: its channel is busy with another worker's post (or the
+        # post waits for an earlier thread part); look again shortly.
+        waiting = conn.scalar(_DUE_WAITING, {"now": now})
         future = conn.scalar(_NEXT_FUTURE, {"now": now})
         pause_end = conn.scalar(_NEXT_PAUSE_END, {"now": now})
-    times = [t for t in (future, pause_end) if t is not None]
+    soon = now + BUSY_RETRY if waiting is not None else None
+    times = [t for t in (soon, future, pause_end) if t is not None]
     return min(times) if times else None
 
 
@@ -248,6 +256,12 @@ _open_channel = and_(
     ChannelRow.enabled.is_(True),
     ChannelRow.removed.is_(False),
     or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= sql._now()),
+)
+_DUE_WAITING = (
+    select(Post.id)
+    .join(ChannelRow, ChannelRow.name == Post.channel)
+    .where(Post.state == PostState.SCHEDULED, Post.due_at <= sql._now(), _open_channel)
+    .limit(1)
 )
 # ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first post of an
 # open channel (MIN() over a join would read them all).

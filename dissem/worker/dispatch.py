@@ -24,8 +24,8 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -305,16 +305,22 @@ def dispatch_once(
     alerter: Alerter | None = None,
     executor: Executor | None = None,
 ) -> DispatchStats:
-    """Publishes everything claimable now, in batches of ``settings.claim_batch`` with
-    ``settings.concurrency`` threads, until nothing is left or ``stop_event`` is set (then
-    the batch in hand is finished and recorded, and no more is claimed).
+    """Publishes everything claimable now with ``settings.concurrency`` threads, until
+    nothing is left or ``stop_event`` is set (then the posts in hand are finished and
+    recorded, and no more are claimed).
 
-    ``executor`` lets a daemon keep one thread pool across rounds; without it a pool lives
-    for this call. Alerts go out after the outcome is committed.
+    Posts flow through a window of twice ``concurrency``: whenever no more than
+    ``concurrency`` are in hand, the finished ones are recorded and new ones claimed in one
+    transaction (at most ``settings.claim_batch`` at a time), so threads never wait for a
+    whole batch and a transaction serves several posts. ``executor`` lets a daemon keep one
+    thread pool across rounds; without it a pool lives for this call. Alerts go out after
+    the outcome is committed.
     """
     stats = DispatchStats()
     alerter = alerter or NullAlerter()
-    pool = executor or ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
+    threads = max(1, settings.concurrency)
+    window = 2 * threads
+    pool = executor or ThreadPoolExecutor(threads, thread_name_prefix="publish")
 
     def publish(claimed: ClaimedPost) -> Outcome | None:
         return publish_claimed(
@@ -326,34 +332,42 @@ def dispatch_once(
             worker_id=worker_id,
         )
 
+    in_hand: set[Future[Outcome | None]] = set()
+    pending: list[Outcome] = []
     try:
-        pending: list[Outcome] = []
         while True:
-            limit = 0 if stop_event.is_set() else settings.claim_batch
-            settled, claimed = settle_and_claim(
-                session_factory,
-                worker_id,
-                pending,
-                now_fn(),
-                limit=limit,
-                lease_seconds=settings.lease_seconds,
-            )
-            _account(stats, pending, settled, alerter)
-            if not claimed:
+            if len(in_hand) <= threads:
+                room = (
+                    0 if stop_event.is_set() else min(settings.claim_batch, window - len(in_hand))
+                )
+                if pending or room:
+                    settled, claimed = settle_and_claim(
+                        session_factory,
+                        worker_id,
+                        pending,
+                        now_fn(),
+                        limit=room,
+                        lease_seconds=settings.lease_seconds,
+                    )
+                    _account(stats, pending, settled, alerter)
+                    pending = []
+                    if claimed:
+                        stats.rounds += 1
+                        stats.claimed += len(claimed)
+                        in_hand.update(pool.submit(publish, c) for c in claimed)
+            if not in_hand:
                 break
-            stats.rounds += 1
-            stats.claimed += len(claimed)
-            # A thread hop per post costs more than it saves when only one channel is due.
-            results: Iterable[Outcome | None] = (
-                [publish(claimed[0])] if len(claimed) == 1 else pool.map(publish, claimed)
-            )
-            pending = []
-            for result in results:
+            done, in_hand = wait(in_hand, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
                 if result is None:
                     stats.lost += 1
                 else:
                     pending.append(result)
     finally:
+        # Whatever happens (a database error), finish the posts in hand before leaving;
+        # their outcomes stay unrecorded and the leases run out into reconcile.
+        wait(in_hand)
         if executor is None:
             pool.shutdown(wait=True)
     stats.next_due = next_due_at(session_factory, now_fn())
