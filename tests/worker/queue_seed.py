@@ -52,7 +52,7 @@ def queue_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         engine.dispose()
         yield url
         return
-    from conftest import drop_postgres_database, new_postgres_database
+    from pgdb import drop_postgres_database, new_postgres_database
 
     url, name = new_postgres_database()
     try:

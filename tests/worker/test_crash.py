@@ -231,7 +231,7 @@ def test_one_sqlite_worker_killed_again_and_again(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    from conftest import drop_postgres_database, new_postgres_database
+    from pgdb import drop_postgres_database, new_postgres_database
 
     url, name = new_postgres_database()
     try:
