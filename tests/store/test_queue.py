@@ -15,6 +15,7 @@ from dissem.platforms.base import RemotePost
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import Attempt, Post, PostState
 from dissem.store.queue import (
+    BUSY_RETRY,
     Outcome,
     claim_due_posts,
     expire_leases,
@@ -179,6 +180,14 @@ def test_next_due_at_is_the_earliest_future_due_time_or_pause_end(factory: Facto
     add_channel(factory, "p", paused_until=T0 + timedelta(seconds=30))
     add_post(factory, "p", due_at=T0 - timedelta(minutes=1))
     assert next_due_at(factory, T0) == T0 + timedelta(seconds=30)
+
+
+def test_next_due_is_soon_when_a_due_post_waits_for_a_busy_channel(factory: Factory) -> None:
+    add_channel(factory, "m")
+    add_post(factory, "m")
+    add_post(factory, "m")
+    assert len(claim(factory)) == 1  # the other one waits for the channel
+    assert next_due_at(factory, T0) == T0 + BUSY_RETRY
 
 
 def test_claims_from_two_engines_never_overlap(qurl: str, factory: Factory) -> None:

@@ -42,9 +42,9 @@ from dissem.platforms.base import PublishContext
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import Attempt, Post, PostState
-from dissem.store.queue import PAUSED_FOREVER
+from dissem.store.queue import PAUSED_FOREVER, claim_due_posts, settle_outcomes
 from dissem.worker.backoff import backoff_delay
-from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
+from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once, publish_claimed
 
 __all__ = ["qengine", "qfactory", "queue_db", "qurl"]  # fixtures used by name
 
@@ -320,3 +320,22 @@ def test_backoff_grows_until_the_cap() -> None:
     delays = [backoff_delay(n, base=30, cap=3600, rng=random.Random(1)) for n in range(1, 12)]
     assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60
     assert all(1800 <= d <= 3600 for d in delays[8:])
+
+
+def test_post_whose_lease_is_nearly_gone_is_put_back_unsent(rig: Rig) -> None:
+    pid = add_post(rig.factory, "m")
+    (claimed,) = claim_due_posts(rig.factory, "w1", T0, limit=1, lease_seconds=60)
+    rig.clock.t = T0 + timedelta(seconds=50)  # less than http_timeout (15 s) left
+    outcome = publish_claimed(
+        claimed,
+        adapters=rig.adapters,
+        session_factory=rig.factory,
+        settings=rig.settings,
+        now_fn=rig.clock.now,
+        worker_id="w1",
+    )
+    assert outcome is not None and (outcome.state, outcome.label) == ("scheduled", "not_sent")
+    assert rig.world.calls == []
+    assert settle_outcomes(rig.factory, "w1", [outcome]) == [True]
+    post = get_post(rig.factory, pid)
+    assert (post.state, post.attempts, post.due_at) == (PostState.SCHEDULED, 0, rig.clock.t)
