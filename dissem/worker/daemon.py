@@ -34,6 +34,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from dissem.config.models import Channel
 from dissem.platforms.base import Platform
 from dissem.settings import Settings
 from dissem.store.locks import singleton
@@ -84,8 +85,8 @@ class Worker:
         self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.engine, self.session_factory = open_store(settings)
         self.alerter = alerter or build_alerter(settings)
-        self.adapters = AdapterPool(settings, adapter_factory)
         self.metrics = WorkerMetrics(self.session_factory)
+        self.adapters = AdapterPool(settings, self._timed(adapter_factory))
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._wake = threading.Event()
@@ -127,7 +128,7 @@ class Worker:
             )
             for label, n in stats.outcomes.items():
                 totals[label] = totals.get(label, 0) + n
-                self.metrics.attempts.labels("all", label).inc(n)
+                self.metrics.attempts.labels(label).inc(n)
             self.last_run["dispatch"] = self.clock()
             self.next_due = stats.next_due
             if stats.next_due is None:
@@ -179,6 +180,31 @@ class Worker:
             result = run_weekly_report(self.session_factory, self.settings, self.clock())
         self.last_run["report"] = self.clock()
         return None if result is None else str(getattr(result, "week", result))
+
+    def _timed(self, factory: AdapterFactory | None) -> AdapterFactory:
+        """Wraps adapters so each publish call's latency lands in ``/metrics``."""
+
+        def build(channel: Channel) -> Platform:
+            if factory is not None:
+                adapter = factory(channel)
+            else:
+                from dissem.platforms.registry import build_adapter
+
+                adapter = build_adapter(channel, self.settings)
+            publish = adapter.publish
+            histogram = self.metrics.publish_latency.labels(adapter.name)
+
+            def timed_publish(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return publish(*args, **kwargs)
+                finally:
+                    histogram.observe(time.perf_counter() - started)
+
+            adapter.publish = timed_publish  # type: ignore[method-assign]
+            return adapter
+
+        return build
 
     def _adapter_by_name(self, name: str) -> Platform:
         with self.session_factory() as s:

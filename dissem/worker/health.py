@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.store.models import ChannelRow, Post, PostState
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
-LATENESS_BUCKETS = (0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600)
+LATENESS_WINDOW = timedelta(hours=1)
 
 
 class WorkerMetrics:
@@ -37,17 +37,10 @@ class WorkerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.lateness = Histogram(
-            "dissem_lateness_seconds",
-            "publish time minus due time",
-            ["platform"],
-            buckets=LATENESS_BUCKETS,
-            registry=self.registry,
-        )
         self.attempts = Counter(
             "dissem_attempts",
             "publish attempts by outcome",
-            ["platform", "outcome"],
+            ["outcome"],
             registry=self.registry,
         )
         self.registry.register(_QueueCollector(session_factory))
@@ -60,6 +53,11 @@ class _QueueCollector(Collector):
     def collect(self) -> Any:
         posts = GaugeMetricFamily("dissem_posts", "posts by state", labels=["state"])
         paused = GaugeMetricFamily("dissem_channels_paused", "channels paused now")
+        lateness = GaugeMetricFamily(
+            "dissem_lateness_seconds",
+            "publish time minus due time of posts published in the last hour (all workers)",
+            labels=["quantile"],
+        )
         now = datetime.now(UTC)
         with self.session_factory() as s:
             counts = dict(
@@ -68,11 +66,25 @@ class _QueueCollector(Collector):
             n_paused = s.scalar(
                 select(func.count()).select_from(ChannelRow).where(ChannelRow.paused_until > now)
             )
+            late = sorted(
+                max((pub - due).total_seconds(), 0.0)
+                for pub, due in s.execute(
+                    select(Post.published_at, Post.due_at).where(
+                        Post.published_at >= now - LATENESS_WINDOW, Post.due_at.is_not(None)
+                    )
+                ).tuples()
+                if pub is not None and due is not None
+            )
+        for q in (0.5, 0.99, 1.0):
+            lateness.add_metric(
+                [str(q)], late[min(int(q * len(late)), len(late) - 1)] if late else 0.0
+            )
         for state in PostState.ALL:
             posts.add_metric([state], float(counts.get(state, 0)))
         paused.add_metric([], float(n_paused or 0))
         yield posts
         yield paused
+        yield lateness
 
 
 class HealthServer:
