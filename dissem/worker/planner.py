@@ -4,12 +4,18 @@ Rules (the post lifecycle in DESIGN.md):
 
 - an approved release (``status: approved`` plus ``approved_by``) gets one post per part per
   target channel, each with its idempotency key from the start;
-- an edit re-composes the posts that have not gone out (pending, scheduled, failed); a post
-  that is publishing, published, unconfirmed or in review is never changed;
+- an edit re-composes the posts that have not gone out (pending, scheduled, failed, skipped,
+  expired); a post that is publishing, published, unconfirmed or in review is never changed.
+  The replaced posts stay, cancelled, as history (attempts may point at them) and the new
+  ones take the next ``seq``;
 - a draft holds what has not gone out (back to pending); withdrawal, deletion, or a channel
-  leaving the targets cancels it; expiry expires it;
+  leaving the targets (or removed from channels.yaml) cancels it; expiry expires it. When
+  the cause goes away (approved again, file restored, target again) the posts the planner
+  cancelled are made again: they never went out. A post a person cancelled stays cancelled;
+- a channel whose entry in channels.yaml is broken keeps its posts as they are until fixed;
 - a channel whose config changed gets its scheduled posts re-planned;
-- an evergreen release is shared again once its interval after the last share has passed.
+- an evergreen release is shared again once its interval after the last share has passed
+  (re-planning or editing a re-share keeps that bound).
 
 Compose failures are reported per release and never stop the others.
 """
@@ -27,7 +33,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dissem.compose import compose
-from dissem.compose.types import Composition
 from dissem.config.models import Channel, LoadedConfig, Release
 from dissem.planning import PlanRequest, next_evergreen, plan_many
 from dissem.settings import Settings
@@ -38,6 +43,11 @@ log = logging.getLogger(__name__)
 #: States whose text may still be rewritten and whose due time may still move.
 EDITABLE = frozenset({PostState.PENDING, PostState.SCHEDULED, PostState.FAILED})
 HOLDABLE = frozenset({PostState.PENDING, PostState.SCHEDULED})
+#: States of posts that never went out and may be replaced by a new composition.
+UNSENT = EDITABLE | {PostState.SKIPPED, PostState.EXPIRED}
+#: ``last_error`` of posts the planner cancelled because of the config (not a person).
+WITHDRAWN, DELETED, NOT_A_TARGET = "withdrawn", "release deleted", "no longer a target"
+PLANNER_CANCELS = frozenset({WITHDRAWN, DELETED, NOT_A_TARGET})
 
 
 @dataclass
@@ -93,7 +103,7 @@ def plan_posts(
             out.errors.append(f"{rel.id}: {exc}")
     for rid, row in rows.items():
         if row.deleted and (releases is None or rid in releases):
-            out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, "release deleted")
+            out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, DELETED)
     if channels_changed:
         _replan_channels(session, config, settings, channels_changed, taken, now, out)
     out.expired += expire_posts(session, now)
@@ -112,7 +122,7 @@ def _plan_release(
     out: PlanChanges,
 ) -> None:
     if rel.status == "withdrawn":
-        out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, "withdrawn")
+        out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, WITHDRAWN)
         return
     if rel.status != "approved" or not rel.approved_by:
         out.held += _hold(session, rel.id)
@@ -126,8 +136,9 @@ def _plan_release(
     for post in session.scalars(select(Post).where(Post.release_id == rel.id)):
         existing[post.channel].append(post)
     for name, posts in existing.items():
-        if name not in targets:
-            out.cancelled += _close_posts(posts, PostState.CANCELLED, "no longer a target", now)
+        # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
+        if name not in targets and name not in config.broken_channel_names:
+            out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, now)
     for name in targets:
         channel = config.channels[name]
         posts = existing.get(name, [])
@@ -135,11 +146,22 @@ def _plan_release(
         current = sorted((p for p in posts if p.seq == seq), key=lambda p: p.part_index)
         if not current:
             _create(session, rel, row, channel, 0, rel.not_before, taken, settings, now, out)
+        elif all(_planner_cancelled(p) for p in current):
+            _replace(session, rel, row, channel, current, taken, settings, now, out)
         elif all(p.release_revision == row.revision for p in current):
             if rel.priority == "evergreen":
                 _maybe_reshare(session, rel, row, channel, current, taken, settings, now, out)
         else:
             _recompose(session, rel, row, channel, current, taken, settings, now, out)
+
+
+def _planner_cancelled(post: Post) -> bool:
+    return post.state == PostState.CANCELLED and post.last_error in PLANNER_CANCELS
+
+
+def _unsent(post: Post) -> bool:
+    """Never went out: may be replaced by a new composition."""
+    return post.state in UNSENT or _planner_cancelled(post)
 
 
 def _create(
@@ -227,17 +249,59 @@ def _recompose(
     now: datetime,
     out: PlanChanges,
 ) -> None:
-    if any(p.state not in EDITABLE | {PostState.SKIPPED, PostState.EXPIRED} for p in current):
+    if not all(_unsent(p) for p in current):
         for p in current:  # part of it went out: keep what is there, note the revision
             p.release_revision = row.revision
         return
-    comp: Composition = compose(rel, channel, now)
+    _replace(session, rel, row, channel, current, taken, settings, now, out)
+    out.recomposed += len(current)
+
+
+def _replace(
+    session: Session,
+    rel: Release,
+    row: ReleaseRow,
+    channel: Channel,
+    current: list[Post],
+    taken: dict[str, list[datetime]],
+    settings: Settings,
+    now: datetime,
+    out: PlanChanges,
+) -> None:
+    """New posts for ``channel`` at the next ``seq``; ``current`` (all unsent) are kept as
+    cancelled history: attempt rows may point at them, so they are never deleted."""
     _forget(taken, channel.name, current)
     for p in current:
-        session.delete(p)
+        if p.state != PostState.CANCELLED:
+            p.state, p.last_error, p.updated_at = (
+                PostState.CANCELLED,
+                f"replaced by revision {row.revision}",
+                now,
+            )
     session.flush()
-    _create(session, rel, row, channel, current[0].seq, rel.not_before, taken, settings, now, out)
-    out.recomposed += len(comp)
+    earliest = _earliest(session, rel, channel, settings)
+    _create(session, rel, row, channel, current[0].seq + 1, earliest, taken, settings, now, out)
+
+
+def _earliest(
+    session: Session, rel: Release, channel: Channel, settings: Settings
+) -> datetime | None:
+    """The earliest a new post of ``rel`` on ``channel`` may go: the embargo, and for an
+    evergreen release also its interval after the channel's last share of it."""
+    if rel.priority != "evergreen":
+        return rel.not_before
+    last = session.scalar(
+        select(func.max(Post.published_at)).where(
+            Post.release_id == rel.id,
+            Post.channel == channel.name,
+            Post.state == PostState.PUBLISHED,
+        )
+    )
+    if last is None:
+        return rel.not_before
+    default = timedelta(days=settings.evergreen_interval_days)
+    again = next_evergreen(channel, last, default)
+    return max(again, rel.not_before) if rel.not_before else again
 
 
 def _maybe_reshare(
@@ -253,9 +317,8 @@ def _maybe_reshare(
 ) -> None:
     if not all(p.state == PostState.PUBLISHED and p.published_at for p in current):
         return
-    last = max(p.published_at for p in current if p.published_at)
-    default = timedelta(days=settings.evergreen_interval_days)
-    earliest = next_evergreen(channel, last, default)
+    earliest = _earliest(session, rel, channel, settings)
+    assert earliest is not None  # a share was published
     if rel.expires and earliest >= rel.expires:
         return
     _create(session, rel, row, channel, current[0].seq + 1, earliest, taken, settings, now, out)
@@ -275,17 +338,25 @@ def _replan_channels(
         channel = config.channels.get(name)
         if channel is None:
             continue
-        posts = session.scalars(
-            select(Post)
-            .where(Post.channel == name, Post.state == PostState.SCHEDULED, Post.part_index == 1)
-            .order_by(Post.due_at)
-        ).all()
+        # posts of a release whose file is broken keep their time (and their place in taken)
+        posts = [
+            p
+            for p in session.scalars(
+                select(Post)
+                .where(
+                    Post.channel == name,
+                    Post.state == PostState.SCHEDULED,
+                    Post.part_index == 1,
+                )
+                .order_by(Post.due_at)
+            )
+            if p.release_id in releases
+        ]
         _forget(taken, name, posts)
         for post in posts:
-            rel = releases.get(post.release_id)
-            if rel is None:
-                continue
-            due = _plan_one(rel, channel, post.seq, rel.not_before, taken, settings, now)
+            rel = releases[post.release_id]
+            earliest = _earliest(session, rel, channel, settings)
+            due = _plan_one(rel, channel, post.seq, earliest, taken, settings, now)
             siblings = session.scalars(
                 select(Post).where(
                     Post.release_id == post.release_id,
@@ -304,8 +375,9 @@ def _replan_channels(
 
 
 def _forget(taken: dict[str, list[datetime]], name: str, posts: Sequence[Post]) -> None:
+    """Takes the scheduled ``posts`` out of ``taken`` before they are planned again."""
     for p in posts:
-        if p.part_index == 1 and p.due_at in taken[name]:
+        if p.part_index == 1 and p.state == PostState.SCHEDULED and p.due_at in taken[name]:
             taken[name].remove(p.due_at)
 
 
@@ -325,6 +397,16 @@ def stale_release_ids(session: Session) -> set[str]:
             ReleaseRow.status == "approved",
             or_(latest.c.rev.is_(None), latest.c.rev < ReleaseRow.revision),
         )
+    )
+    return set(session.scalars(stmt))
+
+
+def open_release_ids(session: Session, channels: set[str]) -> set[str]:
+    """Releases with posts not yet gone out (pending or scheduled) on ``channels``."""
+    stmt = (
+        select(Post.release_id)
+        .where(Post.channel.in_(sorted(channels)), Post.state.in_(sorted(HOLDABLE)))
+        .distinct()
     )
     return set(session.scalars(stmt))
 

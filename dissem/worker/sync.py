@@ -13,7 +13,7 @@ from dissem.config.models import LoadedConfig
 from dissem.errors import ConfigProblem
 from dissem.settings import Settings
 from dissem.store.db import transaction
-from dissem.worker.planner import PlanChanges, plan_posts, stale_release_ids
+from dissem.worker.planner import PlanChanges, open_release_ids, plan_posts, stale_release_ids
 from dissem.worker.records import RecordChanges, record_config
 
 
@@ -42,7 +42,8 @@ def sync(
     """Loads ``settings.config_dir`` (unless ``config`` is given) and records and plans it.
 
     Broken files are reported in ``result.problems`` and leave their releases untouched.
-    Only releases that are new, edited, evergreen or on a changed channel are re-planned.
+    Only releases that are new, edited, evergreen, not yet (fully) planned, or with posts on
+    a changed, added or removed channel are re-planned.
     """
     if config is None:
         config = load_config(settings.config_dir, timezone=settings.timezone)
@@ -52,6 +53,8 @@ def sync(
         touched |= set(changes.releases_deleted)
         touched |= stale_release_ids(session)
         touched |= {lr.release.id for lr in config.releases if lr.release.priority == "evergreen"}
+        if changes.channels_removed:  # their open posts are cancelled
+            touched |= open_release_ids(session, set(changes.channels_removed))
         changed_channels = set(changes.channels_changed) | set(changes.channels_added)
         if changed_channels:
             touched |= {
