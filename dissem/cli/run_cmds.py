@@ -35,7 +35,10 @@ def run(once: bool) -> None:
         finally:
             worker.close()
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "none"
-        click.echo(f"run --once: attempts: {outcomes}; reconciled {result.reconciled}")
+        click.echo(
+            f"run --once: published {result.published}; attempts: {outcomes}; "
+            f"reconciled {result.reconciled}"
+        )
         return
     raise SystemExit(worker.run())
 

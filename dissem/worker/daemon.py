@@ -94,6 +94,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
         self.last_run: dict[str, datetime] = {}
         self.next_due: datetime | None = None  # when dispatch may next find work
+        self.published_total = 0  # posts this worker published (outcome labels are not states)
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Worker:
             for label, n in stats.outcomes.items():
                 totals[label] = totals.get(label, 0) + n
                 self.metrics.attempts.labels(label).inc(n)
+            self.published_total += stats.published
             self.last_run["dispatch"] = self.clock()
             self.next_due = stats.next_due
             if stats.next_due is None:
@@ -218,13 +220,14 @@ class Worker:
     def run_once(self) -> OnceResult:
         """Everything due now, then return (cron and tests)."""
         out = OnceResult()
+        published_before = self.published_total
         out.synced = self.sync_job()
         outcomes = self.dispatch_job(horizon=0)
         out.reconciled = self.reconcile_job()
         for label, n in self.dispatch_job(horizon=0).items():
             outcomes[label] = outcomes.get(label, 0) + n
         out.outcomes = outcomes
-        out.published = outcomes.get("published", 0)
+        out.published = self.published_total - published_before
         out.snapshots = self.metrics_job()
         out.report = self.report_job()
         return out

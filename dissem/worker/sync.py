@@ -13,7 +13,13 @@ from dissem.config.models import LoadedConfig
 from dissem.errors import ConfigProblem
 from dissem.settings import Settings
 from dissem.store.db import transaction
-from dissem.worker.planner import PlanChanges, open_release_ids, plan_posts, stale_release_ids
+from dissem.worker.planner import (
+    PlanChanges,
+    expire_posts,
+    open_release_ids,
+    plan_posts,
+    stale_release_ids,
+)
 from dissem.worker.records import RecordChanges, record_config
 
 
@@ -47,6 +53,12 @@ def sync(
     """
     if config is None:
         config = load_config(settings.config_dir, timezone=settings.timezone)
+    if not config.root.is_dir():
+        # A wrong DISSEM_CONFIG_DIR or a checkout half done is a mistake to report (it is in
+        # the problems), never the deletion of every release.
+        with transaction(session_factory) as session:
+            plan = PlanChanges(expired=expire_posts(session, now))
+        return SyncResult(config=config, changes=RecordChanges(), plan=plan)
     with transaction(session_factory) as session:
         changes = record_config(session, config, now)
         touched = set(changes.releases_added) | set(changes.releases_changed)

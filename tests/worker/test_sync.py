@@ -338,3 +338,19 @@ def test_a_failed_post_with_attempts_is_recomposed_and_its_history_kept(
     assert now_cx[-1].idempotency_key != cx.idempotency_key
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Attempt)) == 1
+
+
+def test_a_missing_config_folder_deletes_nothing(session_factory: Factory, folder: Folder) -> None:
+    """A wrong DISSEM_CONFIG_DIR, or a checkout half done, is a mistake to report, not the
+    deletion of every release."""
+    folder.release("r1")
+    run_sync(session_factory, folder)
+    before = _snapshot(session_factory)
+    folder.root.rename(folder.root.with_name("moved"))
+    result = run_sync(session_factory, folder, NOW + timedelta(minutes=1))
+    assert result.problems and "config folder not found" in str(result.problems[0])
+    assert not result.changed
+    assert _snapshot(session_factory) == before
+    with session_factory() as s:
+        row = s.get(ReleaseRow, "r1")
+        assert row is not None and not row.deleted
