@@ -5,6 +5,14 @@ Credentials: ``access_token`` (scopes ``read`` and ``write:statuses``). The chan
 ``Idempotency-Key`` for an hour, so the scheduler may re-send within that hour; past it,
 :meth:`MastodonPlatform.lookup` lists the account's statuses and matches the text (statuses
 come back as HTML, turned into text here before comparing).
+
+An image (``part.media``, scope ``write:media``) is uploaded first with ``POST /api/v2/media``
+(multipart ``file``, alt text as ``description``) and named in ``media_ids``. Mastodon
+processes still images while answering (200); it answers 202 only for media it processes in
+the background (animated GIF), and a status naming unprocessed media is refused with 422. So
+on a 202 the adapter asks ``GET /api/v1/media/:id`` once (200 done, 206 still processing) and,
+rather than sleeping inside the call, posts the text without the image when it is not ready
+(see :mod:`dissem.platforms.media` for what else makes it go without the image).
 """
 
 from __future__ import annotations
@@ -18,10 +26,11 @@ from typing import Any, ClassVar
 
 import requests
 
-from dissem.compose.types import Part
+from dissem.compose.types import Media, Part
 from dissem.errors import ContentRejected, PlatformError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
+from dissem.platforms.media import ImageUnavailable, fit_alt, load_image, skip_image
 
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.I)
@@ -29,6 +38,9 @@ _TAG = re.compile(r"<[^>]+>")
 #: statuses read per page when matching, and pages read at most
 PAGE_SIZE = 40
 MAX_PAGES = 5
+#: Mastodon's defaults for an image and its description
+IMAGE_MAX_BYTES = 16 * 1024 * 1024
+DESCRIPTION_LIMIT = 1500
 
 
 def html_to_text(html: str) -> str:
@@ -65,8 +77,13 @@ class MastodonPlatform(Platform):
         return {"Authorization": f"Bearer {self.credentials['access_token']}"}
 
     def _call(self, method: str, path: str, *, creates: bool = False, **kw: Any) -> Any:
+        return self._request(method, path, creates=creates, **kw).json()
+
+    def _request(
+        self, method: str, path: str, *, creates: bool = False, **kw: Any
+    ) -> requests.Response:
         headers = {**self._headers(), **kw.pop("headers", {})}
-        response = call(
+        return call(
             self.session,
             method,
             self.api_base + path,
@@ -77,7 +94,6 @@ class MastodonPlatform(Platform):
             headers=headers,
             **kw,
         )
-        return response.json()
 
     def _classify(self, response: requests.Response) -> PlatformError | None:
         if response.status_code == 422:  # validation: too long, bad visibility, ...
@@ -105,6 +121,9 @@ class MastodonPlatform(Platform):
             body["spoiler_text"] = part.options["spoiler_text"]
         if reply_to is not None:
             body["in_reply_to_id"] = reply_to.remote_id
+        media_id = self._upload_image(part.media[0]) if part.media else None
+        if media_id is not None:
+            body["media_ids"] = [media_id]
         status = self._call(
             "POST",
             "/api/v1/statuses",
@@ -113,6 +132,35 @@ class MastodonPlatform(Platform):
             headers={"Idempotency-Key": ctx.idempotency_key},
         )
         return RemotePost(remote_id=str(status["id"]), url=status.get("url"))
+
+    def _upload_image(self, media: Media) -> str | None:
+        """The attachment id of the uploaded image; None (and a warning) when the image cannot
+        be loaded, is refused as content, or is still processing after one check."""
+        try:
+            image = load_image(
+                media.src,
+                config_dir=self.settings.config_dir,
+                session=self.session,
+                timeout=self.timeout,
+                max_bytes=IMAGE_MAX_BYTES,
+            )
+            response = self._request(
+                "POST",
+                "/api/v2/media",
+                files={"file": (image.filename, image.data, image.mime)},
+                data={"description": fit_alt(media.alt, DESCRIPTION_LIMIT)} if media.alt else {},
+            )
+            media_id = str(response.json()["id"])
+            if (
+                response.status_code == 202
+                and self._request("GET", f"/api/v1/media/{media_id}").status_code != 200
+            ):
+                skip_image(self.name, media, "Mastodon is still processing it")
+                return None
+        except (ImageUnavailable, ContentRejected) as exc:
+            skip_image(self.name, media, exc)
+            return None
+        return media_id
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """The account's newest status created since ``since`` whose text matches ``part``."""

@@ -7,12 +7,22 @@ tweepy hard-codes ``https://api.twitter.com`` and passes no timeout, so a transp
 mounted on the adapter's session adds the timeout to every call and, when ``api_base`` is
 not the real host (the sandbox), rewrites the host. X has no idempotency: a repeated text is
 answered 403 "duplicate content" without the existing id, and :meth:`XPlatform.lookup`
-matches the text among the account's recent posts. Posts go out as text; X builds the link
-card from the URL itself.
+matches the text among the account's recent posts. X builds the link card from the URL
+itself.
+
+An image (``part.media``) goes up first through the v2 one-shot upload, ``POST
+/2/media/upload`` (multipart ``media``, ``media_category`` ``tweet_image``, needs the
+``media.write`` scope with OAuth 2.0), signed like tweepy signs (OAuth 1.0a or the bearer
+user token) and sent through the same session, so the sandbox redirect applies; its alt text
+is set with ``POST /2/media/metadata``; the post names it in ``media.media_ids``. Images are
+ready at once (only video and GIF need ``finalize``/``STATUS`` polling), so no chunked upload
+is needed under X's 5 MB image cap. When the image cannot be attached the text goes out
+alone (see :mod:`dissem.platforms.media`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -23,15 +33,21 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from dissem.compose.types import Part
+from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
-from dissem.errors import Duplicate, PlatformError
+from dissem.errors import ContentRejected, Duplicate, PlatformError, TransientError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
-from dissem.platforms.http import error_for_response, transport_error
+from dissem.platforms.http import call, error_for_response, transport_error
+from dissem.platforms.media import ImageUnavailable, fit_alt, load_image, skip_image
 from dissem.settings import Settings
 
 REAL_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")
+#: X's limits for a post image and its alt text
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+ALT_LIMIT = 1000
+
+log = logging.getLogger(__name__)
 
 
 class _XTransport(HTTPAdapter):
@@ -115,15 +131,74 @@ class XPlatform(Platform):
         reply_to: RemotePost | None = None,
         root: RemotePost | None = None,
     ) -> RemotePost:
-        """``POST /2/tweets``; a 403 "duplicate content" is :class:`Duplicate` without an id."""
+        """``POST /2/tweets``, with the part's image uploaded first; a 403 "duplicate content"
+        is :class:`Duplicate` without an id."""
+        media_id = self._upload_image(part.media[0]) if part.media else None
         result = self._call(
             "create_tweet",
             creates=True,
             text=part.text,
             in_reply_to_tweet_id=reply_to.remote_id if reply_to else None,
+            media_ids=[media_id] if media_id else None,
             user_auth=self.user_auth,
         )
         return self._remote(str(result["data"]["id"]))
+
+    def _upload_image(self, media: Media) -> str | None:
+        """The media id of the uploaded image (alt text set); None, with a warning, when it
+        cannot be loaded or X refuses it as content."""
+        try:
+            image = load_image(
+                media.src,
+                config_dir=self.settings.config_dir,
+                session=self.session,
+                timeout=self.timeout,
+                max_bytes=IMAGE_MAX_BYTES,
+            )
+            response = call(
+                self.session,
+                "POST",
+                f"{REAL_HOST}/2/media/upload",
+                platform=self.name,
+                timeout=self.timeout,
+                files={"media": (image.filename, image.data, image.mime)},
+                data={
+                    "media_category": "tweet_gif" if image.mime == "image/gif" else "tweet_image"
+                },
+                **self._signed(),
+            )
+        except (ImageUnavailable, ContentRejected) as exc:
+            skip_image(self.name, media, exc)
+            return None
+        try:
+            media_id = str(response.json()["data"]["id"])
+        except (ValueError, KeyError, TypeError):
+            raise TransientError(
+                "x: media upload answered without a media id", platform=self.name
+            ) from None
+        if media.alt:
+            metadata = {"alt_text": {"text": fit_alt(media.alt, ALT_LIMIT)}}
+            try:
+                self._call(
+                    "request",
+                    "POST",
+                    "/2/media/metadata",
+                    json={"id": media_id, "metadata": metadata},
+                    user_auth=self.user_auth,
+                )
+            except ContentRejected as exc:  # the image is still worth showing
+                log.warning("x: image attached without its alt text: %s", exc)
+        return media_id
+
+    def _signed(self) -> dict[str, Any]:
+        """How tweepy authenticates a request: OAuth 1.0a signing, or the user bearer token."""
+        if self.user_auth:
+            c = self.credentials
+            handler = tweepy.OAuth1UserHandler(
+                c["api_key"], c["api_secret"], c["access_token"], c["access_token_secret"]
+            )
+            return {"auth": handler.apply_auth()}
+        return {"headers": {"Authorization": f"Bearer {self.credentials['oauth2_user_token']}"}}
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """The account's most recent post since ``since`` whose text matches ``part``."""

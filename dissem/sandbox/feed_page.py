@@ -34,6 +34,8 @@ box-shadow:0 1px 2px #0002}
 .badge{color:#fff;border-radius:4px;padding:1px 6px;font-weight:600}
 .text{white-space:pre-wrap;word-wrap:break-word;margin:8px 0 0}
 .reply{font-size:12px;color:#777}
+.img{margin:8px 0 0;padding:18px 12px;border:1px dashed #999;border-radius:8px;background:#eef1f5;
+color:#444;font-size:13px;text-align:center}
 """
 
 
@@ -58,7 +60,11 @@ def _card(post: PostRecord, now: datetime) -> str:
         else escape(post.remote_id)
     )
     reply = f"<div class='reply'>in reply to {escape(post.reply_to)}</div>" if post.reply_to else ""
-    media = "".join(f"<div class='reply'>image: {escape(m)}</div>" for m in post.media)
+    media = (
+        "".join(_image(i) for i in post.images)
+        if post.images
+        else "".join(f"<div class='reply'>image: {escape(m)}</div>" for m in post.media)
+    )
     return (
         "<article>"
         f"<div class='meta'><span class='badge' style='background:{colour}'>"
@@ -66,6 +72,15 @@ def _card(post: PostRecord, now: datetime) -> str:
         f"<span>{_ago(post.created_at, now)}</span><span>{link}</span></div>"
         f"{reply}<p class='text'>{escape(post.text)}</p>{media}</article>"
     )
+
+
+def _image(image: dict[str, object]) -> str:
+    """A placeholder box for an uploaded image, showing its alt text (or saying it has none)."""
+    alt = str(image.get("alt") or "")
+    kind = "link card picture" if image.get("kind") == "thumbnail" else "image"
+    label = f"{kind}: {alt}" if alt else f"{kind} without alt text"
+    shown = escape(label, quote=True)
+    return f"<figure class='img' role='img' aria-label='{shown}'>{shown}</figure>"
 
 
 def _ago(then: datetime, now: datetime) -> str:

@@ -5,6 +5,12 @@ Any non-empty bearer token is an account. ``POST /api/v1/statuses`` with an
 (the key is kept only after a successful create, as Mastodon does). Over-long statuses get
 422; throttles get 429 with an ISO 8601 ``X-RateLimit-Reset``. Status ``content`` is HTML,
 as on a real server.
+
+Media: ``POST /api/v2/media`` (multipart ``file``, ``description`` <= 1500 characters) keeps
+the image and answers 200, or 202 while it is "processing" when the state bucket's
+``media_processing_checks`` is above zero: ``GET /api/v1/media/:id`` then answers 206 that
+many times before 200, and a status naming unprocessed media is refused with 422, as Mastodon
+does. ``media_ids`` (at most 4, the caller's own, not yet attached) go on the status.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
+from urllib.parse import parse_qs
 
 from dissem.sandbox.core import (
     Reject,
@@ -24,10 +31,15 @@ from dissem.sandbox.core import (
     route,
 )
 from dissem.sandbox.state import PostRecord, engagement
+from dissem.sandbox.uploads import image_entry, multipart_fields, sniff_image
 
 _URL = re.compile(r"https?://[^\s<]+")
 _VISIBILITIES = ("public", "unlisted", "private", "direct")
 IDEMPOTENCY_TTL = timedelta(hours=1)
+#: Mastodon's defaults: images up to 16 MB, descriptions up to 1500 characters, 4 per status
+IMAGE_LIMIT = 16 * 1024 * 1024
+DESCRIPTION_LIMIT = 1500
+MAX_MEDIA = 4
 
 
 def to_html(text: str) -> str:
@@ -89,9 +101,11 @@ class MastodonStandIn(StandIn):
         form = req.form()
         text = str(form.get("status") or "")
         spoiler = str(form.get("spoiler_text") or "")
-        if not text.strip():
+        media = self._media_for_status(req, form, account["id"])
+        if not text.strip() and not media:
             raise Reject(self.error(422, "Validation failed: Text can't be blank"))
-        self.require_text(text, spoiler_text=spoiler)  # the warning counts too
+        if text.strip():
+            self.require_text(text, spoiler_text=spoiler)  # the warning counts too
         visibility = form.get("visibility") or "public"
         if visibility not in _VISIBILITIES:
             raise Reject(self.error(422, f"Validation failed: Visibility {visibility!r}"))
@@ -117,18 +131,120 @@ class MastodonStandIn(StandIn):
                     url=f"{account['url']}/{status_id}",
                     reply_to=str(reply_to) if reply_to else None,
                     idempotency_key=key,
+                    media=[m["id"] for m in media],
                     extra={
                         "username": account["username"],
                         "visibility": visibility,
                         "language": form.get("language"),
                         "spoiler_text": spoiler,
                     },
+                    images=[
+                        image_entry(m["id"], m["description"], m["mime"], m["size"]) for m in media
+                    ],
                 )
             )
+            for m in media:
+                m["status_id"] = status_id
             if key:
                 keys[f"{account['id']}:{key}"] = {"id": status_id, "at": req.now.isoformat()}
                 self.env.state.changed()
         return json_response(self._status(post, account, req.now))
+
+    @route("POST", r"/api/v2/media")
+    def upload_media(self, req: Request) -> Response:
+        """Keeps an uploaded image; 200 when processed, 202 while "processing"."""
+        account = self.account(req)
+        fields = multipart_fields(req)
+        upload = fields.get("file") if fields else None
+        if upload is None or upload.filename is None:
+            raise Reject(self.error(422, "Validation failed: File can't be blank"))
+        mime = sniff_image(upload.data)
+        if mime is None:
+            raise Reject(self.error(422, "Validation failed: File content type is invalid"))
+        if len(upload.data) > IMAGE_LIMIT:
+            raise Reject(
+                self.error(422, "Validation failed: File file size must be less than 16 MB")
+            )
+        description = fields["description"].text if fields and "description" in fields else ""
+        if len(description) > DESCRIPTION_LIMIT:
+            raise Reject(
+                self.error(422, "Validation failed: Description is too long (maximum is 1500)")
+            )
+        with self.env.state.lock:
+            bucket = self.env.state.bucket(self.name)
+            media_id = str(self.env.serial(self.name) + 10**15)
+            pending = int(bucket.get("media_processing_checks", 0))
+            bucket.setdefault("media", {})[media_id] = {
+                "id": media_id,
+                "account": account["id"],
+                "mime": mime,
+                "size": len(upload.data),
+                "description": description,
+                "pending_checks": pending,
+                "status_id": None,
+            }
+            self.env.state.changed()
+            entry = dict(bucket["media"][media_id])
+        return json_response(self._attachment(entry), 202 if pending else 200)
+
+    @route("GET", r"/api/v1/media/(?P<id>\d+)")
+    def media(self, req: Request) -> Response:
+        """An attachment: 206 while still processing, 200 once done."""
+        account = self.account(req)
+        with self.env.state.lock:
+            entry = self.env.state.bucket(self.name).get("media", {}).get(req.params["id"])
+            if entry is None or entry["account"] != account["id"]:
+                raise Reject(self.error(404, "Record not found"))
+            if entry["pending_checks"] > 0:
+                entry["pending_checks"] -= 1
+                self.env.state.changed()
+                return json_response(self._attachment({**entry, "pending_checks": 1}), 206)
+            return json_response(self._attachment(entry))
+
+    def _media_for_status(
+        self, req: Request, form: dict[str, Any], account_id: str
+    ) -> list[dict[str, Any]]:
+        """The attachments named by ``media_ids`` (a JSON list or repeated ``media_ids[]``
+        form fields), after Mastodon's checks; :class:`Reject` (422) otherwise."""
+        ids = form.get("media_ids", [])
+        if (req.header("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            ids = parse_qs(req.body.decode("utf-8", "replace")).get("media_ids[]", [])
+        if not isinstance(ids, list):
+            raise Reject(self.error(422, "Validation failed: media_ids must be a list"))
+        if len(ids) > MAX_MEDIA:
+            raise Reject(self.error(422, "Validation failed: Too many media attachments"))
+        found: list[dict[str, Any]] = []
+        with self.env.state.lock:
+            stored = self.env.state.bucket(self.name).get("media", {})
+            for media_id in ids:
+                entry = stored.get(str(media_id))
+                if entry is None or entry["account"] != account_id or entry["status_id"]:
+                    raise Reject(self.error(422, "Validation failed: Media attachments invalid"))
+                if entry["pending_checks"] > 0:
+                    raise Reject(
+                        self.error(
+                            422,
+                            "Cannot attach files that have not finished processing. "
+                            "Try again in a moment!",
+                        )
+                    )
+                found.append(entry)
+        return found
+
+    def _attachment(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Mastodon's MediaAttachment; ``url`` is null while processing."""
+        base = f"{self.env.platform_url(self.name)}/system/media_attachments/{entry['id']}"
+        extension = entry["mime"].split("/")[-1]
+        return {
+            "id": entry["id"],
+            "type": "image",
+            "url": None if entry["pending_checks"] else f"{base}/original.{extension}",
+            "preview_url": f"{base}/small.{extension}",
+            "remote_url": None,
+            "meta": {},
+            "description": entry["description"] or None,
+            "blurhash": None,
+        }
 
     @route("GET", r"/api/v1/accounts/verify_credentials")
     def verify_credentials(self, req: Request) -> Response:
@@ -174,6 +290,10 @@ class MastodonStandIn(StandIn):
             "reblogs_count": counts["reposts"],
             "favourites_count": counts["likes"],
             "quotes_count": counts["quotes"],
+            "media_attachments": [
+                {"id": i["ref"], "type": "image", "description": i["alt"] or None}
+                for i in post.images
+            ],
         }
 
 

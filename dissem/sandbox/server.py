@@ -98,6 +98,10 @@ class SandboxApp:
             return json_response([p.to_json() for p in self.env.state.posts()])
         if path == "/_sandbox/health":
             return json_response({"ok": True, "platforms": sorted(self.stand_ins)})
+        if path == "/_sandbox/static/sample.png":  # a reachable image URL for tests and demos
+            from dissem.sandbox.uploads import sample_png
+
+            return Response(200, sample_png(), {"Content-Type": "image/png"})
         return json_response({"error": f"no such sandbox endpoint: {path}"}, 404)
 
 

@@ -41,6 +41,8 @@ class PostRecord:
     rkey: str | None = None
     media: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: images attached with their alt text (see :mod:`dissem.sandbox.uploads`)
+    images: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -5,10 +5,17 @@ Accepts OAuth 1.0a (``Authorization: OAuth`` with non-empty ``oauth_consumer_key
 access token decides the account. Enforces the weighted 280 limit, answers 403 "duplicate
 content" when an account repeats a text, returns URLs rewritten to ``t.co`` like X does, and
 throttles with 429 and ``x-rate-limit-reset`` (epoch seconds).
+
+Media: the one-shot ``POST /x/2/media/upload`` (multipart ``media``, ``media_category``
+``tweet_image``; or JSON with ``media`` base64-encoded) keeps an image of at most 5 MB for the
+uploading account and answers ``{"data": {"id", "media_key", "size", ...}}``;
+``POST /x/2/media/metadata`` sets its alt text (at most 1000 characters); ``POST /x/2/tweets``
+with ``media.media_ids`` (at most 4, the caller's own, unexpired) attaches them.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -24,11 +31,18 @@ from dissem.sandbox.core import (
     route,
 )
 from dissem.sandbox.state import PostRecord, engagement
+from dissem.sandbox.uploads import image_entry, image_size, multipart_fields, sniff_image
 
 _URL = re.compile(r"https?://\S+")
 _OAUTH_PAIR = re.compile(r'(\w+)="([^"]*)"')
 _TWITTER_EPOCH_MS = 1288834974657
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+#: X's limits for a post image and its alt text; an upload expires after a day
+IMAGE_LIMIT = 5 * 1024 * 1024
+ALT_LIMIT = 1000
+MAX_MEDIA = 4
+MEDIA_TTL = timedelta(hours=24)
+_CATEGORIES = ("tweet_image", "tweet_gif", "dm_image", "dm_gif")
 
 
 def tco(text: str) -> str:
@@ -91,6 +105,7 @@ class XStandIn(StandIn):
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and self.env.state.get_post(self.name, str(reply_to)) is None:
             raise Reject(self.error(400, "The tweet you are replying to does not exist."))
+        media = self._attached(body, user_id, req.now)
         with self.env.state.lock:
             if any(p.text == text for p in self.env.state.posts(self.name, user_id)):
                 raise Reject(self.error(403, DUPLICATE))
@@ -105,11 +120,92 @@ class XStandIn(StandIn):
                     created_at=req.now,
                     url=f"https://x.com/{username}/status/{tweet_id}",
                     reply_to=str(reply_to) if reply_to else None,
+                    media=[m["id"] for m in media],
                     extra={"username": username},
+                    images=[image_entry(m["id"], m["alt"], m["mime"], m["size"]) for m in media],
                 )
             )
         data = {"id": tweet_id, "text": tco(text), "edit_history_tweet_ids": [tweet_id]}
         return json_response({"data": data}, 201)
+
+    @route("POST", r"/2/media/upload")
+    def upload_media(self, req: Request) -> Response:
+        """The one-shot upload of an image (multipart, or JSON with base64 ``media``)."""
+        user_id, _ = self.user(req)
+        fields = multipart_fields(req)
+        if fields is not None:
+            data = fields["media"].data if "media" in fields else b""
+            category = fields["media_category"].text if "media_category" in fields else ""
+        else:
+            body = req.json()
+            try:
+                data = base64.b64decode(str(body.get("media") or ""), validate=True)
+            except ValueError:
+                data = b""
+            category = str(body.get("media_category") or "")
+        if category not in _CATEGORIES:
+            raise Reject(self.error(400, f"media_category must be one of {', '.join(_CATEGORIES)}"))
+        mime = sniff_image(data)
+        if mime is None:
+            raise Reject(self.error(400, "media is missing or not a supported image"))
+        if len(data) > IMAGE_LIMIT:
+            raise Reject(self.error(400, "File size exceeds 5242880 bytes."))
+        with self.env.state.lock:
+            media_id = str(self.env.serial(self.name) + 1_900_000_000_000_000_000)
+            self.env.state.bucket(self.name).setdefault("media", {})[media_id] = {
+                "id": media_id,
+                "account": user_id,
+                "mime": mime,
+                "size": len(data),
+                "alt": "",
+                "at": req.now.isoformat(),
+                "used": False,
+            }
+            self.env.state.changed()
+        answer: dict[str, Any] = {
+            "id": media_id,
+            "media_key": f"3_{media_id}",
+            "size": len(data),
+            "expires_after_secs": int(MEDIA_TTL.total_seconds()),
+        }
+        size = image_size(data)
+        if size:
+            answer["image"] = {"image_type": mime, "w": size[0], "h": size[1]}
+        return json_response({"data": answer})
+
+    @route("POST", r"/2/media/metadata")
+    def media_metadata(self, req: Request) -> Response:
+        """Alt text for an uploaded image (``metadata.alt_text.text``)."""
+        user_id, _ = self.user(req)
+        body = req.json()
+        alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        if not isinstance(alt, str) or len(alt) > ALT_LIMIT:
+            raise Reject(self.error(400, f"alt_text.text must be a string of at most {ALT_LIMIT}"))
+        with self.env.state.lock:
+            entry = self.env.state.bucket(self.name).get("media", {}).get(str(body.get("id")))
+            if entry is None or entry["account"] != user_id:
+                raise Reject(self.error(400, "media id not found"))
+            entry["alt"] = alt
+            self.env.state.changed()
+        meta = {"alt_text": {"text": alt}}
+        return json_response({"data": {"id": entry["id"], "associated_metadata": meta}})
+
+    def _attached(self, body: dict[str, Any], user_id: str, now: datetime) -> list[dict[str, Any]]:
+        """The uploads named by ``media.media_ids``, checked as X does; 400 otherwise."""
+        media = body.get("media")
+        ids = (media.get("media_ids") if isinstance(media, dict) else None) or []
+        if not isinstance(ids, list) or len(ids) > MAX_MEDIA:
+            raise Reject(self.error(400, f"media.media_ids must list at most {MAX_MEDIA} ids"))
+        found: list[dict[str, Any]] = []
+        with self.env.state.lock:
+            stored = self.env.state.bucket(self.name).get("media", {})
+            for media_id in ids:
+                entry = stored.get(str(media_id))
+                fresh = entry is not None and now - datetime.fromisoformat(entry["at"]) < MEDIA_TTL
+                if entry is None or entry["account"] != user_id or not fresh:
+                    raise Reject(self.error(400, "Your media IDs are invalid."))
+                found.append(entry)
+        return found
 
     @route("GET", r"/2/users/me")
     def me(self, req: Request) -> Response:

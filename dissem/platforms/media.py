@@ -1,0 +1,188 @@
+"""Loading a release's image for adapters that upload the bytes themselves (X, Mastodon,
+Bluesky, LinkedIn, Facebook for a local file).
+
+:func:`load_image` reads ``Media.src``: an ``http(s)`` URL (GET with the adapter's timeout,
+a size cap, and a ``Content-Type`` that must be ``image/*``) or a path relative to the config
+folder (it may not leave the folder; the type comes from the file extension). Any failure is
+:class:`ImageUnavailable`, whose message says what went wrong and never holds a secret.
+
+What publishing does when the image cannot be attached
+------------------------------------------------------
+An image is an enhancement: the text and the link to the article must still go out. So an
+adapter that cannot load the image, or whose platform refuses the upload as content
+(unsupported format, too large), publishes the text without it and logs one warning naming
+the image (:func:`skip_image`). Failures that would sink the post anyway (expired
+credentials, throttling, a platform outage) are raised as usual, so the scheduler retries or
+pauses the channel. Instagram is the exception: it has no text-only posts, and its adapter
+refuses a part without a public image URL (the composer skips such channels up front).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from dissem.compose.shorten import truncate_graphemes
+from dissem.compose.types import Media
+from dissem.errors import DissemError
+from dissem.redact import redact
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ImageData",
+    "ImageUnavailable",
+    "fit_alt",
+    "load_image",
+    "skip_image",
+]
+
+log = logging.getLogger(__name__)
+
+#: the cap when an adapter states none: X's limit for a post image, and below most others
+DEFAULT_MAX_BYTES = 5_000_000
+_CHUNK = 64 * 1024
+
+
+class ImageUnavailable(DissemError):
+    """Raised when a release image cannot be loaded: unreachable, not an image, too large,
+    missing, or outside the config folder. ``reason`` is the message without the source."""
+
+    def __init__(self, src: str, reason: str) -> None:
+        self.src = src
+        self.reason = redact(reason)
+        super().__init__(redact(f"image {src!r}: {reason}"))
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """An image's bytes, its MIME type (``image/...``) and a file name for uploads."""
+
+    data: bytes
+    mime: str
+    filename: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def load_image(
+    src: str,
+    *,
+    config_dir: Path,
+    session: requests.Session,
+    timeout: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ImageData:
+    """The image at ``src``: an ``http(s)://`` URL, or a path relative to ``config_dir``.
+
+    Raises :class:`ImageUnavailable` when the URL cannot be fetched or does not answer 2xx
+    with an ``image/*`` content type, when the file is missing, outside ``config_dir`` (an
+    absolute path, ``..``, or a link pointing out) or not an image by its extension, and
+    when the image is larger than ``max_bytes`` (checked while reading, so a huge answer is
+    never held in memory).
+    """
+    if src.startswith(("https://", "http://")):
+        return _fetch(src, session=session, timeout=timeout, max_bytes=max_bytes)
+    if "://" in src:
+        raise ImageUnavailable(src, "only http(s) URLs and paths in the config folder are read")
+    return _read(src, config_dir=config_dir, max_bytes=max_bytes)
+
+
+def fit_alt(alt: str, limit: int) -> str:
+    """``alt`` cut to the platform's ``limit`` (grapheme clusters, ending with an ellipsis
+    when cut): a long description should shorten, not cost the post its image."""
+    return truncate_graphemes(alt.strip(), limit)
+
+
+def skip_image(platform: str, media: Media, reason: str | Exception) -> None:
+    """Logs that ``platform`` publishes without the release image ``media`` and why."""
+    why = reason.reason if isinstance(reason, ImageUnavailable) else str(reason)
+    log.warning(
+        "%s: release image %s not attached (%s); publishing the text without it",
+        platform,
+        redact(repr(media.src)),
+        redact(why),
+        extra={"platform": platform},
+    )
+
+
+def _fetch(url: str, *, session: requests.Session, timeout: float, max_bytes: int) -> ImageData:
+    problem: str | None = None
+    try:
+        with session.get(
+            url, timeout=timeout, stream=True, headers={"Accept": "image/*"}
+        ) as response:
+            if not 200 <= response.status_code < 300:
+                problem = f"the server answered HTTP {response.status_code}"
+            else:
+                mime = _mime_of(response.headers.get("Content-Type", ""))
+                if not mime.startswith("image/"):
+                    problem = f"content type {mime or 'missing'!r} is not an image"
+                else:
+                    declared = response.headers.get("Content-Length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        problem = f"it is {_too_large(int(declared), max_bytes)}"
+                    else:
+                        data, problem = _read_capped(response, max_bytes)
+                        if problem is None:
+                            return ImageData(data, mime, _filename(url, mime))
+    except requests.exceptions.RequestException as exc:
+        # the class name only: requests' texts repeat the URL with its query
+        problem = f"cannot fetch it ({type(exc).__name__})"
+    raise ImageUnavailable(url, str(problem))
+
+
+def _read_capped(response: requests.Response, max_bytes: int) -> tuple[bytes, str | None]:
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            return b"", f"it is {_too_large(None, max_bytes)}"
+        chunks.append(chunk)
+    if not total:
+        return b"", "the answer is empty"
+    return b"".join(chunks), None
+
+
+def _read(src: str, *, config_dir: Path, max_bytes: int) -> ImageData:
+    root = config_dir.resolve()
+    target = (root / src).resolve()  # resolves "..", and links, before the check below
+    if PurePosixPath(src).is_absolute() or not target.is_relative_to(root):
+        raise ImageUnavailable(src, "it lies outside the config folder")
+    if not target.is_file():
+        raise ImageUnavailable(src, "no such file in the config folder")
+    mime = mimetypes.guess_type(target.name)[0] or ""
+    if not mime.startswith("image/"):
+        raise ImageUnavailable(src, "the file is not an image by its extension")
+    size = target.stat().st_size
+    if size > max_bytes:
+        raise ImageUnavailable(src, f"the file is {_too_large(size, max_bytes)}")
+    if not size:
+        raise ImageUnavailable(src, "the file is empty")
+    return ImageData(target.read_bytes(), mime, target.name)
+
+
+def _mime_of(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _filename(url: str, mime: str) -> str:
+    """The URL's last path segment, or ``image`` plus the type's usual extension."""
+    name = unquote(PurePosixPath(urlsplit(url).path).name)
+    if name and "." in name:
+        return name
+    return "image" + (mimetypes.guess_extension(mime) or "")
+
+
+def _too_large(size: int | None, max_bytes: int) -> str:
+    """``size`` is None when the answer was cut off at the limit without a declared size."""
+    if size is None:
+        return f"larger than the limit of {max_bytes:,} bytes"
+    return f"{size:,} bytes, above the limit of {max_bytes:,}"
