@@ -45,6 +45,10 @@ STUB_WORDS: Final[int] = 4
 STUB_CLUSTERS: Final[int] = 6
 
 _OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
+#: platforms whose adapters upload the release image (with its alt text) on the first part;
+#: Telegram takes it as a caption photo when the text fits, Facebook shows the link preview
+#: (see dissem.platforms.facebook), Threads posts text with a link attachment
+_IMAGE_PLATFORMS = frozenset({"instagram", "x", "mastodon", "bluesky", "linkedin"})
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
         )
     media = (
         (Media(release.image.src, release.image.alt),)
-        if release.image is not None and (caption or platform == "instagram")
+        if release.image is not None and (caption or platform in _IMAGE_PLATFORMS)
         else ()
     )
     extras = _platform_fields(
@@ -291,6 +295,7 @@ def _platform_fields(
                 options["thumb_src"] = release.image.src
             return replace(
                 part,
+                media=media if first else (),
                 facets=facets(part.text, (link,)),
                 embed=external_embed(link, title, summary) if first else None,
                 options=options,

@@ -6,6 +6,13 @@ renewed with ``refreshSession`` when the access token expires (logins are scarce
 per post). Each post gets a TID record key chosen and remembered (``ctx.remember("rkey")``)
 before the first attempt; a later attempt or :meth:`BlueskyPlatform.lookup` asks
 ``getRecord`` first, because re-sending an existing rkey fails with HTTP 500.
+
+The release image (``part.media``, or ``options["thumb_src"]`` from older payloads) goes up
+with ``com.atproto.repo.uploadBlob`` after that check and before the record: it becomes the
+``thumb`` of the part's link card (``app.bsky.embed.external``) when there is one, since the
+card is what leads readers to the article, and otherwise an ``app.bsky.embed.images`` embed
+with the alt text. Bluesky takes images of at most 1,000,000 bytes; a bigger one is skipped
+with a warning, as is any image that cannot be loaded (see :mod:`dissem.platforms.media`).
 """
 
 from __future__ import annotations
@@ -19,12 +26,17 @@ from typing import Any, ClassVar
 
 import requests
 
-from dissem.compose.types import Part
-from dissem.errors import AuthError, ContentRejected, PlatformError
+from dissem.compose.types import Media, Part
+from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
+from dissem.platforms.media import ImageUnavailable, load_image, skip_image
 
 POST = "app.bsky.feed.post"
+IMAGES = "app.bsky.embed.images"
+EXTERNAL = "app.bsky.embed.external"
+#: the lexicons' cap on an image blob (``app.bsky.embed.images``, an external card's thumb)
+IMAGE_MAX_BYTES = 1_000_000
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 _CLOCK_ID = random.getrandbits(10)
 _tid_lock = threading.Lock()
@@ -90,6 +102,7 @@ class BlueskyPlatform(Platform):
         self, method: str, nsid: str, token: str | None, *, creates: bool = False, **kw: Any
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
         response = call(
             self.session,
             method,
@@ -175,8 +188,9 @@ class BlueskyPlatform(Platform):
         }
         if part.facets:
             record["facets"] = list(part.facets)
-        if part.embed:
-            record["embed"] = part.embed
+        embed = self._with_image(part)
+        if embed:
+            record["embed"] = embed
         if reply_to is not None:
             top = root or reply_to
             record["reply"] = {
@@ -186,6 +200,46 @@ class BlueskyPlatform(Platform):
         body = {"repo": self.did, "collection": POST, "rkey": rkey, "record": record}
         created = self._authed("POST", "com.atproto.repo.createRecord", creates=True, json=body)
         return self._remote(str(created["uri"]), str(created["cid"]))
+
+    def _with_image(self, part: Part) -> dict[str, Any] | None:
+        """The part's embed with its image uploaded: as the link card's ``thumb``, or as an
+        images embed when the part has no embed. Without a usable image, ``part.embed``."""
+        thumb_src = part.options.get("thumb_src")
+        media = part.media[0] if part.media else Media(str(thumb_src)) if thumb_src else None
+        embed = part.embed
+        if media is None or (embed and embed.get("$type") != EXTERNAL):
+            return embed  # a quote or record embed has no room for our image
+        blob = self._upload_blob(media)
+        if blob is None:
+            return embed
+        if embed:
+            return {**embed, "external": {**embed["external"], "thumb": blob}}
+        return {"$type": IMAGES, "images": [{"image": blob, "alt": media.alt}]}
+
+    def _upload_blob(self, media: Media) -> dict[str, Any] | None:
+        """The blob ref of the uploaded image; None (and a warning) when the image cannot be
+        loaded, is over 1,000,000 bytes, or Bluesky refuses it."""
+        try:
+            image = load_image(
+                media.src,
+                config_dir=self.settings.config_dir,
+                session=self.session,
+                timeout=self.timeout,
+                max_bytes=IMAGE_MAX_BYTES,
+            )
+            answer = self._authed(
+                "POST",
+                "com.atproto.repo.uploadBlob",
+                data=image.data,
+                headers={"Content-Type": image.mime},
+            )
+        except (ImageUnavailable, ContentRejected) as exc:
+            skip_image(self.name, media, exc)
+            return None
+        blob = answer.get("blob") if isinstance(answer, dict) else None
+        if not isinstance(blob, dict) or "ref" not in blob:
+            raise TransientError("bluesky: uploadBlob answered without a blob", platform=self.name)
+        return blob
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """The record under the remembered rkey; None when absent or never remembered (then

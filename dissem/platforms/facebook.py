@@ -1,9 +1,19 @@
 """Facebook Pages through the Graph API.
 
-- publish: ``POST /{page-id}/feed {message, link?}`` (``/{page-id}/photos {url, caption}``
-  when the part has an image) with a Page token; the answer is ``{"id": "<page>_<post>"}``.
-  There is no idempotency key and Graph has answered 500 for posts it did create, so a
-  5xx or a lost answer is :class:`~dissem.errors.OutcomeUnknown`, never a retry.
+- publish: ``POST /{page-id}/feed {message, link?}`` with a Page token; the answer is
+  ``{"id": "<page>_<post>"}``. There is no idempotency key and Graph has answered 500 for
+  posts it did create, so a 5xx or a lost answer is :class:`~dissem.errors.OutcomeUnknown`,
+  never a retry.
+- images: a part with a link goes out as a link post even when it has an image. For a news
+  portal the link preview is the point (it leads to the article, and Facebook builds it from
+  the article's own ``og:image``), and a Page photo post cannot carry a link preview: its link
+  would be plain text in the caption. Only a part *without* a link and with an image becomes
+  a photo post, ``POST /{page-id}/photos {caption, alt_text_custom, url | source}``: ``url``
+  for a public image (Graph downloads it), a multipart ``source`` upload for a file in the
+  config folder. When that image cannot be used (unreadable file, Graph refuses the photo) the
+  text goes out through ``/feed`` instead (see :mod:`dissem.platforms.media`). Photo posts
+  answer ``{"id": <photo>, "post_id": "<page>_<post>"}``; the post id is kept, so lookup
+  (their caption is the post's ``message``) and metrics work as for any post.
 - lookup: the Page's recent posts (``/{page-id}/posts``) matched by their message.
 - metrics: ``/?ids=...&fields=reactions.summary(total_count),comments.summary(total_count),
   shares`` for up to 50 posts per call (post insights were mostly retired in 2025-2026).
@@ -18,14 +28,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from dissem.compose.types import Part
-from dissem.errors import OutcomeUnknown
+from dissem.compose.types import Media, Part
+from dissem.errors import ContentRejected, OutcomeUnknown
 from dissem.platforms.base import (
     Capabilities,
     MetricSample,
     PublishContext,
     RemotePost,
 )
+from dissem.platforms.http import call
+from dissem.platforms.media import ImageData, ImageUnavailable, load_image, skip_image
 from dissem.platforms.meta import GraphPlatform, same_text
 
 __all__ = ["FacebookPage"]
@@ -34,6 +46,8 @@ _METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),s
 #: posts read per lookup: a Page posting more than this between an unknown outcome and its
 #: reconciliation is not the case this tool serves, and a bigger page costs Graph CPU time.
 LOOKUP_PAGE_SIZE = 50
+#: Graph takes photo files under 10 MB
+PHOTO_MAX_BYTES = 10 * 1024 * 1024 - 1
 
 
 class FacebookPage(GraphPlatform):
@@ -64,22 +78,72 @@ class FacebookPage(GraphPlatform):
     ) -> RemotePost:
         """Posts ``part`` on the Page; ``reply_to`` is ignored (Pages have no threads).
 
-        ``part.options["link"]`` becomes the link preview; the first image of
-        ``part.media`` turns the post into a photo post with ``text`` as its caption.
+        ``part.options["link"]`` becomes the link preview; without a link, the first image of
+        ``part.media`` turns the post into a photo post with ``text`` as its caption (see the
+        module doc for why a link wins).
         """
         page = self.channel.account
-        if part.media:
-            data = {"url": part.media[0].src, "caption": part.text}
-            answer = self.graph("POST", f"{page}/photos", creates=True, data=data)
-            post_id = answer.get("post_id") or answer.get("id")
-        else:
+        link = part.options.get("link")
+        post_id = self._photo(page, part.media[0], part.text) if part.media and not link else None
+        if post_id is None:
             data = {"message": part.text}
-            if part.options.get("link"):
-                data["link"] = str(part.options["link"])
+            if link:
+                data["link"] = str(link)
             post_id = self.graph("POST", f"{page}/feed", creates=True, data=data).get("id")
         if not post_id:
             raise OutcomeUnknown("facebook: success answer without a post id", platform=self.name)
         return self._remote(str(post_id))
+
+    def _photo(self, page: str, media: Media, caption: str) -> str | None:
+        """The post id of a new photo post; None (and a warning) when the image cannot be
+        used, so the caller posts the text alone. Other failures are raised."""
+        fields = {"caption": caption}
+        if media.alt:
+            fields["alt_text_custom"] = media.alt
+        try:
+            if media.src.startswith(("https://", "http://")):
+                answer = self.graph(
+                    "POST", f"{page}/photos", creates=True, data={**fields, "url": media.src}
+                )
+            else:
+                image = load_image(
+                    media.src,
+                    config_dir=self.settings.config_dir,
+                    session=self.session,
+                    timeout=self.timeout,
+                    max_bytes=PHOTO_MAX_BYTES,
+                )
+                answer = self._upload_photo(page, fields, image)
+        except (ImageUnavailable, ContentRejected) as exc:
+            skip_image(self.name, media, exc)
+            return None
+        post_id = answer.get("post_id") or answer.get("id")
+        return str(post_id) if post_id else None
+
+    def _upload_photo(self, page: str, fields: dict[str, str], image: ImageData) -> dict[str, Any]:
+        """``POST /{page}/photos`` with the file as multipart ``source``."""
+        token = self.credentials.get(self.token_credential, "")
+        response = call(
+            self.session,
+            "POST",
+            self.graph_url(f"{page}/photos"),
+            platform=self.name,
+            timeout=self.timeout,
+            creates=True,
+            classify=lambda r: self.classify_error(r, creates=True),
+            data=fields,
+            files={"source": (image.filename, image.data, image.mime)},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise OutcomeUnknown(
+                "facebook: photo upload answer is not a JSON object", platform=self.name
+            )
+        return body
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """The Page's post whose message equals ``part.text`` (up to whitespace), published

@@ -6,6 +6,12 @@ rotating on ``refreshSession``); an expired access token answers 400 ``ExpiredTo
 character boundaries inside the text, reply refs that exist) and answers HTTP 500 when the
 rkey already exists, as the real PDS does. ``getRecord`` and ``app.bsky.feed.getPosts``
 read back. Throttles: 429 ``RateLimitExceeded`` with ``RateLimit-Reset`` (epoch seconds).
+
+Images: ``com.atproto.repo.uploadBlob`` takes the raw bytes with their ``Content-Type`` and
+answers ``{"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType", "size"}}``. A post
+may then carry them as ``app.bsky.embed.images`` (at most 4, each with ``alt``) or as the
+``thumb`` of an ``app.bsky.embed.external`` link card; either blob must be an image of this
+account of at most 1,000,000 bytes, as the lexicons say.
 """
 
 from __future__ import annotations
@@ -21,12 +27,19 @@ from typing import Any
 
 from dissem.sandbox.core import Reject, Request, Response, StandIn, json_response, route
 from dissem.sandbox.state import PostRecord, engagement
+from dissem.sandbox.uploads import image_entry, sniff_image
 
 ACCESS_TTL = timedelta(hours=2)
 REFRESH_TTL = timedelta(days=90)
 POST = "app.bsky.feed.post"
 _RKEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+IMAGES = "app.bsky.embed.images"
+EXTERNAL = "app.bsky.embed.external"
+#: the PDS takes bigger blobs (video), but an image or a card thumb is at most this
+IMAGE_LIMIT = 1_000_000
+BLOB_LIMIT = 50_000_000
+MAX_IMAGES = 4
 
 
 def _b64(data: bytes) -> str:
@@ -154,6 +167,7 @@ class BlueskyStandIn(StandIn):
         if not isinstance(record, dict):
             raise Reject(self.error(400, "Input must have the property 'record'"))
         text = self._validate(record)
+        images = self._embedded_images(record.get("embed"), did)
         rkey = body.get("rkey") or self._tid(req.now)
         if not isinstance(rkey, str) or not _RKEY.fullmatch(rkey):
             raise Reject(self.error(400, "Invalid record key"))
@@ -174,13 +188,76 @@ class BlueskyStandIn(StandIn):
                     url=f"https://bsky.app/profile/{handle}/post/{rkey}",
                     reply_to=parent,
                     rkey=rkey,
+                    media=[i["ref"] for i in images],
                     extra={"cid": cid, "record": record, "did": did},
+                    images=images,
                 )
             )
         commit = {"cid": cid, "rev": self._tid(req.now)}
         return json_response(
             {"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}
         )
+
+    @route("POST", r"/xrpc/com\.atproto\.repo\.uploadBlob")
+    def upload_blob(self, req: Request) -> Response:
+        """Keeps the raw body as a blob of the session's account."""
+        did = self._claims(req, "com.atproto.access")["sub"]
+        mime = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+        if not req.body:
+            raise Reject(self.error(400, "Request body is empty"))
+        if len(req.body) > BLOB_LIMIT:
+            raise Reject(self.error(413, "Blob too large", "BlobTooLarge"))
+        sniffed = sniff_image(req.body)
+        if mime.startswith("image/") and sniffed != mime:
+            raise Reject(self.error(400, f"Blob is not a {mime} image", "InvalidMimeType"))
+        digest = base64.b32encode(hashlib.sha256(req.body).digest()).decode().lower()
+        cid = "bafkrei" + digest[:52]  # a CIDv1 (raw, sha2-256) looks like this
+        blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(req.body)}
+        with self.env.state.lock:
+            self.env.state.bucket(self.name).setdefault("blobs", {})[f"{did} {cid}"] = blob
+            self.env.state.changed()
+        return json_response({"blob": blob})
+
+    def _embedded_images(self, embed: Any, did: str) -> list[dict[str, Any]]:
+        """The images an embed carries, checked against the uploaded blobs; 400 otherwise."""
+        if not isinstance(embed, dict):
+            return []
+        if embed.get("$type") == IMAGES:
+            items = embed.get("images")
+            if not isinstance(items, list) or not 1 <= len(items) <= MAX_IMAGES:
+                raise Reject(self.error(400, f"Invalid {IMAGES}: 1 to {MAX_IMAGES} images"))
+            found = []
+            for i, item in enumerate(items):
+                alt = item.get("alt") if isinstance(item, dict) else None
+                if not isinstance(alt, str):
+                    raise Reject(self.error(400, f"Invalid {IMAGES}: images/{i} must have alt"))
+                blob = self._blob(item.get("image"), did, f"images/{i}/image")
+                found.append(image_entry(blob["ref"]["$link"], alt, blob["mimeType"], blob["size"]))
+            return found
+        if embed.get("$type") == EXTERNAL:
+            external = embed.get("external")
+            if not isinstance(external, dict) or not isinstance(external.get("uri"), str):
+                raise Reject(self.error(400, f"Invalid {EXTERNAL}: external.uri is required"))
+            if external.get("thumb") is None:
+                return []
+            blob = self._blob(external["thumb"], did, "external/thumb")
+            ref = blob["ref"]["$link"]
+            return [image_entry(ref, "", blob["mimeType"], blob["size"], kind="thumbnail")]
+        return []
+
+    def _blob(self, ref: Any, did: str, where: str) -> dict[str, Any]:
+        """The uploaded blob ``ref`` points at, if it is an image the lexicon allows."""
+        link = ref.get("ref", {}).get("$link") if isinstance(ref, dict) else None
+        blob = self.env.state.bucket(self.name).get("blobs", {}).get(f"{did} {link}")
+        if blob is None or ref.get("$type") != "blob":
+            raise Reject(self.error(400, f"Invalid embed: {where} is not a blob of this repo"))
+        if not str(blob["mimeType"]).startswith("image/"):
+            raise Reject(self.error(400, f"Invalid embed: {where} must be an image"))
+        if blob["size"] > IMAGE_LIMIT:
+            raise Reject(
+                self.error(400, f"Invalid embed: {where} is larger than {IMAGE_LIMIT} bytes")
+            )
+        return dict(blob)
 
     def _validate(self, record: dict[str, Any]) -> str:
         if record.get("$type") != POST:

@@ -5,6 +5,10 @@ Post ids are ``<page>_<n>`` like Graph's. The same message (and link) posted on 
 Page within 24 hours is refused with code 506 ("Duplicate status message"). Throttling is
 code 32 with HTTP 400 and an ``X-Business-Use-Case-Usage`` header (see
 :mod:`dissem.sandbox.graph`).
+
+A photo comes as ``url`` (Graph downloads it; here it must only look like an http(s) URL) or
+as a multipart ``source`` file (an image under 10 MB), with ``caption`` and the optional
+``alt_text_custom``; the post records it with its alt text.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from typing import Any, ClassVar
 from dissem.sandbox.core import Reject, Request, Response, json_response, route
 from dissem.sandbox.graph import GraphStandIn, V, graph_time
 from dissem.sandbox.state import PostRecord
+from dissem.sandbox.uploads import image_entry, multipart_fields, sniff_image
 
 __all__ = ["FacebookStandIn"]
 
 #: how far back a repeated message counts as a duplicate
 DUPLICATE_WINDOW = timedelta(hours=24)
+#: Graph's cap on a photo file
+PHOTO_LIMIT = 10 * 1024 * 1024
 
 
 class FacebookStandIn(GraphStandIn):
@@ -47,16 +54,32 @@ class FacebookStandIn(GraphStandIn):
 
     @route("POST", V + r"/(?P<account>[^/]+)/photos", write=True)
     def photos(self, req: Request) -> Response:
-        form = req.form()
+        fields = multipart_fields(req)
+        form: dict[str, Any] = (
+            {k: f.text for k, f in fields.items() if f.filename is None}
+            if fields is not None
+            else req.form()
+        )
         self.token(req, form)
+        upload = fields.get("source") if fields else None
         url = str(form.get("url") or "")
-        if not url.startswith(("http://", "https://")):
+        if upload is not None:
+            mime = sniff_image(upload.data)
+            if mime is None or len(upload.data) >= PHOTO_LIMIT:
+                raise self.invalid("Missing or invalid image file", subcode=2069019)
+            size = len(upload.data)
+        elif url.startswith(("http://", "https://")):
+            mime, size = "image/*", 0  # Graph would download it; the sandbox does not
+        else:
             raise self.invalid("Missing or invalid image file", subcode=2069019)
         caption = str(form.get("caption") or "")
         if caption.strip():
             self.require_text(caption)
-        post = self._add(req, caption, image=url)
-        return json_response({"id": self.new_id(), "post_id": post.remote_id})
+        photo_id = self.new_id()
+        image = url or f"{self.env.platform_url(self.name)}/photos/{photo_id}"
+        alt = str(form.get("alt_text_custom") or "")
+        post = self._add(req, caption, image=image, alt=alt, mime=mime, size=size)
+        return json_response({"id": photo_id, "post_id": post.remote_id})
 
     @route("GET", V + r"/(?P<account>[^/]+)/posts")
     def posts(self, req: Request) -> Response:
@@ -96,7 +119,15 @@ class FacebookStandIn(GraphStandIn):
         return json_response(self._post_json(post, req.now, engagement=True))
 
     def _add(
-        self, req: Request, message: str, *, link: str | None = None, image: str | None = None
+        self,
+        req: Request,
+        message: str,
+        *,
+        link: str | None = None,
+        image: str | None = None,
+        alt: str = "",
+        mime: str = "",
+        size: int = 0,
     ) -> PostRecord:
         page = req.params["account"]
         with self.env.state.lock:
@@ -120,6 +151,7 @@ class FacebookStandIn(GraphStandIn):
                     url=f"{self.env.platform_url(self.name)}/{page}/posts/{number}",
                     media=[image] if image else [],
                     extra={"link": link},
+                    images=[image_entry(image, alt, mime, size)] if image else [],
                 )
             )
 

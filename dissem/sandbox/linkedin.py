@@ -7,17 +7,26 @@ of the form ``YYYYMM`` (missing -> 400 ``VERSION_MISSING``; malformed or more th
 ``x-restli-id``. The same commentary from the same author within 24 hours is refused with
 422 ``DUPLICATE_POST`` naming the existing URN. Throttling is 429 without any header, as
 LinkedIn does. Errors: ``{"status", "serviceErrorCode", "code", "message"}``.
+
+Images: ``POST /rest/images?action=initializeUpload {initializeUploadRequest: {owner}}``
+answers ``{"value": {"uploadUrl", "uploadUrlExpiresAt", "image"}}``; the ``uploadUrl`` is
+served by the sandbox and takes the bytes with ``PUT`` (and the bearer token), after which
+``GET /rest/images/{urn}`` says ``AVAILABLE``. A post names an available image of its author
+as ``content.media {id, altText}`` or as ``content.article.thumbnail`` (with
+``thumbnailAltText``); anything else is 422.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from dissem.sandbox.core import Reject, Request, Response, StandIn, json_response, route
 from dissem.sandbox.state import PostRecord, engagement
+from dissem.sandbox.uploads import image_entry, sniff_image
 
 __all__ = ["LinkedInStandIn"]
 
@@ -27,6 +36,11 @@ VERSION_LIFETIME_MONTHS = 12
 _AUTHOR = re.compile(r"urn:li:(?:organization|person):\w+")
 _VERSION = re.compile(r"(\d{4})(\d{2})(?:\.\d{2})?")
 _LIST = re.compile(r"List\((.*)\)")
+#: how long an upload URL stays valid, and the most bytes it takes (LinkedIn caps pixels,
+#: 36 MP, rather than bytes)
+UPLOAD_TTL = timedelta(hours=1)
+UPLOAD_LIMIT = 20 * 1024 * 1024
+ALT_LIMIT = 4086
 _SERVICE_CODES = {400: 100, 401: 65600, 403: 100, 404: 100, 422: 100, 426: 100, 429: 101}
 _CODES = {
     400: "BAD_REQUEST",
@@ -116,9 +130,7 @@ class LinkedInStandIn(StandIn):
             raise Reject(linkedin_error(422, "/distribution/feedDistribution: field is required"))
         if body.get("lifecycleState") != "PUBLISHED":
             raise Reject(linkedin_error(422, "/lifecycleState: only PUBLISHED is supported"))
-        article = (body.get("content") or {}).get("article")
-        if article is not None and not str(article.get("source", "")).startswith("http"):
-            raise Reject(linkedin_error(422, "/content/article/source: must be an http(s) URL"))
+        article, media, images = self._content(body.get("content"), author)
         with self.env.state.lock:
             for earlier in self.env.state.posts(self.name, author):
                 if req.now - earlier.created_at < DUPLICATE_WINDOW and earlier.text == commentary:
@@ -138,10 +150,127 @@ class LinkedInStandIn(StandIn):
                     text=commentary,
                     created_at=req.now,
                     url=f"{self.env.platform_url(self.name)}/feed/update/{urn}/",
-                    extra={"article": article, "visibility": body["visibility"]},
+                    media=[i["ref"] for i in images],
+                    extra={"article": article, "media": media, "visibility": body["visibility"]},
+                    images=images,
                 )
             )
         return Response(201, b"", {"x-restli-id": urn, "x-linkedin-id": urn})
+
+    def _content(
+        self, content: Any, author: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[dict[str, Any]]]:
+        """The post's article and media content and the images they show; 422 when a field
+        is wrong or an image is not an uploaded, available image of the author."""
+        if content is None:
+            return None, None, []
+        if not isinstance(content, dict):
+            raise Reject(linkedin_error(422, "/content: must be an object"))
+        article, media = content.get("article"), content.get("media")
+        if article is not None and media is not None:
+            raise Reject(linkedin_error(422, "/content: holds one of article, media, ..."))
+        images: list[dict[str, Any]] = []
+        if article is not None:
+            if not isinstance(article, dict) or not str(article.get("source", "")).startswith(
+                "http"
+            ):
+                raise Reject(linkedin_error(422, "/content/article/source: must be an http(s) URL"))
+            if article.get("thumbnail") is not None:
+                alt = self._alt(article.get("thumbnailAltText"), "/content/article")
+                image = self._image(article["thumbnail"], author, "/content/article/thumbnail")
+                images.append(
+                    image_entry(image["id"], alt, image["mime"], image["size"], kind="thumbnail")
+                )
+        if media is not None:
+            if not isinstance(media, dict):
+                raise Reject(linkedin_error(422, "/content/media: must be an object"))
+            alt = self._alt(media.get("altText"), "/content/media")
+            image = self._image(media.get("id"), author, "/content/media/id")
+            images.append(image_entry(image["id"], alt, image["mime"], image["size"]))
+        return article, media, images
+
+    def _alt(self, alt: Any, where: str) -> str:
+        if alt is None:
+            return ""
+        if not isinstance(alt, str) or len(alt) > ALT_LIMIT:
+            raise Reject(linkedin_error(422, f"{where}: alt text of at most {ALT_LIMIT} chars"))
+        return alt
+
+    def _image(self, urn: Any, author: str, where: str) -> dict[str, Any]:
+        with self.env.state.lock:
+            image = self.env.state.bucket(self.name).get("images", {}).get(str(urn))
+        if image is None or image["owner"] != author:
+            raise Reject(linkedin_error(422, f"{where}: {urn!r} is not an image of the author"))
+        if image["status"] != "AVAILABLE":
+            raise Reject(linkedin_error(422, f"{where}: image {urn} is {image['status']}"))
+        return dict(image)
+
+    @route("POST", r"/rest/images")
+    def initialize_upload(self, req: Request) -> Response:
+        """``?action=initializeUpload``: an image URN and the URL that takes its bytes."""
+        self.check(req)
+        if req.arg("action") != "initializeUpload":
+            raise Reject(linkedin_error(400, "action=initializeUpload is required"))
+        request = req.json().get("initializeUploadRequest")
+        owner = str(request.get("owner") or "") if isinstance(request, dict) else ""
+        if not _AUTHOR.fullmatch(owner):
+            raise Reject(
+                linkedin_error(422, "/initializeUploadRequest/owner: a person or organization URN")
+            )
+        token = secrets.token_urlsafe(12)
+        urn = f"urn:li:image:D4E10AQ{token.replace('-', 'x').replace('_', 'y')}"
+        expires = req.now + UPLOAD_TTL
+        with self.env.state.lock:
+            bucket = self.env.state.bucket(self.name)
+            bucket.setdefault("images", {})[urn] = {
+                "id": urn,
+                "owner": owner,
+                "status": "WAITING_UPLOAD",
+                "mime": "",
+                "size": 0,
+            }
+            bucket.setdefault("uploads", {})[token] = {"urn": urn, "until": expires.isoformat()}
+            self.env.state.changed()
+        upload_url = f"{self.env.platform_url(self.name)}/dms-uploads/{token}/uploaded-image/0"
+        value = {
+            "uploadUrlExpiresAt": int(expires.timestamp() * 1000),
+            "uploadUrl": upload_url,
+            "image": urn,
+        }
+        return json_response({"value": value})
+
+    @route("PUT", r"/dms-uploads/(?P<token>[A-Za-z0-9_-]+)/uploaded-image/0")
+    def upload(self, req: Request) -> Response:
+        """Takes the image bytes for an initialized upload (once, before it expires)."""
+        if req.bearer() is None:
+            raise Reject(linkedin_error(401, "Invalid access token"))
+        with self.env.state.lock:
+            bucket = self.env.state.bucket(self.name)
+            upload = bucket.get("uploads", {}).get(req.params["token"])
+            if upload is None or req.now >= datetime.fromisoformat(upload["until"]):
+                raise Reject(linkedin_error(404, "Upload URL not found or expired"))
+            image = bucket["images"][upload["urn"]]
+            mime = sniff_image(req.body)
+            if image["status"] != "WAITING_UPLOAD" or mime is None:
+                raise Reject(linkedin_error(400, "The upload is not a new JPG, PNG or GIF image"))
+            if len(req.body) > UPLOAD_LIMIT:
+                raise Reject(linkedin_error(400, "The image is too large"))
+            image.update(status="AVAILABLE", mime=mime, size=len(req.body))
+            self.env.state.changed()
+        return Response(201, b"", {})
+
+    @route("GET", r"/rest/images/(?P<urn>[^/]+)")
+    def image(self, req: Request) -> Response:
+        self.check(req)
+        with self.env.state.lock:
+            image = (
+                self.env.state.bucket(self.name).get("images", {}).get(unquote(req.params["urn"]))
+            )
+        if image is None:
+            raise Reject(linkedin_error(404, "Not Found"))
+        return json_response(
+            {"id": image["id"], "owner": image["owner"], "status": image["status"]}
+        )
 
     @route("GET", r"/rest/posts")
     def by_author(self, req: Request) -> Response:
@@ -218,6 +347,8 @@ class LinkedInStandIn(StandIn):
         }
         if post.extra.get("article"):
             out["content"] = {"article": post.extra["article"]}
+        elif post.extra.get("media"):
+            out["content"] = {"media": post.extra["media"]}
         return out
 
 
