@@ -185,4 +185,4 @@ def _too_large(size: int | None, max_bytes: int) -> str:
     """``size`` is None when the answer was cut off at the limit without a declared size."""
     if size is None:
         return f"larger than the limit of {max_bytes:,} bytes"
-    return f"{size:,} bytes, above the limit of {max_bytes:,}"
+    return f"{size:,} bytes, above the limit of {max_bytes:,} bytes"

@@ -6,15 +6,20 @@ Page within 24 hours is refused with code 506 ("Duplicate status message"). Thro
 code 32 with HTTP 400 and an ``X-Business-Use-Case-Usage`` header (see
 :mod:`dissem.sandbox.graph`).
 
-A photo comes as ``url`` (Graph downloads it; here it must only look like an http(s) URL) or
-as a multipart ``source`` file (an image under 10 MB), with ``caption`` and the optional
-``alt_text_custom``; the post records it with its alt text.
+A photo comes as a multipart ``source`` file or as a ``url`` that Graph downloads, with
+``caption`` and the optional ``alt_text_custom``; the post records it with its alt text. A
+file, or a ``url`` on this machine (``127.0.0.1``, ``localhost``), which the stand-in
+downloads as Graph would, must be an image under 10 MB, else code 100 "Missing or invalid
+image file". Any other http(s) ``url`` is taken as an image unread: the sandbox runs offline.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
 
 from dissem.sandbox.core import Reject, Request, Response, json_response, route
 from dissem.sandbox.graph import GraphStandIn, V, graph_time
@@ -25,8 +30,9 @@ __all__ = ["FacebookStandIn"]
 
 #: how far back a repeated message counts as a duplicate
 DUPLICATE_WINDOW = timedelta(hours=24)
-#: Graph's cap on a photo file
+#: Graph's cap on a photo file, and how long the stand-in waits for a photo ``url``
 PHOTO_LIMIT = 10 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 3.0
 
 
 class FacebookStandIn(GraphStandIn):
@@ -63,15 +69,14 @@ class FacebookStandIn(GraphStandIn):
         self.token(req, form)
         upload = fields.get("source") if fields else None
         url = str(form.get("url") or "")
-        if upload is not None:
-            mime = sniff_image(upload.data)
-            if mime is None or len(upload.data) >= PHOTO_LIMIT:
-                raise self.invalid("Missing or invalid image file", subcode=2069019)
-            size = len(upload.data)
-        elif url.startswith(("http://", "https://")):
-            mime, size = "image/*", 0  # Graph would download it; the sandbox does not
+        if upload is None and url.startswith(("http://", "https://")) and not _local(url):
+            mime, size = "image/*", 0  # Graph would download it; the sandbox is offline
         else:
-            raise self.invalid("Missing or invalid image file", subcode=2069019)
+            data = upload.data if upload is not None else _download(url)
+            mime = sniff_image(data) or ""
+            if not mime or len(data) >= PHOTO_LIMIT:
+                raise self.invalid("Missing or invalid image file", subcode=2069019)
+            size = len(data)
         caption = str(form.get("caption") or "")
         if caption.strip():
             self.require_text(caption)
@@ -171,3 +176,21 @@ class FacebookStandIn(GraphStandIn):
             if counts["shares"]:  # Graph leaves the field out when nobody shared
                 out["shares"] = {"count": counts["shares"]}
         return out
+
+
+def _local(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def _download(url: str) -> bytes:
+    """The bytes at ``url`` (at most :data:`PHOTO_LIMIT`), or b"" when it cannot be read."""
+    if not url.startswith(("http://", "https://")):
+        return b""
+    try:
+        with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as answer:
+            if answer.status_code != 200:
+                return b""
+            data = answer.raw.read(PHOTO_LIMIT, decode_content=True)
+    except requests.exceptions.RequestException:
+        return b""
+    return bytes(data)

@@ -7,10 +7,10 @@ Any non-empty bearer token is an account. ``POST /api/v1/statuses`` with an
 as on a real server.
 
 Media: ``POST /api/v2/media`` (multipart ``file``, ``description`` <= 1500 characters) keeps
-the image and answers 200, or 202 while it is "processing" when the state bucket's
-``media_processing_checks`` is above zero: ``GET /api/v1/media/:id`` then answers 206 that
-many times before 200, and a status naming unprocessed media is refused with 422, as Mastodon
-does. ``media_ids`` (at most 4, the caller's own, not yet attached) go on the status.
+the image and answers 200. With the state bucket's ``media_processing_checks`` set to n > 0 it
+answers 202 instead (still "processing") and ``GET /api/v1/media/:id`` answers 206 until the
+n-th check, which answers 200; a status naming unprocessed media is refused with 422, as
+Mastodon does. ``media_ids`` (at most 4, the caller's own, not yet attached) go on a status.
 """
 
 from __future__ import annotations
@@ -198,8 +198,8 @@ class MastodonStandIn(StandIn):
             if entry["pending_checks"] > 0:
                 entry["pending_checks"] -= 1
                 self.env.state.changed()
-                return json_response(self._attachment({**entry, "pending_checks": 1}), 206)
-            return json_response(self._attachment(entry))
+            status = 206 if entry["pending_checks"] else 200
+            return json_response(self._attachment(entry), status)
 
     def _media_for_status(
         self, req: Request, form: dict[str, Any], account_id: str
