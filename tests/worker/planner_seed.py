@@ -9,19 +9,22 @@ threading Bluesky in New York, Instagram in Tokyo) and groups ``web`` (X, Mastod
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import Window
 from dissem.settings import Settings
-from dissem.store.db import transaction
-from dissem.store.models import Post, PostState
+from dissem.store.db import make_engine, make_session_factory, transaction
+from dissem.store.migrate import upgrade
+from dissem.store.models import Base, Post, PostState
 from dissem.worker.sync import SyncResult, sync
 
 #: Monday 30 November 2026, 09:00 in Jakarta (02:00 UTC).
@@ -73,6 +76,39 @@ LONG_BODY = " ".join(
     f"Paragraph {i} of the statement explains the new consular service in some detail."
     for i in range(1, 13)
 )
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One migrated database per test module (a SQLite file or a PostgreSQL database):
+    a PostgreSQL database per test costs more than these tests; tables are emptied instead."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('plan') / 'dissem.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    from pgdb import drop_postgres_database, new_postgres_database
+
+    url, name = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the module's database, emptied."""
+    engine = make_engine(store_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(delete(table))
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 class Folder:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from planner_seed import Folder, posts, run_sync
+from planner_seed import Folder, posts, run_sync, store, store_url
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,11 +20,12 @@ from dissem.store.models import ChannelRow, Post, PostState
 from dissem.worker.health import HealthServer, WorkerMetrics
 
 Factory = sessionmaker[Session]
+__all__ = ["store", "store_url"]  # fixtures used by name
 
 
 @pytest.fixture
-def server(session_factory: Factory) -> Iterator[HealthServer]:
-    metrics = WorkerMetrics(session_factory)
+def server(store: Factory) -> Iterator[HealthServer]:
+    metrics = WorkerMetrics(store)
     status: dict[str, Any] = {"status": "ok", "worker": "w-test", "last_run": {}}
     srv = HealthServer("127.0.0.1", 0, metrics, lambda: status)
     srv.start()
@@ -47,16 +48,16 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_healthz_and_metrics_report_the_queue(
-    server: HealthServer, session_factory: Factory, tmp_path: Path
+    server: HealthServer, store: Factory, tmp_path: Path
 ) -> None:
     folder = Folder(tmp_path / "config")
     folder.release("r1", targets=["all"])  # Instagram without an image: one skipped
-    run_sync(session_factory, folder)
-    with transaction(session_factory) as s:
+    run_sync(store, folder)
+    with transaction(store) as s:
         row = s.get(ChannelRow, "cm")
         assert row is not None
         row.paused_until = datetime.now(UTC) + timedelta(hours=1)
-    scheduled = sum(p.state == PostState.SCHEDULED for p in posts(session_factory))
+    scheduled = sum(p.state == PostState.SCHEDULED for p in posts(store))
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     status, ctype, body = _get(conn, "/healthz")
     assert status == 200 and ctype == "application/json"
@@ -74,13 +75,13 @@ def test_healthz_and_metrics_report_the_queue(
 
 
 def test_worker_counters_lateness_and_unknown_paths(
-    server: HealthServer, session_factory: Factory, tmp_path: Path
+    server: HealthServer, store: Factory, tmp_path: Path
 ) -> None:
     folder = Folder(tmp_path / "config")
     folder.release("r1")
-    run_sync(session_factory, folder)
+    run_sync(store, folder)
     published = datetime.now(UTC) - timedelta(minutes=5)
-    with transaction(session_factory) as s:
+    with transaction(store) as s:
         for post, late in zip(s.scalars(select(Post).order_by(Post.id)), (4, 10), strict=True):
             post.state, post.published_at = PostState.PUBLISHED, published
             post.due_at = published - timedelta(seconds=late)

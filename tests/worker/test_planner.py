@@ -21,6 +21,8 @@ from planner_seed import (
     posts,
     publish,
     run_sync,
+    store,
+    store_url,
 )
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +32,7 @@ from dissem.store.migrate import upgrade
 from dissem.store.models import Base, PostState
 
 Factory = sessionmaker[Session]
+__all__ = ["store", "store_url"]  # fixtures used by name
 IMAGE = {"src": "https://portal.example/img/office.jpg", "alt": "The new office"}
 
 
@@ -38,10 +41,10 @@ def folder(tmp_path: Path) -> Folder:
     return Folder(tmp_path / "config")
 
 
-def test_one_post_per_part_per_target_channel(session_factory: Factory, folder: Folder) -> None:
+def test_one_post_per_part_per_target_channel(store: Factory, folder: Folder) -> None:
     folder.release("r1", targets=["all"], body=LONG_BODY)
-    result = run_sync(session_factory, folder)
-    rows = posts(session_factory)
+    result = run_sync(store, folder)
+    rows = posts(store)
     by_channel: dict[str, list[int]] = {}
     for p in rows:
         by_channel.setdefault(p.channel, []).append(p.part_index)
@@ -63,83 +66,77 @@ def test_one_post_per_part_per_target_channel(session_factory: Factory, folder: 
 
 
 def test_instagram_without_an_image_is_skipped_with_the_reason(
-    session_factory: Factory, folder: Folder
+    store: Factory, folder: Folder
 ) -> None:
     folder.release("r1", targets=["ci"])
     folder.release("r2", targets=["ci"], image=IMAGE)
-    run_sync(session_factory, folder)
-    (skipped,) = posts(session_factory, "r1")
+    run_sync(store, folder)
+    (skipped,) = posts(store, "r1")
     assert skipped.state == PostState.SKIPPED and skipped.due_at is None
     assert skipped.skip_reason == "skipped: Instagram needs an image"
-    (with_image,) = posts(session_factory, "r2")
+    (with_image,) = posts(store, "r2")
     assert with_image.state == PostState.SCHEDULED and with_image.payload["media"]
     # the image added later: the skipped post is replaced by one that goes out
     folder.release("r1", targets=["ci"], image=IMAGE)
-    run_sync(session_factory, folder)
-    assert [p.state for p in latest(session_factory, "r1")] == [PostState.SCHEDULED]
+    run_sync(store, folder)
+    assert [p.state for p in latest(store, "r1")] == [PostState.SCHEDULED]
 
 
-def test_posts_on_one_channel_keep_the_gap(session_factory: Factory, folder: Folder) -> None:
+def test_posts_on_one_channel_keep_the_gap(store: Factory, folder: Folder) -> None:
     for i in range(4):
         folder.release(f"r{i}", targets=["cx"])
-    run_sync(session_factory, folder)
-    dues = sorted(p.due_at for p in posts(session_factory) if p.due_at)
+    run_sync(store, folder)
+    dues = sorted(p.due_at for p in posts(store) if p.due_at)
     assert len(dues) == 4
     for a, b in itertools.pairwise(dues):
         assert b - a >= timedelta(minutes=30)
 
 
-def test_expiry_before_any_window_and_expiry_passing(
-    session_factory: Factory, folder: Folder
-) -> None:
+def test_expiry_before_any_window_and_expiry_passing(store: Factory, folder: Folder) -> None:
     folder.release("old", expires=(NOW - timedelta(hours=1)).isoformat())
     # X opens at 03:00 UTC (10:00 Jakarta), Mastodon at 08:00 UTC (09:00 Berlin)
     folder.release("soon", expires=(NOW + timedelta(hours=2)).isoformat())
-    run_sync(session_factory, folder)
-    assert {p.state for p in posts(session_factory, "old")} == {PostState.EXPIRED}
-    soon = {p.channel: p for p in posts(session_factory, "soon")}
+    run_sync(store, folder)
+    assert {p.state for p in posts(store, "old")} == {PostState.EXPIRED}
+    soon = {p.channel: p for p in posts(store, "soon")}
     assert soon["cm"].state == PostState.EXPIRED and soon["cm"].due_at is None
     assert "expires" in (soon["cm"].last_error or "")
     assert soon["cx"].state == PostState.SCHEDULED
     assert soon["cx"].due_at is not None and soon["cx"].due_at < NOW + timedelta(hours=2)
     # not published in time: the next sync after the expiry expires it
-    result = run_sync(session_factory, folder, NOW + timedelta(hours=2, minutes=1))
+    result = run_sync(store, folder, NOW + timedelta(hours=2, minutes=1))
     assert result.plan.expired == 1
-    after = {p.channel: p for p in posts(session_factory, "soon")}
+    after = {p.channel: p for p in posts(store, "soon")}
     assert after["cx"].state == PostState.EXPIRED and after["cx"].last_error == "release expired"
 
 
-def test_breaking_is_due_at_once_whatever_the_windows(
-    session_factory: Factory, folder: Folder
-) -> None:
+def test_breaking_is_due_at_once_whatever_the_windows(store: Factory, folder: Folder) -> None:
     folder.release("normal", targets=["cx"])
     folder.release("now", targets=["all"], priority="breaking", image=IMAGE)
     embargo = NOW + timedelta(minutes=7)
     folder.release("later", targets=["cx"], priority="breaking", not_before=embargo.isoformat())
-    run_sync(session_factory, folder)
+    run_sync(store, folder)
     assert all(not in_window(CHANNELS[c], NOW) for c in ("cx", "cm"))
-    dues = {(p.release_id, p.channel): p.due_at for p in posts(session_factory)}
+    dues = {(p.release_id, p.channel): p.due_at for p in posts(store)}
     assert {dues[("now", c)] for c in ("cx", "cm", "cb", "ci")} == {NOW}
     assert dues[("later", "cx")] == embargo
     assert dues[("normal", "cx")] is not None and dues[("normal", "cx")] > NOW
 
 
-def test_evergreen_is_shared_again_after_its_interval(
-    session_factory: Factory, folder: Folder
-) -> None:
+def test_evergreen_is_shared_again_after_its_interval(store: Factory, folder: Folder) -> None:
     folder.channels["cx"]["evergreen_interval"] = "7d"
     folder.write_channels()
     folder.release("guide", targets=["cx", "cm"], priority="evergreen")
-    run_sync(session_factory, folder, evergreen_interval_days=3)
-    first = {p.channel: p for p in posts(session_factory)}
+    run_sync(store, folder, evergreen_interval_days=3)
+    first = {p.channel: p for p in posts(store)}
     assert {p.seq for p in first.values()} == {0}
     # nothing published yet: no re-share, however often it syncs
-    assert not run_sync(session_factory, folder, NOW + timedelta(days=9)).changed
+    assert not run_sync(store, folder, NOW + timedelta(days=9)).changed
     t1 = NOW + timedelta(hours=4)
-    publish(session_factory, [first["cx"].id, first["cm"].id], t1)
-    result = run_sync(session_factory, folder, t1 + timedelta(hours=1), evergreen_interval_days=3)
+    publish(store, [first["cx"].id, first["cm"].id], t1)
+    result = run_sync(store, folder, t1 + timedelta(hours=1), evergreen_interval_days=3)
     assert result.plan.created == 2
-    again = {p.channel: p for p in posts(session_factory) if p.seq == 1}
+    again = {p.channel: p for p in posts(store) if p.seq == 1}
     assert set(again) == {"cx", "cm"}
     for name, interval in (("cx", timedelta(days=7)), ("cm", timedelta(days=3))):
         post = again[name]
@@ -148,26 +145,26 @@ def test_evergreen_is_shared_again_after_its_interval(
         assert in_window(CHANNELS[name], post.due_at)
         assert post.idempotency_key != first[name].idempotency_key
     # once planned, further syncs leave it be
-    assert not run_sync(session_factory, folder, t1 + timedelta(hours=2)).changed
+    assert not run_sync(store, folder, t1 + timedelta(hours=2)).changed
     # the channel's windows change: the re-share moves, but never before its interval
     folder.channels["cx"]["windows"] = ["daily 00:00-24:00"]
     folder.write_channels()
-    moved = run_sync(session_factory, folder, t1 + timedelta(hours=3), evergreen_interval_days=3)
+    moved = run_sync(store, folder, t1 + timedelta(hours=3), evergreen_interval_days=3)
     assert moved.changes.channels_changed == ["cx"] and moved.plan.replanned == 1
-    cx = next(p for p in posts(session_factory) if p.channel == "cx" and p.seq == 1)
+    cx = next(p for p in posts(store) if p.channel == "cx" and p.seq == 1)
     assert cx.due_at is not None and cx.due_at >= t1 + timedelta(days=7)
 
 
-def test_changed_windows_re_plan_the_channel_only(session_factory: Factory, folder: Folder) -> None:
+def test_changed_windows_re_plan_the_channel_only(store: Factory, folder: Folder) -> None:
     folder.release("r1")
     folder.release("r2")
-    run_sync(session_factory, folder)
-    before = {(p.release_id, p.channel): p for p in posts(session_factory)}
+    run_sync(store, folder)
+    before = {(p.release_id, p.channel): p for p in posts(store)}
     folder.channels["cx"]["windows"] = ["mon-fri 14:00-15:00"]
     folder.write_channels()
-    result = run_sync(session_factory, folder)
+    result = run_sync(store, folder)
     assert result.changes.channels_changed == ["cx"] and result.plan.replanned == 2
-    after = {(p.release_id, p.channel): p for p in posts(session_factory)}
+    after = {(p.release_id, p.channel): p for p in posts(store)}
     assert set(after) == set(before)
     new_cx = {**CHANNELS["cx"], "windows": ["mon-fri 14:00-15:00"]}
     for key, post in after.items():
