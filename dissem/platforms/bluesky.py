@@ -30,7 +30,7 @@ from dissem.compose.types import Media, Part
 from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
-from dissem.platforms.media import ImageUnavailable, load_image, skip_image
+from dissem.platforms.media import ImageUnavailable, load_release_image, skip_image
 
 POST = "app.bsky.feed.post"
 IMAGES = "app.bsky.embed.images"
@@ -220,13 +220,7 @@ class BlueskyPlatform(Platform):
         """The blob ref of the uploaded image; None (and a warning) when the image cannot be
         loaded, is over 1,000,000 bytes, or Bluesky refuses it."""
         try:
-            image = load_image(
-                media.src,
-                config_dir=self.settings.config_dir,
-                session=self.session,
-                timeout=self.timeout,
-                max_bytes=IMAGE_MAX_BYTES,
-            )
+            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
             answer = self._authed(
                 "POST",
                 "com.atproto.repo.uploadBlob",

@@ -37,7 +37,7 @@ from dissem.platforms.base import (
     RemotePost,
 )
 from dissem.platforms.http import call
-from dissem.platforms.media import ImageData, ImageUnavailable, load_image, skip_image
+from dissem.platforms.media import ImageData, ImageUnavailable, load_release_image, skip_image
 from dissem.platforms.meta import GraphPlatform, same_text
 
 __all__ = ["FacebookPage"]
@@ -106,13 +106,7 @@ class FacebookPage(GraphPlatform):
                     "POST", f"{page}/photos", creates=True, data={**fields, "url": media.src}
                 )
             else:
-                image = load_image(
-                    media.src,
-                    config_dir=self.settings.config_dir,
-                    session=self.session,
-                    timeout=self.timeout,
-                    max_bytes=PHOTO_MAX_BYTES,
-                )
+                image = load_release_image(self, media, max_bytes=PHOTO_MAX_BYTES)
                 answer = self._upload_photo(page, fields, image)
         except (ImageUnavailable, ContentRejected) as exc:
             skip_image(self.name, media, exc)

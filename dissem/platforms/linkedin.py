@@ -52,7 +52,7 @@ from dissem.platforms.base import (
     RemotePost,
 )
 from dissem.platforms.http import call, short_body
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_image, skip_image
+from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
 from dissem.platforms.meta import same_text
 from dissem.redact import redact
 
@@ -162,13 +162,7 @@ class LinkedInOrganization(Platform):
         """The URN of the uploaded image; None (and a warning) when the image cannot be loaded
         or LinkedIn refuses it as content."""
         try:
-            image = load_image(
-                media.src,
-                config_dir=self.settings.config_dir,
-                session=self.session,
-                timeout=self.timeout,
-                max_bytes=IMAGE_MAX_BYTES,
-            )
+            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
             request = {"initializeUploadRequest": {"owner": self.channel.account}}
             answer = _json(
                 self._call(

@@ -30,7 +30,7 @@ from dissem.compose.types import Media, Part
 from dissem.errors import ContentRejected, PlatformError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_image, skip_image
+from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
 
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.I)
@@ -137,13 +137,7 @@ class MastodonPlatform(Platform):
         """The attachment id of the uploaded image; None (and a warning) when the image cannot
         be loaded, is refused as content, or is still processing after one check."""
         try:
-            image = load_image(
-                media.src,
-                config_dir=self.settings.config_dir,
-                session=self.session,
-                timeout=self.timeout,
-                max_bytes=IMAGE_MAX_BYTES,
-            )
+            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
             response = self._request(
                 "POST",
                 "/api/v2/media",

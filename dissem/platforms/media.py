@@ -23,6 +23,7 @@ import logging
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -32,12 +33,16 @@ from dissem.compose.types import Media
 from dissem.errors import DissemError
 from dissem.redact import redact
 
+if TYPE_CHECKING:
+    from dissem.platforms.base import Platform
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "ImageData",
     "ImageUnavailable",
     "fit_alt",
     "load_image",
+    "load_release_image",
     "skip_image",
 ]
 
@@ -92,6 +97,18 @@ def load_image(
     if "://" in src:
         raise ImageUnavailable(src, "only http(s) URLs and paths in the config folder are read")
     return _read(src, config_dir=config_dir, max_bytes=max_bytes)
+
+
+def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> ImageData:
+    """:func:`load_image` of ``media.src`` with the adapter's config folder, session and
+    timeout; raises :class:`ImageUnavailable` likewise."""
+    return load_image(
+        media.src,
+        config_dir=adapter.settings.config_dir,
+        session=adapter.session,
+        timeout=adapter.timeout,
+        max_bytes=max_bytes,
+    )
 
 
 def fit_alt(alt: str, limit: int) -> str:

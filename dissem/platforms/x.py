@@ -38,7 +38,7 @@ from dissem.config.models import Channel
 from dissem.errors import ContentRejected, Duplicate, PlatformError, TransientError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, error_for_response, transport_error
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_image, skip_image
+from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
 from dissem.settings import Settings
 
 REAL_HOST = "https://api.twitter.com"
@@ -148,13 +148,7 @@ class XPlatform(Platform):
         """The media id of the uploaded image (alt text set); None, with a warning, when it
         cannot be loaded or X refuses it as content."""
         try:
-            image = load_image(
-                media.src,
-                config_dir=self.settings.config_dir,
-                session=self.session,
-                timeout=self.timeout,
-                max_bytes=IMAGE_MAX_BYTES,
-            )
+            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
             response = call(
                 self.session,
                 "POST",
