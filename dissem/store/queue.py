@@ -21,16 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Row, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.platforms.base import RemotePost
 from dissem.store import queue_sql as sql
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, Post, PostState
+from dissem.store.queue_sql import PAUSED_FOREVER
 
 __all__ = [
     "BLOCKED_PREFIX",
@@ -49,8 +50,6 @@ __all__ = [
     "settle_reconciled",
 ]
 
-#: a pause with no known end (expired credentials): lifted by a person or a config change
-PAUSED_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 #: how long after publishing the first metrics snapshot is due
 METRICS_DELAY = timedelta(hours=1)
 #: how soon to look again when due posts wait for a channel another worker is publishing on
@@ -152,23 +151,31 @@ def settle_and_claim(
     with transaction(session_factory) as session:
         conn = session.connection()
         settled = _settle(conn, worker_id, outcomes)
-        claimed = _claim(conn, worker_id, now, limit, lease_seconds)
+        # Outcomes in hand mean work is flowing: skip the idle probe.
+        claimed = _claim(conn, worker_id, now, limit, lease_seconds, probe=not outcomes)
     return settled, claimed
 
 
 def _claim(
-    conn: Connection, worker_id: str, now: datetime, limit: int, lease_seconds: float
+    conn: Connection,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    *,
+    probe: bool = True,
 ) -> list[ClaimedPost]:
     if limit <= 0:
         return []
-    # Cheap guard first (one probe of ix_posts_state_due): an idle queue costs one lookup.
-    earliest = conn.scalar(sql.EARLIEST_DUE)
-    if earliest is None or earliest > now:
-        return []
+    if probe:
+        # Cheap guard (one probe of ix_posts_state_due): an idle queue costs one lookup.
+        earliest = conn.scalar(sql.EARLIEST_DUE)
+        if earliest is None or earliest > now:
+            return []
     postgres = conn.dialect.name == "postgresql"
     query = sql.CLAIMABLE_LOCKED if postgres else sql.CLAIMABLE
     found = {
-        row.name: row.post_id
+        row.name: row
         for row in conn.execute(query, {"now": now, "limit": limit})
         if row.post_id is not None
     }
@@ -179,23 +186,17 @@ def _claim(
             del found[busy]
     if not found:
         return []
-    ids = list(
-        conn.scalars(
-            sql.CLAIM,
-            {
-                "ids": list(found.values()),
-                "worker": worker_id,
-                "lease_expires": now + timedelta(seconds=lease_seconds),
-                "now": now,
-            },
-        )
-    )
-    if not ids:
-        return []
-    return [_claimed(conn, row) for row in conn.execute(sql.LOAD_CLAIMED, {"ids": ids})]
+    params = {
+        "ids": [row.post_id for row in found.values()],
+        "worker": worker_id,
+        "lease_expires": now + timedelta(seconds=lease_seconds),
+        "now": now,
+    }
+    rows = sorted(conn.execute(sql.CLAIM, params), key=lambda r: (r.due_at, r.id))
+    return [_claimed(conn, row, found[row.channel]) for row in rows]
 
 
-def _claimed(conn: Connection, row: Any) -> ClaimedPost:
+def _claimed(conn: Connection, row: Any, channel: Any) -> ClaimedPost:
     reply_to = root = None
     if row.part_index > 1:
         anchors = {
@@ -228,8 +229,8 @@ def _claimed(conn: Connection, row: Any) -> ClaimedPost:
         due_at=row.due_at,
         lease_owner=row.lease_owner,
         lease_expires=row.lease_expires,
-        channel_config=dict(row.config),
-        channel_config_hash=row.config_hash,
+        channel_config=dict(channel.config),
+        channel_config_hash=channel.config_hash,
         reply_to=reply_to,
         root=root,
     )
@@ -244,41 +245,12 @@ def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> dateti
         conn = session.connection()
         # Due now but not claimed: its channel is busy with another worker's post (or the
         # post waits for an earlier thread part); look again shortly.
-        waiting = conn.scalar(_DUE_WAITING, {"now": now})
-        future = conn.scalar(_NEXT_FUTURE, {"now": now})
-        pause_end = conn.scalar(_NEXT_PAUSE_END, {"now": now})
+        waiting = conn.scalar(sql.DUE_WAITING, {"now": now})
+        future = conn.scalar(sql.NEXT_FUTURE, {"now": now})
+        pause_end = conn.scalar(sql.NEXT_PAUSE_END, {"now": now})
     soon = now + BUSY_RETRY if waiting is not None else None
     times = [t for t in (soon, future, pause_end) if t is not None]
     return min(times) if times else None
-
-
-_open_channel = and_(
-    ChannelRow.enabled.is_(True),
-    ChannelRow.removed.is_(False),
-    or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= sql._now()),
-)
-_DUE_WAITING = (
-    select(Post.id)
-    .join(ChannelRow, ChannelRow.name == Post.channel)
-    .where(Post.state == PostState.SCHEDULED, Post.due_at <= sql._now(), _open_channel)
-    .limit(1)
-)
-# ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first post of an
-# open channel (MIN() over a join would read them all).
-_NEXT_FUTURE = (
-    select(Post.due_at)
-    .join(ChannelRow, ChannelRow.name == Post.channel)
-    .where(Post.state == PostState.SCHEDULED, Post.due_at > sql._now(), _open_channel)
-    .order_by(Post.due_at)
-    .limit(1)
-)
-_NEXT_PAUSE_END = select(func.min(ChannelRow.paused_until)).where(
-    ChannelRow.enabled.is_(True),
-    ChannelRow.removed.is_(False),
-    ChannelRow.paused_until > sql._now(),
-    ChannelRow.paused_until < PAUSED_FOREVER,
-    exists().where(Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED),
-)
 
 
 # --- leases ----------------------------------------------------------------------------
@@ -380,13 +352,12 @@ def _write(
     if chosen:
         conn.execute(sql.WRITE_OUTCOME, [_outcome_params(o, worker_id) for o in chosen])
         conn.execute(sql.INSERT_ATTEMPT, [_attempt_params(o, worker_id) for o in chosen])
-    session = Session(bind=conn)
     for o in chosen:
         row = held[o.post_id]
         if o.pause_until is not None:
-            pause_channel(session, row.channel, o.pause_until, o.pause_reason or o.label)
+            pause_channel(conn, row.channel, o.pause_until, o.pause_reason or o.label)
         if o.state == PostState.FAILED:
-            block_followers(session, row.release_id, row.channel, row.seq, row.part_index, o)
+            block_followers(conn, row.release_id, row.channel, row.seq, row.part_index, o)
     return [o.post_id in held for o in outcomes]
 
 
@@ -425,9 +396,9 @@ def _attempt_params(o: Outcome, worker_id: str) -> dict[str, Any]:
     }
 
 
-def pause_channel(session: Session, channel: str, until: datetime, reason: str) -> None:
+def pause_channel(conn: Session | Connection, channel: str, until: datetime, reason: str) -> None:
     """Pauses ``channel`` until ``until``; a longer pause already in place is kept."""
-    session.execute(
+    conn.execute(
         update(ChannelRow)
         .where(
             ChannelRow.name == channel,
@@ -438,11 +409,16 @@ def pause_channel(session: Session, channel: str, until: datetime, reason: str) 
 
 
 def block_followers(
-    session: Session, release_id: str, channel: str, seq: int, part_index: int, o: Outcome
+    conn: Session | Connection,
+    release_id: str,
+    channel: str,
+    seq: int,
+    part_index: int,
+    o: Outcome,
 ) -> None:
     """Fails the later, still open parts of a thread whose part ``part_index`` failed: they
     can only go out as replies to it. ``retry`` of that part reopens them."""
-    session.execute(
+    conn.execute(
         update(Post)
         .where(
             Post.release_id == release_id,

@@ -10,6 +10,7 @@ the ``b_*`` ones of :data:`WRITE_OUTCOME` (one set per post, executemany).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -48,6 +49,10 @@ def _now() -> BindParameter[object]:
 
 def _ids(name: str = "ids") -> BindParameter[object]:
     return bindparam(name, expanding=True)
+
+
+#: a pause with no known end (expired credentials): lifted by a person or a config change
+PAUSED_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 #: the earliest due time of any scheduled post (one probe of ix_posts_state_due)
@@ -93,7 +98,12 @@ _first_due = (
 #: channels that may post now, each with its first claimable post (NULL when its due posts
 #: all wait for an earlier thread part), oldest due first
 CLAIMABLE = (
-    select(channels.c.name, _first_claimable().label("post_id"))
+    select(
+        channels.c.name,
+        channels.c.config,
+        channels.c.config_hash,
+        _first_claimable().label("post_id"),
+    )
     .where(
         channels.c.enabled.is_(True),
         channels.c.removed.is_(False),
@@ -119,6 +129,24 @@ BUSY_AMONG = (
     .distinct()
 )
 
+_claimed_columns = (
+    posts.c.id,
+    posts.c.release_id,
+    posts.c.channel,
+    posts.c.platform,
+    posts.c.seq,
+    posts.c.part_index,
+    posts.c.part_total,
+    posts.c.idempotency_key,
+    posts.c.text,
+    posts.c.payload,
+    posts.c.publish_state,
+    posts.c.attempts,
+    posts.c.due_at,
+    posts.c.lease_owner,
+    posts.c.lease_expires,
+)
+#: claims posts ``ids`` that are still scheduled, returning what a publish needs
 CLAIM = (
     update(posts)
     .where(posts.c.id.in_(_ids()), posts.c.state == SCHEDULED)
@@ -129,32 +157,7 @@ CLAIM = (
         attempts=posts.c.attempts + 1,
         updated_at=_now(),
     )
-    .returning(posts.c.id)
-)
-
-LOAD_CLAIMED = (
-    select(
-        posts.c.id,
-        posts.c.release_id,
-        posts.c.channel,
-        posts.c.platform,
-        posts.c.seq,
-        posts.c.part_index,
-        posts.c.part_total,
-        posts.c.idempotency_key,
-        posts.c.text,
-        posts.c.payload,
-        posts.c.publish_state,
-        posts.c.attempts,
-        posts.c.due_at,
-        posts.c.lease_owner,
-        posts.c.lease_expires,
-        channels.c.config,
-        channels.c.config_hash,
-    )
-    .join_from(posts, channels, posts.c.channel == channels.c.name)
-    .where(posts.c.id.in_(_ids()))
-    .order_by(posts.c.due_at, posts.c.id)
+    .returning(*_claimed_columns)
 )
 
 #: the published parts ``ids`` (part numbers) of one thread
@@ -228,4 +231,35 @@ EXPIRE = (
         updated_at=_now(),
     )
     .returning(posts.c.id)
+)
+
+
+# --- when to look again (next_due_at) ---------------------------------------------------
+
+_open_channel = and_(
+    ChannelRow.enabled.is_(True),
+    ChannelRow.removed.is_(False),
+    or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= _now()),
+)
+DUE_WAITING = (
+    select(Post.id)
+    .join(ChannelRow, ChannelRow.name == Post.channel)
+    .where(Post.state == PostState.SCHEDULED, Post.due_at <= _now(), _open_channel)
+    .limit(1)
+)
+# ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first post of an
+# open channel (MIN() over a join would read them all).
+NEXT_FUTURE = (
+    select(Post.due_at)
+    .join(ChannelRow, ChannelRow.name == Post.channel)
+    .where(Post.state == PostState.SCHEDULED, Post.due_at > _now(), _open_channel)
+    .order_by(Post.due_at)
+    .limit(1)
+)
+NEXT_PAUSE_END = select(func.min(ChannelRow.paused_until)).where(
+    ChannelRow.enabled.is_(True),
+    ChannelRow.removed.is_(False),
+    ChannelRow.paused_until > _now(),
+    ChannelRow.paused_until < PAUSED_FOREVER,
+    exists().where(Post.channel == ChannelRow.name, Post.state == PostState.SCHEDULED),
 )
