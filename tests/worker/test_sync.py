@@ -347,3 +347,25 @@ def test_a_missing_config_folder_deletes_nothing(store: Factory, folder: Folder)
     with store() as s:
         row = s.get(ReleaseRow, "r1")
         assert row is not None and not row.deleted
+
+
+def test_a_disabled_channel_posts_nothing_until_enabled_again(
+    store: Factory, folder: Folder
+) -> None:
+    folder.release("r1")
+    run_sync(store, folder)
+    folder.channels["cm"]["enabled"] = False
+    folder.write_channels()
+    run_sync(store, folder)
+    assert {(p.channel, p.state) for p in latest(store)} == {
+        ("cx", PostState.SCHEDULED),
+        ("cm", PostState.CANCELLED),
+    }
+    folder.channels["cm"]["enabled"] = True
+    folder.write_channels()
+    run_sync(store, folder)
+    assert {(p.channel, p.state) for p in latest(store)} == {
+        ("cx", PostState.SCHEDULED),
+        ("cm", PostState.SCHEDULED),
+    }
+    assert not run_sync(store, folder).changed
