@@ -210,7 +210,7 @@ def test_dissem_run_serves_health_reloads_on_sighup_and_stops_on_sigterm(
         assert time.monotonic() - started < 15
 
         # SIGTERM while a thread is going out: the part in hand finishes, the rest waits
-        folder.release("r3", targets=["cb"], priority="breaking", body=LONG_BODY)
+        folder.release("r3", targets=["cb"], priority="breaking", body=LONG_BODY * 2)
         proc.send_signal(signal.SIGHUP)
         _wait_for("r3 publishing", lambda: "publishing" in states("r3"), 15, proc)
         stopped = time.monotonic()
