@@ -101,14 +101,28 @@ def load_image(
 
 def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> ImageData:
     """:func:`load_image` of ``media.src`` with the adapter's config folder, session and
-    timeout; raises :class:`ImageUnavailable` likewise."""
+    timeout; raises :class:`ImageUnavailable` likewise.
+
+    With ``DISSEM_SANDBOX_URL`` set, an image URL off this machine is replaced by the
+    sandbox's sample image: a demo or training run never reaches a real service, images
+    included.
+    """
+    src = media.src
+    sandbox = adapter.settings.sandbox_url
+    if sandbox and src.startswith(("https://", "http://")) and not _is_local(src):
+        src = f"{sandbox.rstrip('/')}/_sandbox/static/sample.png"
     return load_image(
-        media.src,
+        src,
         config_dir=adapter.settings.config_dir,
         session=adapter.session,
         timeout=adapter.timeout,
         max_bytes=max_bytes,
     )
+
+
+def _is_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def fit_alt(alt: str, limit: int) -> str:

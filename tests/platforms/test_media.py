@@ -380,3 +380,15 @@ def test_the_feed_page_shows_the_alt_text(
     make_adapter("x").publish(part(text, sample, alt="A <harbour> at dawn"), MemoryContext(text))
     page = requests.get(sandbox.url + "/", timeout=5).text
     assert "image: A &lt;harbour&gt; at dawn" in page
+
+
+@pytest.mark.parametrize("platform", UPLOADERS)
+def test_sandbox_mode_never_fetches_an_image_off_this_machine(
+    platform: str, make_adapter: MakeAdapter, unique: Callable[[str], str], published: Published
+) -> None:
+    # an address no test can reach: were it fetched, the image would be missing
+    text = unique(f"{platform} remote image")
+    src = "https://images.portal.invalid/photo.jpg"
+    make_adapter(platform).publish(part(text, src), MemoryContext(text))
+    [image] = mine(published, platform, text)["images"]
+    assert image["alt"] == ALT
