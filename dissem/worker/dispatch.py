@@ -1,8 +1,9 @@
 """Dispatch: claim due posts, publish them through their adapters, record what happened.
 
-One round (:func:`dispatch_once`) repeats *settle the last batch and claim the next* (one
-transaction) and *publish the batch* (no transaction open; channels in parallel on a thread
-pool, one post per channel) until nothing is claimable. An adapter's error decides the
+One round (:func:`dispatch_once`) keeps a window of claimed posts flowing through a thread
+pool (channels in parallel, one post per channel, no transaction open while publishing);
+whenever the threads are about to run dry, the finished outcomes are recorded and new posts
+claimed in one transaction; until nothing is claimable. An adapter's error decides the
 post's next state (:func:`classify`):
 
 =====================  =====================================================================
@@ -283,6 +284,10 @@ def publish_claimed(
     )
     try:
         part = Part.from_json(claimed.payload)
+    except (KeyError, TypeError, ValueError) as exc:  # nothing was sent; it never will be
+        unreadable = ContentRejected(f"stored post cannot be read: {type(exc).__name__}: {exc}")
+        return classify(claimed, unreadable, None, settings, started, now_fn())
+    try:
         remote = adapter.publish(part, ctx, reply_to=claimed.reply_to, root=claimed.root)
     except LeaseLost:
         log.warning("post %s: lease lost mid-publish; left to reconcile", claimed.post_id)

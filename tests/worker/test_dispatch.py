@@ -339,3 +339,13 @@ def test_post_whose_lease_is_nearly_gone_is_put_back_unsent(rig: Rig) -> None:
     assert settle_outcomes(rig.factory, "w1", [outcome]) == [True]
     post = get_post(rig.factory, pid)
     assert (post.state, post.attempts, post.due_at) == (PostState.SCHEDULED, 0, rig.clock.t)
+
+
+def test_unreadable_stored_post_fails_without_sending(rig: Rig) -> None:
+    pid = add_post(rig.factory, "m")
+    with transaction(rig.factory) as s:
+        s.execute(update(Post).where(Post.id == pid).values(payload={"text": "no index"}))
+    rig.run()
+    post = get_post(rig.factory, pid)
+    assert post.state == PostState.FAILED and "cannot be read" in (post.last_error or "")
+    assert rig.world.calls == []
