@@ -94,13 +94,14 @@ class Worker:
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
         self.last_run: dict[str, datetime] = {}
         self.next_due: datetime | None = None  # when dispatch may next find work
+        self._sync_lock = threading.Lock()  # held while a sync runs
         self.published_total = 0  # posts this worker published (outcome labels are not states)
 
     # --- jobs -------------------------------------------------------------------------
 
     def sync_job(self) -> bool:
         """Loads the config and plans posts; False when another worker holds the lock."""
-        with singleton(self.engine, "dissem:sync") as mine:
+        with self._sync_lock, singleton(self.engine, "dissem:sync") as mine:
             if not mine:
                 return False
             result = sync(self.session_factory, self.settings, self.clock())
@@ -243,7 +244,9 @@ class Worker:
             while not self.stopping.is_set():
                 self._wake.wait(1.0)
                 self._wake.clear()
-                if self.reload.is_set():
+                # A SIGHUP during a running sync waits for it to end: the scheduler would
+                # drop a second, overlapping run, and the reload would be lost.
+                if self.reload.is_set() and not self._sync_lock.locked():
                     self.reload.clear()
                     log.info("SIGHUP: reloading the config now")
                     scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
@@ -310,8 +313,15 @@ class Worker:
         return server
 
     def status(self) -> dict[str, Any]:
+        """``/healthz``: ``stale`` when dispatch has not run for 30 intervals (a stuck job or
+        an unreachable database), so a supervisor can restart the worker."""
+        status = "ok"
+        last = self.last_run.get("dispatch")
+        limit = timedelta(seconds=max(30 * self.settings.dispatch_interval, 60))
+        if last is not None and self.clock() - last > limit:
+            status = "stale"
         return {
-            "status": "stopping" if self.stopping.is_set() else "ok",
+            "status": "stopping" if self.stopping.is_set() else status,
             "worker": self.worker_id,
             "last_run": {k: v.isoformat() for k, v in self.last_run.items()},
         }

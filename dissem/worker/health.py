@@ -61,7 +61,8 @@ class _QueueCollector(Collector):
         now = datetime.now(UTC)
         with self.session_factory() as s:
             counts = dict(
-                s.execute(select(Post.state, func.count()).group_by(Post.state)).tuples().all()
+                (row[0], int(row[1]))
+                for row in s.execute(select(Post.state, func.count()).group_by(Post.state))
             )
             n_paused = s.scalar(
                 select(func.count()).select_from(ChannelRow).where(ChannelRow.paused_until > now)
@@ -72,7 +73,7 @@ class _QueueCollector(Collector):
                     select(Post.published_at, Post.due_at).where(
                         Post.published_at >= now - LATENESS_WINDOW, Post.due_at.is_not(None)
                     )
-                ).tuples()
+                )
                 if pub is not None and due is not None
             )
         for q in (0.5, 0.99, 1.0):
@@ -104,16 +105,19 @@ class HealthServer:
             disable_nagle_algorithm = True  # else ~40 ms per keep-alive request
 
             def do_GET(self) -> None:
+                code = 200
                 if self.path == "/healthz":
-                    body = json.dumps(outer.status(), default=str).encode()
+                    status = outer.status()
+                    body = json.dumps(status, default=str).encode()
                     ctype = "application/json"
+                    code = 503 if status.get("status") == "stale" else 200
                 elif self.path == "/metrics":
                     body = generate_latest(outer.metrics.registry)
                     ctype = "text/plain; version=0.0.4"
                 else:
                     self.send_error(404)
                     return
-                self.send_response(200)
+                self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -95,3 +95,53 @@ def test_worker_counters_lateness_and_unknown_paths(
     assert samples[("dissem_posts", (("state", "published"),))] == 2
     assert _get(conn, "/nope")[0] == 404
     conn.close()
+
+
+def test_healthz_is_503_when_dispatch_went_stale() -> None:
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    from dissem.store.db import make_engine, make_session_factory
+    from dissem.worker.health import HealthServer, WorkerMetrics
+
+    engine = make_engine("sqlite://")
+    state = {"status": "stale", "worker": "w"}
+    server = HealthServer(
+        "127.0.0.1", 0, WorkerMetrics(make_session_factory(engine)), lambda: state
+    )
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            raise AssertionError("a stale worker must not answer 200")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503
+            assert _json.loads(exc.read())["status"] == "stale"
+        state["status"] = "ok"
+        with urllib.request.urlopen(url, timeout=5) as ok:
+            assert ok.status == 200
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+def test_worker_status_goes_stale_when_dispatch_stops(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dissem.settings import Settings
+    from dissem.worker.daemon import Worker
+
+    now = [datetime(2026, 12, 1, 3, 0, tzinfo=UTC)]
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'w.db'}", config_dir=tmp_path)
+    worker = Worker(settings, clock=lambda: now[0])
+    try:
+        assert worker.status()["status"] == "ok"  # not started yet: nothing to judge
+        worker.last_run["dispatch"] = now[0]
+        now[0] += timedelta(seconds=59)
+        assert worker.status()["status"] == "ok"
+        now[0] += timedelta(seconds=2)
+        assert worker.status()["status"] == "stale"
+    finally:
+        worker.close()
