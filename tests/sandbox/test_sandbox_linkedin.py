@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
+from sandbox_fixtures import Clock
 
-from dissem.sandbox import Fault, RunningSandbox, start_sandbox
+from dissem.sandbox import Fault, RunningSandbox
 
 ORG = "urn:li:organization:77"
 HEADERS = {
@@ -19,25 +20,6 @@ HEADERS = {
     "LinkedIn-Version": "202611",
     "X-Restli-Protocol-Version": "2.0.0",
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[RunningSandbox]:
-    with start_sandbox(clock=clock) as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_fixtures import Clock
 
-from dissem.sandbox import RunningSandbox, start_sandbox
+from dissem.sandbox import RunningSandbox
 from dissem.sandbox.core import Request
 from dissem.sandbox.uploads import multipart_fields, png, sample_png, sniff_image
 
@@ -22,25 +23,6 @@ OAUTH = 'OAuth oauth_consumer_key="ck-1234567890", oauth_token="tok-raw-x-1", oa
 LI = {"Authorization": "Bearer li-raw", "LinkedIn-Version": "202611",
       "X-Restli-Protocol-Version": "2.0.0"}  # fmt: skip
 ORG = "urn:li:organization:42"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[RunningSandbox]:
-    with start_sandbox(clock=clock) as running:
-        yield running
 
 
 @pytest.fixture

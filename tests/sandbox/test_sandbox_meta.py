@@ -5,36 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
+from sandbox_fixtures import Clock
 
-from dissem.sandbox import Fault, RunningSandbox, start_sandbox
+from dissem.sandbox import Fault, RunningSandbox
 
 V = "v23.0"
 AUTH = {"Authorization": "Bearer meta-raw-token"}
 IMAGE = "https://example.org/i.jpg"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[RunningSandbox]:
-    with start_sandbox(clock=clock) as running:
-        yield running
 
 
 @pytest.fixture

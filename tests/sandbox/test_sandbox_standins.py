@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
 import requests
+from sandbox_fixtures import Clock
 
-from dissem.sandbox import RunningSandbox, start_sandbox
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[RunningSandbox]:
-    with start_sandbox(clock=clock) as running:
-        yield running
+from dissem.sandbox import RunningSandbox
 
 
 def bsky_login(s: requests.Session, sb: RunningSandbox) -> dict[str, str]:
