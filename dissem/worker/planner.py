@@ -86,10 +86,9 @@ def plan_posts(
     channels_changed: set[str] | None = None,
 ) -> PlanChanges:
     """Brings posts in line with ``config`` for ``releases`` (all when None)."""
-    out = PlanChanges()
+    run = _Pass(session, config, settings, now, _taken_by_channel(session))
     rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
-    chan_rows = {c.name: c for c in session.scalars(select(ChannelRow))}
-    taken = _taken_by_channel(session)
+    chan_rows = set(session.scalars(select(ChannelRow.name)))
     for loaded in config.releases:
         rel = loaded.release
         row = rows.get(rel.id)
@@ -97,62 +96,224 @@ def plan_posts(
             continue
         try:
             with session.begin_nested():
-                _plan_release(session, config, settings, rel, row, chan_rows, taken, now, out)
+                run.plan_release(rel, row, chan_rows)
         except Exception as exc:  # one bad release never stops the others
             log.exception("planning release %s failed", rel.id)
-            out.errors.append(f"{rel.id}: {exc}")
+            run.out.errors.append(f"{rel.id}: {exc}")
     for rid, row in rows.items():
         if row.deleted and (releases is None or rid in releases):
-            out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, DELETED)
+            run.out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, DELETED)
     if channels_changed:
-        _replan_channels(session, config, settings, channels_changed, taken, now, out)
-    out.expired += expire_posts(session, now)
-    return out
+        run.replan_channels(channels_changed)
+    run.out.expired += expire_posts(session, now)
+    return run.out
 
 
-def _plan_release(
-    session: Session,
-    config: LoadedConfig,
-    settings: Settings,
-    rel: Release,
-    row: ReleaseRow,
-    chan_rows: dict[str, ChannelRow],
-    taken: dict[str, list[datetime]],
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    if rel.status == "withdrawn":
-        out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, WITHDRAWN)
-        return
-    if rel.status != "approved" or not rel.approved_by:
-        out.held += _hold(session, rel.id)
-        return
-    targets = [
-        name
-        for name in config.targets_of(rel)
-        if config.channels[name].enabled and name in chan_rows
-    ]
-    existing: dict[str, list[Post]] = defaultdict(list)
-    for post in session.scalars(select(Post).where(Post.release_id == rel.id)):
-        existing[post.channel].append(post)
-    for name, posts in existing.items():
-        # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
-        if name not in targets and name not in config.broken_channel_names:
-            out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, now)
-    for name in targets:
-        channel = config.channels[name]
-        posts = existing.get(name, [])
-        seq = max((p.seq for p in posts), default=0)
-        current = sorted((p for p in posts if p.seq == seq), key=lambda p: p.part_index)
-        if not current:
-            _create(session, rel, row, channel, 0, rel.not_before, taken, settings, now, out)
-        elif all(_planner_cancelled(p) for p in current):
-            _replace(session, rel, row, channel, current, taken, settings, now, out)
-        elif all(p.release_revision == row.revision for p in current):
-            if rel.priority == "evergreen":
-                _maybe_reshare(session, rel, row, channel, current, taken, settings, now, out)
+@dataclass
+class _Pass:
+    """One planning pass: what every step needs, and what the pass has changed so far.
+
+    ``taken`` holds each channel's planned and published first parts; every post planned in
+    this pass joins it, so the gap and the daily cap hold among the pass's own posts too.
+    """
+
+    session: Session
+    config: LoadedConfig
+    settings: Settings
+    now: datetime
+    taken: dict[str, list[datetime]]
+    out: PlanChanges = field(default_factory=PlanChanges)
+
+    def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
+        session, config, out = self.session, self.config, self.out
+        if rel.status == "withdrawn":
+            out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, WITHDRAWN)
+            return
+        if rel.status != "approved" or not rel.approved_by:
+            out.held += _hold(session, rel.id)
+            return
+        targets = [
+            name
+            for name in config.targets_of(rel)
+            if config.channels[name].enabled and name in channel_rows
+        ]
+        existing: dict[str, list[Post]] = defaultdict(list)
+        for post in session.scalars(select(Post).where(Post.release_id == rel.id)):
+            existing[post.channel].append(post)
+        for name, posts in existing.items():
+            # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
+            if name not in targets and name not in config.broken_channel_names:
+                out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, self.now)
+        for name in targets:
+            channel = config.channels[name]
+            posts = existing.get(name, [])
+            seq = max((p.seq for p in posts), default=0)
+            current = sorted((p for p in posts if p.seq == seq), key=lambda p: p.part_index)
+            if not current:
+                self.create(rel, row, channel, 0, rel.not_before)
+            elif all(_planner_cancelled(p) for p in current):
+                self.replace(rel, row, channel, current)
+            elif all(p.release_revision == row.revision for p in current):
+                if rel.priority == "evergreen":
+                    self.maybe_reshare(rel, row, channel, current)
+            else:
+                self.recompose(rel, row, channel, current)
+
+    def create(
+        self, rel: Release, row: ReleaseRow, channel: Channel, seq: int, earliest: datetime | None
+    ) -> None:
+        now = self.now
+        comp = compose(rel, channel, now)
+        due = None if comp.skipped else self.plan_one(rel, channel, seq, earliest)
+        if comp.skipped:
+            state, reason = PostState.SKIPPED, comp.skipped
+        elif due is None:
+            state, reason = PostState.EXPIRED, "no posting time before the release expires"
         else:
-            _recompose(session, rel, row, channel, current, taken, settings, now, out)
+            state, reason = PostState.SCHEDULED, None
+        for part in comp or [None]:
+            self.session.add(
+                Post(
+                    release_id=rel.id,
+                    channel=channel.name,
+                    platform=channel.platform,
+                    seq=seq,
+                    part_index=part.index if part else 1,
+                    part_total=part.total if part else 1,
+                    release_revision=row.revision,
+                    state=state,
+                    text=part.text if part else "",
+                    payload=part.to_json() if part else {},
+                    skip_reason=reason,
+                    last_error=reason if state == PostState.EXPIRED else None,
+                    idempotency_key=uuid.uuid4().hex,
+                    planned_at=due,
+                    due_at=due,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        if state == PostState.SKIPPED:
+            self.out.skipped += 1
+        elif state == PostState.EXPIRED:
+            self.out.expired += 1
+        else:
+            self.out.created += len(comp)
+
+    def plan_one(
+        self, rel: Release, channel: Channel, seq: int, earliest: datetime | None
+    ) -> datetime | None:
+        request = PlanRequest(
+            key=f"{rel.id}:{channel.name}:{seq}",
+            earliest=earliest or self.now,
+            priority=rel.priority,
+            expires=rel.expires,
+        )
+        chan_taken = self.taken[channel.name]
+        (due,) = plan_many(
+            channel,
+            [request],
+            chan_taken,
+            self.now,
+            stagger_seconds=self.settings.stagger_seconds,
+        )
+        if due is not None:
+            chan_taken.append(due)
+        return due
+
+    def recompose(
+        self, rel: Release, row: ReleaseRow, channel: Channel, current: list[Post]
+    ) -> None:
+        if not all(_unsent(p) for p in current):
+            for p in current:  # part of it went out: keep what is there, note the revision
+                p.release_revision = row.revision
+            return
+        self.replace(rel, row, channel, current)
+        self.out.recomposed += len(current)
+
+    def replace(self, rel: Release, row: ReleaseRow, channel: Channel, current: list[Post]) -> None:
+        """New posts for ``channel`` at the next ``seq``; ``current`` (all unsent) are kept as
+        cancelled history: attempt rows may point at them, so they are never deleted."""
+        _forget(self.taken, channel.name, current)
+        for p in current:
+            if p.state != PostState.CANCELLED:
+                p.state, p.last_error, p.updated_at = (
+                    PostState.CANCELLED,
+                    f"replaced by revision {row.revision}",
+                    self.now,
+                )
+        self.session.flush()
+        self.create(rel, row, channel, current[0].seq + 1, self.earliest(rel, channel))
+
+    def earliest(self, rel: Release, channel: Channel) -> datetime | None:
+        """The earliest a new post of ``rel`` on ``channel`` may go: the embargo, and for an
+        evergreen release also its interval after the channel's last share of it."""
+        if rel.priority != "evergreen":
+            return rel.not_before
+        last = self.session.scalar(
+            select(func.max(Post.published_at)).where(
+                Post.release_id == rel.id,
+                Post.channel == channel.name,
+                Post.state == PostState.PUBLISHED,
+            )
+        )
+        if last is None:
+            return rel.not_before
+        default = timedelta(days=self.settings.evergreen_interval_days)
+        again = next_evergreen(channel, last, default)
+        return max(again, rel.not_before) if rel.not_before else again
+
+    def maybe_reshare(
+        self, rel: Release, row: ReleaseRow, channel: Channel, current: list[Post]
+    ) -> None:
+        if not all(p.state == PostState.PUBLISHED and p.published_at for p in current):
+            return
+        earliest = self.earliest(rel, channel)
+        assert earliest is not None  # a share was published
+        if rel.expires and earliest >= rel.expires:
+            return
+        self.create(rel, row, channel, current[0].seq + 1, earliest)
+
+    def replan_channels(self, names: set[str]) -> None:
+        session = self.session
+        releases = {lr.release.id: lr.release for lr in self.config.releases}
+        for name in sorted(names):
+            channel = self.config.channels.get(name)
+            if channel is None:
+                continue
+            # posts of a release whose file is broken keep their time (and place in taken)
+            posts = [
+                p
+                for p in session.scalars(
+                    select(Post)
+                    .where(
+                        Post.channel == name,
+                        Post.state == PostState.SCHEDULED,
+                        Post.part_index == 1,
+                    )
+                    .order_by(Post.due_at)
+                )
+                if p.release_id in releases
+            ]
+            _forget(self.taken, name, posts)
+            for post in posts:
+                rel = releases[post.release_id]
+                due = self.plan_one(rel, channel, post.seq, self.earliest(rel, channel))
+                siblings = session.scalars(
+                    select(Post).where(
+                        Post.release_id == post.release_id,
+                        Post.channel == name,
+                        Post.seq == post.seq,
+                        Post.state == PostState.SCHEDULED,
+                    )
+                )
+                for p in siblings:
+                    if due is None:
+                        p.state, p.last_error = PostState.EXPIRED, "no posting time before expiry"
+                    else:
+                        p.due_at = due
+                    p.updated_at = self.now
+                self.out.replanned += 1
 
 
 def _planner_cancelled(post: Post) -> bool:
@@ -162,216 +323,6 @@ def _planner_cancelled(post: Post) -> bool:
 def _unsent(post: Post) -> bool:
     """Never went out: may be replaced by a new composition."""
     return post.state in UNSENT or _planner_cancelled(post)
-
-
-def _create(
-    session: Session,
-    rel: Release,
-    row: ReleaseRow,
-    channel: Channel,
-    seq: int,
-    earliest: datetime | None,
-    taken: dict[str, list[datetime]],
-    settings: Settings,
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    comp = compose(rel, channel, now)
-    due = None if comp.skipped else _plan_one(rel, channel, seq, earliest, taken, settings, now)
-    if comp.skipped:
-        state, reason = PostState.SKIPPED, comp.skipped
-    elif due is None:
-        state, reason = PostState.EXPIRED, "no posting time before the release expires"
-    else:
-        state, reason = PostState.SCHEDULED, None
-    for part in comp or [None]:
-        session.add(
-            Post(
-                release_id=rel.id,
-                channel=channel.name,
-                platform=channel.platform,
-                seq=seq,
-                part_index=part.index if part else 1,
-                part_total=part.total if part else 1,
-                release_revision=row.revision,
-                state=state,
-                text=part.text if part else "",
-                payload=part.to_json() if part else {},
-                skip_reason=reason,
-                last_error=reason if state == PostState.EXPIRED else None,
-                idempotency_key=uuid.uuid4().hex,
-                planned_at=due,
-                due_at=due,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    if state == PostState.SKIPPED:
-        out.skipped += 1
-    elif state == PostState.EXPIRED:
-        out.expired += 1
-    else:
-        out.created += len(comp)
-
-
-def _plan_one(
-    rel: Release,
-    channel: Channel,
-    seq: int,
-    earliest: datetime | None,
-    taken: dict[str, list[datetime]],
-    settings: Settings,
-    now: datetime,
-) -> datetime | None:
-    request = PlanRequest(
-        key=f"{rel.id}:{channel.name}:{seq}",
-        earliest=earliest or now,
-        priority=rel.priority,
-        expires=rel.expires,
-    )
-    chan_taken = taken[channel.name]
-    (due,) = plan_many(
-        channel, [request], chan_taken, now, stagger_seconds=settings.stagger_seconds
-    )
-    if due is not None:
-        chan_taken.append(due)
-    return due
-
-
-def _recompose(
-    session: Session,
-    rel: Release,
-    row: ReleaseRow,
-    channel: Channel,
-    current: list[Post],
-    taken: dict[str, list[datetime]],
-    settings: Settings,
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    if not all(_unsent(p) for p in current):
-        for p in current:  # part of it went out: keep what is there, note the revision
-            p.release_revision = row.revision
-        return
-    _replace(session, rel, row, channel, current, taken, settings, now, out)
-    out.recomposed += len(current)
-
-
-def _replace(
-    session: Session,
-    rel: Release,
-    row: ReleaseRow,
-    channel: Channel,
-    current: list[Post],
-    taken: dict[str, list[datetime]],
-    settings: Settings,
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    """New posts for ``channel`` at the next ``seq``; ``current`` (all unsent) are kept as
-    cancelled history: attempt rows may point at them, so they are never deleted."""
-    _forget(taken, channel.name, current)
-    for p in current:
-        if p.state != PostState.CANCELLED:
-            p.state, p.last_error, p.updated_at = (
-                PostState.CANCELLED,
-                f"replaced by revision {row.revision}",
-                now,
-            )
-    session.flush()
-    earliest = _earliest(session, rel, channel, settings)
-    _create(session, rel, row, channel, current[0].seq + 1, earliest, taken, settings, now, out)
-
-
-def _earliest(
-    session: Session, rel: Release, channel: Channel, settings: Settings
-) -> datetime | None:
-    """The earliest a new post of ``rel`` on ``channel`` may go: the embargo, and for an
-    evergreen release also its interval after the channel's last share of it."""
-    if rel.priority != "evergreen":
-        return rel.not_before
-    last = session.scalar(
-        select(func.max(Post.published_at)).where(
-            Post.release_id == rel.id,
-            Post.channel == channel.name,
-            Post.state == PostState.PUBLISHED,
-        )
-    )
-    if last is None:
-        return rel.not_before
-    default = timedelta(days=settings.evergreen_interval_days)
-    again = next_evergreen(channel, last, default)
-    return max(again, rel.not_before) if rel.not_before else again
-
-
-def _maybe_reshare(
-    session: Session,
-    rel: Release,
-    row: ReleaseRow,
-    channel: Channel,
-    current: list[Post],
-    taken: dict[str, list[datetime]],
-    settings: Settings,
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    if not all(p.state == PostState.PUBLISHED and p.published_at for p in current):
-        return
-    earliest = _earliest(session, rel, channel, settings)
-    assert earliest is not None  # a share was published
-    if rel.expires and earliest >= rel.expires:
-        return
-    _create(session, rel, row, channel, current[0].seq + 1, earliest, taken, settings, now, out)
-
-
-def _replan_channels(
-    session: Session,
-    config: LoadedConfig,
-    settings: Settings,
-    names: set[str],
-    taken: dict[str, list[datetime]],
-    now: datetime,
-    out: PlanChanges,
-) -> None:
-    releases = {lr.release.id: lr.release for lr in config.releases}
-    for name in sorted(names):
-        channel = config.channels.get(name)
-        if channel is None:
-            continue
-        # posts of a release whose file is broken keep their time (and their place in taken)
-        posts = [
-            p
-            for p in session.scalars(
-                select(Post)
-                .where(
-                    Post.channel == name,
-                    Post.state == PostState.SCHEDULED,
-                    Post.part_index == 1,
-                )
-                .order_by(Post.due_at)
-            )
-            if p.release_id in releases
-        ]
-        _forget(taken, name, posts)
-        for post in posts:
-            rel = releases[post.release_id]
-            earliest = _earliest(session, rel, channel, settings)
-            due = _plan_one(rel, channel, post.seq, earliest, taken, settings, now)
-            siblings = session.scalars(
-                select(Post).where(
-                    Post.release_id == post.release_id,
-                    Post.channel == name,
-                    Post.seq == post.seq,
-                    Post.state == PostState.SCHEDULED,
-                )
-            )
-            for p in siblings:
-                if due is None:
-                    p.state, p.last_error = PostState.EXPIRED, "no posting time before expiry"
-                else:
-                    p.due_at = due
-                p.updated_at = now
-            out.replanned += 1
 
 
 def _forget(taken: dict[str, list[datetime]], name: str, posts: Sequence[Post]) -> None:
