@@ -11,29 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgdb import drop_postgres_database, drop_templates, new_postgres_database
+from pgdb import BACKENDS, drop_templates, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store.db import make_engine, make_session_factory
-from dissem.store.migrate import upgrade
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database URL: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'dissem.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-        return
-    url, name = new_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture

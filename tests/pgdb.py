@@ -1,18 +1,27 @@
-"""Fresh PostgreSQL databases for tests (importable as ``pgdb`` from any test module)."""
+"""Fresh migrated databases for tests (importable as ``pgdb`` from any test module)."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, delete, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from dissem.store.db import make_engine, normalise_url
 from dissem.store.migrate import upgrade
+from dissem.store.models import Base
 
 PG_ENV = "DISSEM_TEST_DATABASE_URL"
+
+#: Fixture params for "every database backend": PostgreSQL carries the ``postgres`` mark.
+BACKENDS: list[Any] = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def postgres_admin_url() -> str | None:
@@ -73,3 +82,29 @@ def drop_templates() -> None:
         for name in _template.values():
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def migrated_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a fresh, migrated database: for ``"sqlite"`` a file in ``folder``, for
+    ``"postgres"`` a new PostgreSQL database (skipped without ``DISSEM_TEST_DATABASE_URL``),
+    dropped on exit."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'dissem.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    url, name = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+def empty_tables(conn: Connection | Session) -> None:
+    """Deletes every row of every table (children first), in the caller's transaction: how a
+    database shared by a module's tests is made fresh for the next test."""
+    for table in reversed(Base.metadata.sorted_tables):
+        conn.execute(delete(table))

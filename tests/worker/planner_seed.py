@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy import delete, select, update
+from pgdb import BACKENDS, empty_tables, migrated_database
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import Window
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
-from dissem.store.migrate import upgrade
-from dissem.store.models import Base, Post, PostState
+from dissem.store.models import Post, PostState
 from dissem.worker.sync import SyncResult, sync
 
 #: Monday 30 November 2026, 09:00 in Jakarta (02:00 UTC).
@@ -78,26 +78,12 @@ LONG_BODY = " ".join(
 )
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One migrated database per test module (a SQLite file or a PostgreSQL database):
     a PostgreSQL database per test costs more than these tests; tables are emptied instead."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('plan') / 'dissem.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+    with migrated_database(request.param, tmp_path_factory.mktemp("plan")) as url:
         yield url
-        return
-    from pgdb import drop_postgres_database, new_postgres_database
-
-    url, name = new_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture
@@ -105,8 +91,7 @@ def store(store_url: str) -> Iterator[sessionmaker[Session]]:
     """A session factory on the module's database, emptied."""
     engine = make_engine(store_url)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(delete(table))
+        empty_tables(conn)
     yield make_session_factory(engine)
     engine.dispose()
 

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Engine, delete
+from pgdb import BACKENDS, empty_tables, migrated_database
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
@@ -32,33 +33,18 @@ from dissem.platforms.base import (
 )
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
-from dissem.store.migrate import upgrade
-from dissem.store.models import Base, ChannelRow, Post, PostState, ReleaseRow
+from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 _seqs = itertools.count(1000)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def queue_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One migrated database per test module (SQLite file or PostgreSQL): creating a
     PostgreSQL database per test costs more than the tests; tables are emptied instead."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('queue') / 'dissem.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+    with migrated_database(request.param, tmp_path_factory.mktemp("queue")) as url:
         yield url
-        return
-    from pgdb import drop_postgres_database, new_postgres_database
-
-    url, name = new_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture
@@ -66,8 +52,7 @@ def qurl(queue_db: str) -> str:
     """The module's database, emptied."""
     engine = make_engine(queue_db)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(delete(table))
+        empty_tables(conn)
     engine.dispose()
     return queue_db
 

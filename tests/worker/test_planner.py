@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pgdb import empty_tables
 from planner_seed import (
     CHANNELS,
     LONG_BODY,
@@ -24,12 +25,11 @@ from planner_seed import (
     store,
     store_url,
 )
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.migrate import upgrade
-from dissem.store.models import Base, PostState
+from dissem.store.models import PostState
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name
@@ -203,8 +203,7 @@ def test_any_mix_of_releases_plans_valid_times_and_settles(
     shared_factory: Factory, tmp_path_factory: pytest.TempPathFactory, specs: list[tuple]
 ) -> None:
     with shared_factory.begin() as s:
-        for table in reversed(Base.metadata.sorted_tables):
-            s.execute(delete(table))
+        empty_tables(s)
     root = tmp_path_factory.mktemp("cfg")
     shutil.rmtree(root)
     folder = Folder(root)
