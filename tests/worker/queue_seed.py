@@ -34,6 +34,7 @@ from dissem.platforms.base import (
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
+from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 _seqs = itertools.count(1000)
@@ -330,3 +331,31 @@ class RecordingAlerter:
 
     def kinds(self) -> list[str]:
         return [k for k, _, _ in self.sent]
+
+
+class DispatchRig:
+    """A database, a fake world, a clock, an alerter and the dispatch call wired together."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings | None = None) -> None:
+        self.factory = factory
+        self.world = FakeWorld()
+        self.clock = Clock()
+        self.settings = settings or queue_settings()
+        self.alerts = RecordingAlerter()
+        self.adapters = AdapterPool(self.settings, self.world.factory)
+        self.stop = threading.Event()
+
+    def dispatch(self) -> DispatchStats:
+        """One ``dispatch_once`` round at the clock's time, as worker ``w1``."""
+        return dispatch_once(
+            self.factory,
+            self.settings,
+            self.clock.now,
+            adapters=self.adapters,
+            worker_id="w1",
+            stop_event=self.stop,
+            alerter=self.alerts,
+        )
+
+    def text(self, post_id: int) -> str:
+        return get_post(self.factory, post_id).text

@@ -4,7 +4,6 @@ pause and alert; threads chain; channels run in parallel, one post each at a tim
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,19 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from queue_seed import (
     T0,
-    Clock,
-    FakeWorld,
-    RecordingAlerter,
+    DispatchRig,
     add_channel,
     add_post,
     add_thread,
     get_channel,
     get_post,
-    qengine,
-    qfactory,
-    queue_db,
     queue_settings,
-    qurl,
 )
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,40 +32,17 @@ from dissem.errors import (
     TransientError,
 )
 from dissem.platforms.base import PublishContext
-from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import Attempt, Post, PostState
 from dissem.store.queue import PAUSED_FOREVER, claim_due_posts, settle_outcomes
 from dissem.worker.backoff import backoff_delay
-from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once, publish_claimed
-
-__all__ = ["qengine", "qfactory", "queue_db", "qurl"]  # fixtures used by name
+from dissem.worker.dispatch import AdapterPool, publish_claimed
 
 Factory = sessionmaker[Session]
 
 
-class Rig:
-    """A database, a fake world, a clock and the dispatch call wired together."""
-
-    def __init__(self, factory: Factory, settings: Settings | None = None) -> None:
-        self.factory = factory
-        self.world = FakeWorld()
-        self.clock = Clock()
-        self.settings = settings or queue_settings()
-        self.alerts = RecordingAlerter()
-        self.adapters = AdapterPool(self.settings, self.world.factory)
-        self.stop = threading.Event()
-
-    def run(self) -> DispatchStats:
-        return dispatch_once(
-            self.factory,
-            self.settings,
-            self.clock.now,
-            adapters=self.adapters,
-            worker_id="w1",
-            stop_event=self.stop,
-            alerter=self.alerts,
-        )
+class Rig(DispatchRig):
+    """The dispatch rig, and the attempts it recorded."""
 
     def attempts(self, post_id: int) -> list[Attempt]:
         with self.factory() as s:
@@ -86,13 +56,9 @@ def rig(qfactory: Factory) -> Rig:
     return Rig(qfactory)
 
 
-def text_of(rig: Rig, post_id: int) -> str:
-    return get_post(rig.factory, post_id).text
-
-
 def test_ok_publishes_with_remote_fields(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
-    stats = rig.run()
+    stats = rig.dispatch()
     post = get_post(rig.factory, pid)
     assert (post.state, post.remote_id, post.remote_data) == ("published", "id1", {"cid": "cid1"})
     assert post.published_at == T0 and post.next_metrics_at == T0 + timedelta(hours=1)
@@ -103,15 +69,15 @@ def test_ok_publishes_with_remote_fields(rig: Rig) -> None:
 
 def test_transient_error_backs_off_then_fails_after_max_attempts(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
-    rig.world.plan(text_of(rig, pid), [TransientError("503", status=503)] * 3)
-    rig.run()
+    rig.world.plan(rig.text(pid), [TransientError("503", status=503)] * 3)
+    rig.dispatch()
     post = get_post(rig.factory, pid)
     assert post.state == PostState.SCHEDULED and post.attempts == 1
     assert post.due_at is not None
     assert T0 + timedelta(seconds=5) <= post.due_at <= T0 + timedelta(seconds=10)
     assert "503" in (post.last_error or "")
     rig.clock.t = post.due_at
-    rig.run()
+    rig.dispatch()
     second = get_post(rig.factory, pid)
     assert second.state == PostState.SCHEDULED and second.attempts == 2
     assert second.due_at is not None
@@ -119,7 +85,7 @@ def test_transient_error_backs_off_then_fails_after_max_attempts(rig: Rig) -> No
         rig.clock.t + timedelta(seconds=10) <= second.due_at <= rig.clock.t + timedelta(seconds=20)
     )
     rig.clock.t = second.due_at
-    rig.run()
+    rig.dispatch()
     final = get_post(rig.factory, pid)
     assert final.state == PostState.FAILED and "gave up after 3 attempts" in (
         final.last_error or ""
@@ -133,18 +99,18 @@ def test_rate_limit_reschedules_and_pauses_the_channel(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
     other = add_post(rig.factory, "m", due_at=T0 + timedelta(seconds=1))
     retry_at = T0 + timedelta(minutes=15)
-    rig.world.plan(text_of(rig, pid), [RateLimited("429", retry_at=retry_at, status=429)])
-    stats = rig.run()
+    rig.world.plan(rig.text(pid), [RateLimited("429", retry_at=retry_at, status=429)])
+    stats = rig.dispatch()
     post = get_post(rig.factory, pid)
     assert (post.state, post.due_at, post.attempts) == (PostState.SCHEDULED, retry_at, 0)
     channel = get_channel(rig.factory, "m")
     assert channel.paused_until == retry_at and "rate limited" in (channel.pause_reason or "")
     assert stats.next_due == retry_at
     rig.clock.t = T0 + timedelta(minutes=1)
-    assert rig.run().claimed == 0  # the whole channel waits, not just the post
+    assert rig.dispatch().claimed == 0  # the whole channel waits, not just the post
     assert get_post(rig.factory, other).state == PostState.SCHEDULED
     rig.clock.t = retry_at
-    rig.run()
+    rig.dispatch()
     assert get_post(rig.factory, pid).state == PostState.PUBLISHED
     assert get_post(rig.factory, other).state == PostState.PUBLISHED
 
@@ -152,8 +118,8 @@ def test_rate_limit_reschedules_and_pauses_the_channel(rig: Rig) -> None:
 def test_auth_error_fails_pauses_the_channel_and_alerts(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
     later = add_post(rig.factory, "m", due_at=T0 + timedelta(seconds=1))
-    rig.world.plan(text_of(rig, pid), [AuthError("token expired", status=401)])
-    rig.run()
+    rig.world.plan(rig.text(pid), [AuthError("token expired", status=401)])
+    rig.dispatch()
     post = get_post(rig.factory, pid)
     assert post.state == PostState.FAILED and "token expired" in (post.last_error or "")
     channel = get_channel(rig.factory, "m")
@@ -161,14 +127,14 @@ def test_auth_error_fails_pauses_the_channel_and_alerts(rig: Rig) -> None:
     assert (channel.pause_reason or "").startswith("auth: ")
     assert rig.alerts.kinds() == ["auth"] and rig.alerts.sent[0][2]["channel"] == "m"
     rig.clock.advance(3600)
-    rig.run()
+    rig.dispatch()
     assert get_post(rig.factory, later).state == PostState.SCHEDULED
 
 
 def test_content_rejected_fails_with_the_reason(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
-    rig.world.plan(text_of(rig, pid), [ContentRejected("text too long: 501 > 500")])
-    rig.run()
+    rig.world.plan(rig.text(pid), [ContentRejected("text too long: 501 > 500")])
+    rig.dispatch()
     post = get_post(rig.factory, pid)
     assert post.state == PostState.FAILED and "501 > 500" in (post.last_error or "")
     assert get_channel(rig.factory, "m").paused_until is None
@@ -179,9 +145,9 @@ def test_duplicate_with_id_is_published_without_id_unconfirmed(rig: Rig) -> None
     add_channel(rig.factory, "n")
     named = add_post(rig.factory, "m")
     anonymous = add_post(rig.factory, "n")
-    rig.world.plan(text_of(rig, named), [Duplicate("dup", remote_id="urn:1", url="https://l/1")])
-    rig.world.plan(text_of(rig, anonymous), [Duplicate("duplicate content")])
-    rig.run()
+    rig.world.plan(rig.text(named), [Duplicate("dup", remote_id="urn:1", url="https://l/1")])
+    rig.world.plan(rig.text(anonymous), [Duplicate("duplicate content")])
+    rig.dispatch()
     post = get_post(rig.factory, named)
     assert (post.state, post.remote_id, post.remote_url) == ("published", "urn:1", "https://l/1")
     assert get_post(rig.factory, anonymous).state == PostState.UNCONFIRMED
@@ -196,8 +162,8 @@ def test_unknown_or_unexpected_outcome_is_unconfirmed_and_the_worker_goes_on(
     add_channel(rig.factory, "n")
     pid = add_post(rig.factory, "m")
     fine = add_post(rig.factory, "n")
-    rig.world.plan(text_of(rig, pid), [error])
-    stats = rig.run()
+    rig.world.plan(rig.text(pid), [error])
+    stats = rig.dispatch()
     post = get_post(rig.factory, pid)
     assert post.state == PostState.UNCONFIRMED and type(error).__name__ in (post.last_error or "")
     assert get_post(rig.factory, fine).state == PostState.PUBLISHED
@@ -213,22 +179,22 @@ def test_missing_credentials_skip_the_channel_and_keep_the_post(qfactory: Factor
 
     rig.adapters = AdapterPool(rig.settings, no_creds)  # type: ignore[arg-type]
     pid = add_post(qfactory, "m")
-    stats = rig.run()
+    stats = rig.dispatch()
     post = get_post(qfactory, pid)
     assert (post.state, post.due_at, post.attempts) == (PostState.SCHEDULED, T0, 0)
     channel = get_channel(qfactory, "m")
     assert channel.paused_until is not None and channel.paused_until > T0
     assert "MASTODON_TOKEN" in (channel.pause_reason or "")
     assert rig.alerts.kinds() == ["credentials"] and stats.claimed == 1
-    assert rig.run().claimed == 0  # paused: not tried again at once
+    assert rig.dispatch().claimed == 0  # paused: not tried again at once
 
 
 def test_thread_goes_out_in_order_as_a_reply_chain(rig: Rig) -> None:
     ids = add_thread(rig.factory, "m", 3)
-    stats = rig.run()
+    stats = rig.dispatch()
     assert stats.published == 3
     calls = rig.world.calls
-    assert [c.text for c in calls] == [text_of(rig, i) for i in ids]
+    assert [c.text for c in calls] == [rig.text(i) for i in ids]
     assert calls[0].reply_to is None and calls[0].root is None
     assert calls[1].reply_to is not None and calls[1].reply_to.remote_id == "id1"
     assert calls[1].reply_to.data == {"cid": "cid1"}  # what Bluesky replies need
@@ -238,8 +204,8 @@ def test_thread_goes_out_in_order_as_a_reply_chain(rig: Rig) -> None:
 
 def test_a_failed_thread_part_blocks_the_rest_until_retried(rig: Rig) -> None:
     p1, p2, p3 = add_thread(rig.factory, "m", 3)
-    rig.world.plan(text_of(rig, p2), [ContentRejected("bad part")])
-    rig.run()
+    rig.world.plan(rig.text(p2), [ContentRejected("bad part")])
+    rig.dispatch()
     assert get_post(rig.factory, p1).state == PostState.PUBLISHED
     assert get_post(rig.factory, p2).state == PostState.FAILED
     blocked = get_post(rig.factory, p3)
@@ -254,8 +220,8 @@ def test_channels_publish_in_parallel_each_in_due_order(qfactory: Factory) -> No
         add_channel(qfactory, f"c{c}")
         for k in range(4):
             pid = add_post(qfactory, f"c{c}", due_at=T0 - timedelta(seconds=10 - k))
-            expected.setdefault(f"c{c}", []).append(text_of(rig, pid))
-    stats = rig.run()
+            expected.setdefault(f"c{c}", []).append(rig.text(pid))
+    stats = rig.dispatch()
     assert stats.published == 32 and stats.rounds >= 7  # at most 5 a batch
     for name, texts in expected.items():
         assert rig.world.texts(name) == texts
@@ -271,7 +237,7 @@ def test_remembered_state_is_stored_before_the_next_step(rig: Rig) -> None:
         seen.append(dict(get_post(rig.factory, pid).publish_state))
 
     rig.world.on_publish = remember_then_check
-    rig.run()
+    rig.dispatch()
     assert seen == [{"rkey": "3kabc"}]
     assert get_post(rig.factory, pid).publish_state == {"rkey": "3kabc"}
 
@@ -285,7 +251,7 @@ def test_lease_lost_mid_publish_stops_before_the_next_step(rig: Rig) -> None:
         ctx.remember("container", "c1")
 
     rig.world.on_publish = lose_lease
-    stats = rig.run()
+    stats = rig.dispatch()
     assert stats.lost == 1 and stats.published == 0
     assert get_post(rig.factory, pid).state == PostState.UNCONFIRMED
     assert rig.world.posts == {}  # the publish step after remember never ran
@@ -294,12 +260,12 @@ def test_lease_lost_mid_publish_stops_before_the_next_step(rig: Rig) -> None:
 def test_stop_event_claims_nothing(rig: Rig) -> None:
     add_post(rig.factory, "m")
     rig.stop.set()
-    assert rig.run().claimed == 0
+    assert rig.dispatch().claimed == 0
 
 
 def test_next_due_tells_when_to_wake(rig: Rig) -> None:
     add_post(rig.factory, "m", due_at=T0 + timedelta(seconds=42))
-    stats = rig.run()
+    stats = rig.dispatch()
     assert stats.claimed == 0 and stats.next_due == T0 + timedelta(seconds=42)
 
 
@@ -345,7 +311,7 @@ def test_unreadable_stored_post_fails_without_sending(rig: Rig) -> None:
     pid = add_post(rig.factory, "m")
     with transaction(rig.factory) as s:
         s.execute(update(Post).where(Post.id == pid).values(payload={"text": "no index"}))
-    rig.run()
+    rig.dispatch()
     post = get_post(rig.factory, pid)
     assert post.state == PostState.FAILED and "cannot be read" in (post.last_error or "")
     assert rig.world.calls == []

@@ -3,25 +3,17 @@ a thread interrupted by a crash resumes where it stopped."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from queue_seed import (
     T0,
-    Clock,
-    FakeWorld,
-    RecordingAlerter,
+    DispatchRig,
     add_channel,
     add_post,
     add_thread,
     get_channel,
     get_post,
-    qengine,
-    qfactory,
-    queue_db,
-    queue_settings,
-    qurl,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,33 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.errors import OutcomeUnknown, RateLimited, TransientError
 from dissem.store.models import Attempt, PostState
 from dissem.store.queue import Outcome, claim_due_posts, expire_leases, settle_reconciled
-from dissem.worker.dispatch import AdapterPool, dispatch_once
 from dissem.worker.reconcile import LOOKUP_MARGIN, ReconcileStats, reconcile_once
-
-__all__ = ["qengine", "qfactory", "queue_db", "qurl"]  # fixtures used by name
 
 Factory = sessionmaker[Session]
 
 
-class Rig:
-    def __init__(self, factory: Factory) -> None:
-        self.factory = factory
-        self.world = FakeWorld()
-        self.clock = Clock()
-        self.settings = queue_settings()
-        self.alerts = RecordingAlerter()
-        self.adapters = AdapterPool(self.settings, self.world.factory)
-
-    def dispatch(self) -> None:
-        dispatch_once(
-            self.factory,
-            self.settings,
-            self.clock.now,
-            adapters=self.adapters,
-            worker_id="w1",
-            stop_event=threading.Event(),
-            alerter=self.alerts,
-        )
+class Rig(DispatchRig):
+    """The dispatch rig, and a reconcile round on it."""
 
     def reconcile(self) -> ReconcileStats:
         return reconcile_once(
@@ -66,9 +38,6 @@ class Rig:
             alerter=self.alerts,
             worker_id="r1",
         )
-
-    def text(self, post_id: int) -> str:
-        return get_post(self.factory, post_id).text
 
 
 @pytest.fixture

@@ -14,10 +14,6 @@ from queue_seed import (
     add_thread,
     get_channel,
     get_post,
-    qengine,
-    qfactory,
-    queue_db,
-    qurl,
 )
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,8 +30,6 @@ from dissem.worker.review import (
     resume_channel,
     retry_post,
 )
-
-__all__ = ["qengine", "qfactory", "queue_db", "qurl"]  # fixtures used by name
 
 Factory = sessionmaker[Session]
 LATER = T0 + timedelta(hours=2)
