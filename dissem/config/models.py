@@ -53,6 +53,8 @@ def parse_duration(value: Any) -> Any:
         raise ValueError("expected a duration such as 30m, 2h or 1d")
     if isinstance(value, int | float):
         return timedelta(minutes=value)
+    if isinstance(value, str) and value.strip().upper().startswith("P"):
+        return value  # ISO 8601 (PT30M): how stored channels write it; pydantic parses it
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
         if not m:

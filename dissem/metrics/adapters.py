@@ -7,35 +7,19 @@ platform without metrics (Telegram) costs no credentials and no adapter at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import Any
-
-from pydantic import TypeAdapter
 
 from dissem.config.models import Channel
 from dissem.platforms.base import Capabilities, Platform
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow
+from dissem.worker.dispatch import stored_channel
 
 __all__ = ["AdapterPool", "channel_from_row"]
 
-_DURATION = TypeAdapter(timedelta)
-_DURATION_FIELDS = ("min_gap", "evergreen_interval")
-
 
 def channel_from_row(row: ChannelRow) -> Channel:
-    """The :class:`Channel` a synced row was made from.
-
-    The row keeps ``model_dump(mode="json")`` with windows as text; durations come back as
-    ISO 8601 strings (``PT30M``), which are turned into ``timedelta`` first because the
-    config format only accepts ``30m``-style text.
-    """
-    data: dict[str, Any] = dict(row.config)
-    for key in _DURATION_FIELDS:
-        value = data.get(key)
-        if isinstance(value, str) and value.upper().startswith("P"):
-            data[key] = _DURATION.validate_python(value)
-    return Channel.model_validate(data)
+    """The :class:`Channel` a synced row was made from."""
+    return stored_channel(row.config)
 
 
 class AdapterPool:

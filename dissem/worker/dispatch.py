@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
@@ -79,22 +78,12 @@ WINDOW_PER_THREAD = 4
 CREDENTIALS_RETRY = timedelta(minutes=5)
 
 AdapterFactory = Callable[[Channel], Platform]
-_ISO_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
-
-
-_DURATION_FIELDS = ("min_gap", "evergreen_interval")
 
 
 def stored_channel(config: Mapping[str, Any]) -> Channel:
-    """The :class:`Channel` of a stored ``ChannelRow.config`` (``model_dump(mode="json")``,
-    where durations are ISO 8601 such as ``PT30M``, which the config syntax does not take:
-    they are parsed back into ``timedelta`` first)."""
-    data = dict(config)
-    for name in _DURATION_FIELDS:
-        value = data.get(name)
-        if isinstance(value, str) and value.upper().startswith("P"):
-            data[name] = _ISO_DURATION.validate_python(value)
-    return Channel.model_validate(data)
+    """The :class:`Channel` of a stored ``ChannelRow.config`` (``model_dump(mode="json")``;
+    durations there are ISO 8601, which the config models accept too)."""
+    return Channel.model_validate(dict(config))
 
 
 class AdapterPool:
