@@ -81,7 +81,7 @@ def metrics(post: int, as_json: bool) -> None:
     from dissem.store.db import transaction
 
     settings = get_settings()
-    engine, factory = open_store(settings)
+    engine, factory = open_store(settings, read_only=True)
     try:
         with transaction(factory) as session:
             history = post_history(session, post)

@@ -70,7 +70,7 @@ def queue(problems: bool, show_all: bool, limit: int, as_json: bool) -> None:
     """Upcoming and problem posts: channel, platform, due time (channel zone and UTC),
     state and last error."""
     settings = get_settings()
-    engine, factory = open_store(settings)
+    engine, factory = open_store(settings, read_only=True)
     rows = queue_rows(factory, settings, problems=problems, show_all=show_all, limit=limit)
     engine.dispose()
     if as_json:

@@ -23,9 +23,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite gets WAL, a busy timeout, foreign keys and
-    ``BEGIN IMMEDIATE`` transactions (one writer at a time, no upgrade deadlocks)."""
+    ``BEGIN IMMEDIATE`` transactions (one writer at a time, no upgrade deadlocks); with
+    ``read_only`` a plain ``BEGIN`` instead, so readers (health, CLI listings) never hold the
+    write lock. WAL lets them read while a worker writes."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -52,7 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from dissem.config.models import Channel
 from dissem.platforms.base import Platform
 from dissem.settings import Settings
+from dissem.store.db import make_engine, make_session_factory
 from dissem.store.locks import singleton
 from dissem.store.models import ChannelRow
 from dissem.store.open import open_store
@@ -85,7 +86,9 @@ class Worker:
         self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.engine, self.session_factory = open_store(settings)
         self.alerter = alerter or build_alerter(settings)
-        self.metrics = WorkerMetrics(self.session_factory)
+        # /metrics reads the queue on every scrape: never with SQLite's write lock
+        self.read_engine = make_engine(settings.database_url, read_only=True)
+        self.metrics = WorkerMetrics(make_session_factory(self.read_engine))
         self.adapters = AdapterPool(settings, self._timed(adapter_factory))
         self.stopping = threading.Event()
         self.reload = threading.Event()
@@ -263,6 +266,7 @@ class Worker:
         self._pool.shutdown(wait=True)
         self.adapters.close()
         self.engine.dispose()
+        self.read_engine.dispose()
 
     # --- plumbing ---------------------------------------------------------------------
 

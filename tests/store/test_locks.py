@@ -28,3 +28,25 @@ def test_second_holder_is_refused_until_release(engine: Engine) -> None:
             assert again
     finally:
         other.dispose()
+
+
+def test_sqlite_readers_do_not_take_the_write_lock(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'r.db'}"
+    writer = make_engine(url)
+    reader = make_engine(url, read_only=True)
+    try:
+        with writer.begin() as w:
+            w.execute(text("CREATE TABLE t (x INTEGER)"))
+        with reader.begin() as r:
+            r.execute(text("SELECT count(*) FROM t")).scalar()
+            # a reader in a transaction does not block a writer (WAL + deferred BEGIN)
+            with writer.begin() as w2:
+                w2.execute(text("PRAGMA busy_timeout=200"))
+                w2.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        writer.dispose()
+        reader.dispose()
