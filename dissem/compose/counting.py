@@ -32,6 +32,7 @@ import regex
 
 from dissem.compose.twitter_text import find_emoji, has_invalid_characters, weighted_length
 from dissem.compose.urls import find_mentions, find_urls
+from dissem.config.models import PLATFORMS
 
 __all__ = [
     "BLUESKY_MAX_BYTES",
@@ -56,16 +57,6 @@ __all__ = [
 
 Kind = Literal["text", "caption"]
 
-PLATFORMS: Final = (
-    "x",
-    "mastodon",
-    "bluesky",
-    "facebook",
-    "instagram",
-    "threads",
-    "linkedin",
-    "telegram",
-)
 LIMITS: Final[dict[str, int]] = {
     "x": 280,
     "mastodon": 500,  # servers may differ: Channel.max_length
