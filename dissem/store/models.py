@@ -34,6 +34,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dissem.platforms.base import METRIC_NAMES
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out; stored naive UTC."""
@@ -234,14 +236,5 @@ class ReportRun(Base):
     delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-METRIC_COLUMNS: tuple[str, ...] = (
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "bookmarks",
-    "shares",
-    "views",
-    "reach",
-    "link_clicks",
-)
+#: One ``metric_snapshots`` column per normalised metric name, in the same order.
+METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
