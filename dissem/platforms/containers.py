@@ -34,7 +34,8 @@ from dissem.errors import (
     TransientError,
 )
 from dissem.platforms.base import MetricSample, PublishContext, RemotePost
-from dissem.platforms.meta import GraphPlatform, same_text
+from dissem.platforms.meta import GraphPlatform
+from dissem.platforms.text_match import same_text
 
 __all__ = ["CONTAINER_KEY", "ContainerPlatform", "insight_values"]
 

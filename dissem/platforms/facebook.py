@@ -38,7 +38,8 @@ from dissem.platforms.base import (
 )
 from dissem.platforms.http import call
 from dissem.platforms.media import ImageData, ImageUnavailable, load_release_image, skip_image
-from dissem.platforms.meta import GraphPlatform, same_text
+from dissem.platforms.meta import GraphPlatform
+from dissem.platforms.text_match import same_text
 
 __all__ = ["FacebookPage"]
 

@@ -53,7 +53,7 @@ from dissem.platforms.base import (
 )
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
-from dissem.platforms.meta import same_text
+from dissem.platforms.text_match import same_text
 from dissem.redact import redact
 
 __all__ = ["LinkedInOrganization", "post_url", "retry_at_after_429"]

@@ -18,7 +18,6 @@ rather than sleeping inside the call, posts the text without the image when it i
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from html import unescape
@@ -31,6 +30,7 @@ from dissem.errors import ContentRejected, PlatformError
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
+from dissem.platforms.text_match import comparable
 
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.I)
@@ -48,10 +48,6 @@ def html_to_text(html: str) -> str:
     text = _PARAGRAPH.sub("\n\n", html)
     text = _BREAK.sub("\n", text)
     return unescape(_TAG.sub("", text))
-
-
-def comparable(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 class MastodonPlatform(Platform):

@@ -20,7 +20,6 @@ says what happened, not the HTTP status. :func:`classify_graph_error` sorts them
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,6 @@ __all__ = [
     "GraphPlatform",
     "classify_graph_error",
     "graph_error_for",
-    "same_text",
     "usage_wait",
 ]
 
@@ -201,12 +199,6 @@ def classify_graph_error(
     # 100 (invalid parameter) and every other refusal: nothing was created and sending the
     # same content again would fail the same way.
     return ContentRejected(say(""), **kw)
-
-
-def same_text(a: str, b: str) -> bool:
-    """True when two post texts are the same up to whitespace and Unicode normal form, which
-    platforms normalise (trailing spaces, CRLF, NFC): how lookups recognise a post."""
-    return unicodedata.normalize("NFC", a).split() == unicodedata.normalize("NFC", b).split()
 
 
 class GraphPlatform(Platform):

@@ -36,6 +36,7 @@ from requests.adapters import HTTPAdapter
 from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
 from dissem.errors import ContentRejected, Duplicate, PlatformError, TransientError
+from dissem.platforms import text_match
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, error_for_response, transport_error
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
@@ -76,7 +77,7 @@ class _XTransport(HTTPAdapter):
 def comparable(text: str) -> str:
     """``text`` as X would echo it, for matching: URLs (X returns t.co links) and spacing
     removed, NFC-normalised."""
-    return " ".join(_URL.sub("<url>", unicodedata.normalize("NFC", text)).split())
+    return text_match.comparable(_URL.sub("<url>", unicodedata.normalize("NFC", text)))
 
 
 class XPlatform(Platform):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from dissem.compose.types import Part
 from dissem.errors import ContentRejected, OutcomeUnknown
 from dissem.platforms.base import MemoryContext, Platform
-from dissem.platforms.mastodon import comparable, html_to_text
+from dissem.platforms.mastodon import html_to_text
+from dissem.platforms.text_match import comparable
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.sandbox.mastodon import to_html
 

@@ -22,7 +22,6 @@ from dissem.platforms.meta import (
     DEFAULT_THROTTLE_WAIT,
     GraphError,
     classify_graph_error,
-    same_text,
     usage_wait,
 )
 from dissem.redact import register_secret
@@ -153,15 +152,3 @@ def test_messages_are_redacted() -> None:
     register_secret("graph-secret-token-0001")
     payload = {"error": {"message": "bad token graph-secret-token-0001", "code": 190}}
     assert "graph-secret-token-0001" not in str(classify(400, payload))
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "same"),
-    [
-        ("Hello  world\r\n", "Hello world", True),
-        ("Caf\u00e9", "Cafe\u0301", True),  # NFC
-        ("Hello world", "Hello world!", False),
-    ],
-)
-def test_same_text(a: str, b: str, same: bool) -> None:
-    assert same_text(a, b) is same
