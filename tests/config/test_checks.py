@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from config_folder import load_folder
 
 from dissem.config.checks import expand_groups
-from dissem.config.loader import load_config
 from dissem.config.models import LoadedConfig
 
 CHANNEL = """\
@@ -31,13 +31,7 @@ def release(targets: str, extra: str = "") -> str:
 def load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, channels: str, files: dict[str, str]
 ) -> LoadedConfig:
-    monkeypatch.chdir(tmp_path)
-    root = tmp_path / "config"
-    (root / "releases").mkdir(parents=True)
-    (root / "channels.yaml").write_text(channels)
-    for rel, text in files.items():
-        (root / rel).write_text(text)
-    return load_config(root)
+    return load_folder(tmp_path, monkeypatch, {"channels.yaml": channels, **files})
 
 
 def test_unknown_target_is_located_with_a_suggestion(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import textwrap
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from config_folder import load_folder, write
 
 import dissem
 from dissem.config.loader import content_hash, load_config, load_release_file
@@ -36,21 +36,14 @@ targets: [hq]
 """
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **files: str) -> LoadedConfig:
     """Loads ``tmp_path/config`` from the working folder ``tmp_path``; ``files`` are paths
     with ``__`` for ``/`` (``releases__a.yaml``); channels.yaml is CHANNELS unless given."""
-    monkeypatch.chdir(tmp_path)
-    root = tmp_path / "config"
-    write(root, {"channels.yaml": CHANNELS, **{k.replace("__", "/"): v for k, v in files.items()}})
-    return load_config(root)
+    return load_folder(
+        tmp_path,
+        monkeypatch,
+        {"channels.yaml": CHANNELS, **{k.replace("__", "/"): v for k, v in files.items()}},
+    )
 
 
 def messages(cfg: LoadedConfig) -> list[str]:
