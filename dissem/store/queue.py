@@ -238,13 +238,17 @@ def _claimed(conn: Connection, row: Any, channel: Any) -> ClaimedPost:
 
 def next_due_at(session_factory: sessionmaker[Session], now: datetime) -> datetime | None:
     """When a dispatch round may next find work: :data:`BUSY_RETRY` from now when due posts
-    are waiting (for a busy channel), else the earliest future due time of a scheduled post
-    on a channel that can post, or the end of a pause of a channel that has scheduled posts.
-    None when nothing is waiting."""
+    are waiting for a busy channel (or for their thread's previous part, being published),
+    else the earliest future due time of a scheduled post on a channel that can post, or the
+    end of a pause of a channel that has scheduled posts. None when nothing is waiting.
+
+    A thread part stuck behind an unconfirmed, failed or otherwise unpublished part does not
+    count as waiting: only reconcile or a person moves it on, so looking again every
+    :data:`BUSY_RETRY` would only spin."""
     with session_factory() as session:
         conn = session.connection()
-        # Due now but not claimed: its channel is busy with another worker's post (or the
-        # post waits for an earlier thread part); look again shortly.
+        # Due now but not claimed: its channel is busy with another worker's post (or its
+        # thread's previous part is being published); look again shortly.
         waiting = conn.scalar(sql.DUE_WAITING, {"now": now})
         future = conn.scalar(sql.NEXT_FUTURE, {"now": now})
         pause_end = conn.scalar(sql.NEXT_PAUSE_END, {"now": now})

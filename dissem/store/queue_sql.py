@@ -241,10 +241,28 @@ _open_channel = and_(
     ChannelRow.removed.is_(False),
     or_(ChannelRow.paused_until.is_(None), ChannelRow.paused_until <= _now()),
 )
+_earlier = posts.alias("earlier")
+#: the previous part of a thread part is out or on its way out (another worker publishing
+#: it); a part behind an unconfirmed, failed or not yet due part waits for reconcile, a
+#: person or that part's own due time (NEXT_FUTURE), not for a busy channel
+_predecessor_moving = exists().where(
+    _earlier.c.release_id == posts.c.release_id,
+    _earlier.c.channel == posts.c.channel,
+    _earlier.c.seq == posts.c.seq,
+    _earlier.c.part_index == posts.c.part_index - 1,
+    _earlier.c.state.in_((PUBLISHED, PUBLISHING)),
+)
+#: a due post left after a dispatch round: it waits for a channel another worker is
+#: publishing on (or for its thread's previous part, being published right now)
 DUE_WAITING = (
-    select(Post.id)
-    .join(ChannelRow, ChannelRow.name == Post.channel)
-    .where(Post.state == PostState.SCHEDULED, Post.due_at <= _now(), _open_channel)
+    select(posts.c.id)
+    .join(channels, channels.c.name == posts.c.channel)
+    .where(
+        posts.c.state == SCHEDULED,
+        posts.c.due_at <= _now(),
+        _open_channel,
+        or_(posts.c.part_index <= 1, _predecessor_moving),
+    )
     .limit(1)
 )
 # ORDER BY ... LIMIT 1 walks ix_posts_state_due in order and stops at the first post of an

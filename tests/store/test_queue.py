@@ -190,6 +190,29 @@ def test_next_due_is_soon_when_a_due_post_waits_for_a_busy_channel(factory: Fact
     assert next_due_at(factory, T0) == T0 + BUSY_RETRY
 
 
+@pytest.mark.parametrize("blocker", [PostState.UNCONFIRMED, PostState.FAILED])
+def test_thread_part_behind_a_stuck_part_is_not_waiting_for_a_channel(
+    factory: Factory, blocker: str
+) -> None:
+    add_channel(factory, "m")
+    first, second = add_thread(factory, "m", 2)
+    with transaction(factory) as s:
+        s.get(Post, first).state = blocker  # type: ignore[union-attr]
+    assert claim(factory) == []
+    # Only reconcile (or a person) moves part 1 on: no re-polling every BUSY_RETRY.
+    assert next_due_at(factory, T0) is None
+    add_post(factory, "m", due_at=T0 + timedelta(minutes=3))
+    assert next_due_at(factory, T0) == T0 + timedelta(minutes=3)
+    assert get_post(factory, second).state == PostState.SCHEDULED
+
+
+def test_thread_part_whose_previous_part_is_publishing_is_waiting(factory: Factory) -> None:
+    add_channel(factory, "m")
+    add_thread(factory, "m", 2)
+    assert len(claim(factory, worker="other")) == 1  # part 1, on another worker
+    assert next_due_at(factory, T0) == T0 + BUSY_RETRY
+
+
 def test_claims_from_two_engines_never_overlap(qurl: str, factory: Factory) -> None:
     channels = [f"c{i}" for i in range(6)]
     posts: dict[int, str] = {}
