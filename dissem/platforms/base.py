@@ -32,6 +32,7 @@ import requests
 from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import CredentialsMissing, DissemError
+from dissem.platforms.http import PlatformSession
 from dissem.redact import register_secret
 from dissem.settings import Settings
 
@@ -135,7 +136,7 @@ class Platform(ABC):
             register_secret(secret)
         self.settings = settings
         self.timeout = settings.http_timeout
-        self.session = session or requests.Session()
+        self.session = session or PlatformSession()
         self.api_base = api_base_for(channel, settings, self.name, self.default_api_base)
 
     @abstractmethod
