@@ -26,9 +26,10 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -330,6 +331,9 @@ def dispatch_once(
         )
 
     in_hand: set[Future[Outcome | None]] = set()
+    # Finished publishes arrive here (a done-callback puts them): cheaper than
+    # concurrent.futures.wait(), which re-arms a waiter on every future in hand per call.
+    finished: SimpleQueue[Future[Outcome | None]] = SimpleQueue()
     pending: list[Outcome] = []
     try:
         while True:
@@ -351,11 +355,17 @@ def dispatch_once(
                     if claimed:
                         stats.rounds += 1
                         stats.claimed += len(claimed)
-                        in_hand.update(pool.submit(publish, c) for c in claimed)
+                        for c in claimed:
+                            future = pool.submit(publish, c)
+                            in_hand.add(future)
+                            future.add_done_callback(finished.put)
             if not in_hand:
                 break
-            done, in_hand = wait(in_hand, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
+                in_hand.discard(future)
                 result = future.result()
                 if result is None:
                     stats.lost += 1
