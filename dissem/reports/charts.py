@@ -44,7 +44,7 @@ def bar_chart(
     chart_id: str,
 ) -> str:
     """Horizontal bars, one row per (label, value), longest value first as given."""
-    label_w, value_w, row_h, top = 170, 90, 28, 8
+    label_w, value_w, row_h, top = 200, 90, 28, 8  # 24 characters of 13 px text fit in 200
     plot_w = WIDTH - label_w - value_w
     height = top * 2 + row_h * max(1, len(rows))
     peak = _nice_max(max((v for _, v in rows if v is not None), default=0))
