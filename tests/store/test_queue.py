@@ -288,3 +288,35 @@ def test_idle_claim_probes_indexes_only(qengine: Engine, factory: Factory) -> No
             scans = [d for d in details if d.startswith("SCAN posts") or d == "SCAN p"]
             assert not scans, (sql, details)
             conn.execute(text("SELECT 1"))
+
+
+def test_statements_that_pick_posts_by_id_look_them_up_by_id(
+    qengine: Engine, factory: Factory
+) -> None:
+    """Not through ix_posts_state_due: that walks every post in the state (the whole queue)."""
+    engine = qengine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("query plans are checked on SQLite")
+    add_channel(factory, "m")
+    for i in range(200):
+        add_post(factory, "m", due_at=T0 + timedelta(minutes=i))
+    first, second = add_thread(factory, "m", 2, due_at=T0 - timedelta(minutes=1))
+    statements: list[tuple[str, object]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def capture(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        if "posts.id IN" in statement or "posts.id = " in statement:
+            statements.append((statement, params[0] if many else params))
+
+    assert [c.post_id for c in claim(factory)] == [first]
+    assert settle_outcomes(factory, "w1", [published(first)]) == [True]
+    assert [c.post_id for c in claim(factory)] == [second]
+    assert expire_leases(factory, T0 + timedelta(hours=1)) == [second]
+    event.remove(engine, "before_cursor_execute", capture)
+    kinds = {sql.split()[0] for sql, _ in statements}
+    assert kinds == {"SELECT", "UPDATE"}, kinds
+    with engine.connect() as conn:
+        for sql, params in statements:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()  # type: ignore[arg-type]
+            top = [str(row[-1]) for row in plan if "posts" in str(row[-1])]
+            assert top and "INTEGER PRIMARY KEY" in top[0], (sql, top)
