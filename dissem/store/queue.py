@@ -179,11 +179,6 @@ def _claim(
         for row in conn.execute(query, {"now": now, "limit": limit})
         if row.post_id is not None
     }
-    if postgres and found:
-        # The channel lock was taken after the statement's snapshot: a post another worker
-        # claimed and committed just before is visible only to a new statement. Look again.
-        for busy in conn.scalars(sql.BUSY_AMONG, {"now": now, "ids": list(found)}):
-            del found[busy]
     if not found:
         return []
     params = {
@@ -192,7 +187,8 @@ def _claim(
         "lease_expires": now + timedelta(seconds=lease_seconds),
         "now": now,
     }
-    rows = sorted(conn.execute(sql.CLAIM, params), key=lambda r: (r.due_at, r.id))
+    # On PostgreSQL the claim skips a channel another worker took meanwhile (ByIds).
+    rows = sorted(conn.execute(sql.by_ids(conn).claim, params), key=lambda r: (r.due_at, r.id))
     return [_claimed(conn, row, found[row.channel]) for row in rows]
 
 
@@ -207,7 +203,7 @@ def _claimed(conn: Connection, row: Any, channel: Any) -> ClaimedPost:
                     "release": row.release_id,
                     "channel": row.channel,
                     "seq": row.seq,
-                    "ids": [1, row.part_index - 1],
+                    "prev": row.part_index - 1,
                 },
             )
             if a.remote_id
@@ -272,7 +268,7 @@ def expire_leases(session_factory: sessionmaker[Session], now: datetime) -> list
         }
         if not claimed_at:
             return []
-        moved = list(conn.scalars(sql.EXPIRE, {"ids": list(claimed_at), "now": now}))
+        moved = list(conn.scalars(sql.by_ids(conn).expire, {"ids": list(claimed_at), "now": now}))
         if moved:
             conn.execute(
                 sql.INSERT_ATTEMPT,
@@ -319,18 +315,13 @@ def settle_reconciled(
         return []
     with transaction(session_factory) as session:
         conn = session.connection()
-        query = _locked(conn, sql.UNDECIDED)
+        query = sql.by_ids(conn).undecided
         held = {}
         for o, seen in decisions:
             row = conn.execute(query, {"id": o.post_id, "seen": seen}).first()
             if row is not None:
                 held[o.post_id] = row
         return _write(conn, worker_id, [o for o, _ in decisions], held)
-
-
-def _locked(conn: Connection, query: Any) -> Any:
-    """``query`` FOR UPDATE on PostgreSQL (SQLite's writer holds the whole database)."""
-    return query.with_for_update() if conn.dialect.name == "postgresql" else query
 
 
 def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -343,7 +334,7 @@ def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> li
         # as long as reconcile has not decided about it yet.
         "published_ids": [o.post_id for o in outcomes if o.state == PostState.PUBLISHED],
     }
-    held = {row.id: row for row in conn.execute(_locked(conn, sql.HELD), params)}
+    held = {row.id: row for row in conn.execute(sql.by_ids(conn).held, params)}
     return _write(conn, worker_id, outcomes, held)
 
 

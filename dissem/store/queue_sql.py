@@ -5,21 +5,26 @@ profile of dispatch spent three quarters of its time there. These are built at i
 executed with parameters; SQLAlchemy caches their compiled form.
 
 Bind parameters: ``now``, ``limit``, ``worker``, ``lease_expires``, ``ids`` (a list), and
-the ``b_*`` ones of :data:`WRITE_OUTCOME` (one set per post, executemany).
+the ``b_*`` ones of :data:`WRITE_OUTCOME` (one set per post, executemany). Statements that
+take lists differ per dialect (:func:`by_ids`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
+    Connection,
     Integer,
     String,
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -45,10 +50,6 @@ UNCONFIRMED = PostState.UNCONFIRMED
 
 def _now() -> BindParameter[object]:
     return bindparam("now", type_=UtcDateTime())
-
-
-def _ids(name: str = "ids") -> BindParameter[object]:
-    return bindparam(name, expanding=True)
 
 
 def _unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
@@ -128,17 +129,6 @@ CLAIMABLE = (
 #: from is skipped
 CLAIMABLE_LOCKED = CLAIMABLE.with_for_update(skip_locked=True, of=channels)
 
-#: of ``ids`` (channel names), those with a post publishing under a live lease
-BUSY_AMONG = (
-    select(posts.c.channel)
-    .where(
-        posts.c.state == PUBLISHING,
-        posts.c.lease_expires > _now(),
-        posts.c.channel.in_(_ids()),
-    )
-    .distinct()
-)
-
 _claimed_columns = (
     posts.c.id,
     posts.c.release_id,
@@ -156,42 +146,18 @@ _claimed_columns = (
     posts.c.lease_owner,
     posts.c.lease_expires,
 )
-#: claims posts ``ids`` that are still scheduled, returning what a publish needs
-CLAIM = (
-    update(posts)
-    .where(posts.c.id.in_(_ids()), _unindexed(posts.c.state) == SCHEDULED)
-    .values(
-        state=PUBLISHING,
-        lease_owner=bindparam("worker", type_=String()),
-        lease_expires=bindparam("lease_expires", type_=UtcDateTime()),
-        attempts=posts.c.attempts + 1,
-        updated_at=_now(),
-    )
-    .returning(*_claimed_columns)
-)
-
-#: the published parts ``ids`` (part numbers) of one thread
+#: the published parts 1 and ``prev`` of one thread
 THREAD_ANCHORS = select(
     posts.c.part_index, posts.c.remote_id, posts.c.remote_url, posts.c.remote_data
 ).where(
     posts.c.release_id == bindparam("release", type_=String()),
     posts.c.channel == bindparam("channel", type_=String()),
     posts.c.seq == bindparam("seq", type_=Integer()),
-    posts.c.part_index.in_(_ids()),
+    posts.c.part_index.in_((1, bindparam("prev", type_=Integer()))),
     posts.c.state == PUBLISHED,
 )
 
 _held_columns = (posts.c.id, posts.c.channel, posts.c.release_id, posts.c.seq, posts.c.part_index)
-#: of ``ids``, the posts ``worker`` still holds (publishing; or, for ``published_ids``,
-#: unconfirmed after its lease ran out but not yet decided by reconcile)
-HELD = select(*_held_columns).where(
-    posts.c.id.in_(_ids()),
-    posts.c.lease_owner == bindparam("worker", type_=String()),
-    or_(
-        posts.c.state == PUBLISHING,
-        and_(posts.c.state == UNCONFIRMED, posts.c.id.in_(_ids("published_ids"))),
-    ),
-)
 #: post ``id`` if it is unconfirmed and unchanged since ``seen`` (reconcile's guard)
 UNDECIDED = select(*_held_columns).where(
     posts.c.id == bindparam("id", type_=Integer()),
@@ -231,17 +197,102 @@ INSERT_ATTEMPT = insert(attempts)
 EXPIRED = select(posts.c.id, posts.c.lease_owner, posts.c.updated_at).where(
     posts.c.state == PUBLISHING, posts.c.lease_expires < _now()
 )
-EXPIRE = (
-    update(posts)
-    .where(posts.c.id.in_(_ids()), posts.c.state == PUBLISHING, posts.c.lease_expires < _now())
-    .values(
-        state=UNCONFIRMED,
-        lease_expires=None,
-        last_error="lease expired mid-publish (worker died or hung); look it up",
-        updated_at=_now(),
+
+
+# --- statements that take lists of ids, per dialect -------------------------------------
+
+
+def _one_of(column: ColumnElement[Any], name: str, type_: Any, postgres: bool) -> Any:
+    """``column`` is in the list parameter ``name``.
+
+    PostgreSQL: ``= ANY(:name)``, one array parameter, so the statement's text is the same
+    for every length and psycopg prepares it once; an expanding IN is re-rendered per call
+    and never prepared. SQLite has no arrays: an expanding IN.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(type_)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@dataclass(frozen=True)
+class ByIds:
+    """The statements that take lists of ids (``ids``, ``published_ids``), for one dialect.
+
+    On PostgreSQL, ``held`` and ``undecided`` lock their rows (FOR UPDATE; SQLite's one
+    writer holds the whole database). ``claim`` checks again that no other post of the
+    channel is publishing: on PostgreSQL the channel rows were locked after the claimable
+    query's snapshot, so a post another worker claimed and committed just before is
+    visible only to a later statement.
+    """
+
+    claim: Any
+    held: Any
+    undecided: Any
+    expire: Any
+
+
+def _by_ids(postgres: bool) -> ByIds:
+    ids = _one_of(posts.c.id, "ids", Integer(), postgres)
+    other = posts.alias("other")
+    #: claims posts ``ids`` that are still scheduled and whose channel has no post
+    #: publishing under a live lease, returning what a publish needs
+    claim = (
+        update(posts)
+        .where(
+            ids,
+            _unindexed(posts.c.state) == SCHEDULED,
+            ~exists().where(
+                other.c.channel == posts.c.channel,
+                other.c.state == PUBLISHING,
+                other.c.lease_expires > _now(),
+            ),
+        )
+        .values(
+            state=PUBLISHING,
+            lease_owner=bindparam("worker", type_=String()),
+            lease_expires=bindparam("lease_expires", type_=UtcDateTime()),
+            attempts=posts.c.attempts + 1,
+            updated_at=_now(),
+        )
+        .returning(*_claimed_columns)
     )
-    .returning(posts.c.id)
-)
+    #: of ``ids``, the posts ``worker`` still holds (publishing; or, for ``published_ids``,
+    #: unconfirmed after its lease ran out but not yet decided by reconcile)
+    held = select(*_held_columns).where(
+        ids,
+        posts.c.lease_owner == bindparam("worker", type_=String()),
+        or_(
+            posts.c.state == PUBLISHING,
+            and_(
+                posts.c.state == UNCONFIRMED,
+                _one_of(posts.c.id, "published_ids", Integer(), postgres),
+            ),
+        ),
+    )
+    #: publishing posts ``ids`` whose lease ran out before ``now``
+    expire = (
+        update(posts)
+        .where(ids, posts.c.state == PUBLISHING, posts.c.lease_expires < _now())
+        .values(
+            state=UNCONFIRMED,
+            lease_expires=None,
+            last_error="lease expired mid-publish (worker died or hung); look it up",
+            updated_at=_now(),
+        )
+        .returning(posts.c.id)
+    )
+    if postgres:
+        return ByIds(claim, held.with_for_update(), UNDECIDED.with_for_update(), expire)
+    return ByIds(claim, held, UNDECIDED, expire)
+
+
+_SQLITE = _by_ids(postgres=False)
+_POSTGRES = _by_ids(postgres=True)
+
+
+def by_ids(conn: Connection) -> ByIds:
+    """The statements of ``conn``'s dialect."""
+    return _POSTGRES if conn.dialect.name == "postgresql" else _SQLITE
 
 
 # --- when to look again (next_due_at) ---------------------------------------------------

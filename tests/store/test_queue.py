@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.platforms.base import RemotePost
+from dissem.store import queue_sql as sql
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import Attempt, Post, PostState
 from dissem.store.queue import (
@@ -320,3 +321,23 @@ def test_statements_that_pick_posts_by_id_look_them_up_by_id(
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()  # type: ignore[arg-type]
             top = [str(row[-1]) for row in plan if "posts" in str(row[-1])]
             assert top and "INTEGER PRIMARY KEY" in top[0], (sql, top)
+
+
+def test_claim_statement_skips_a_post_whose_channel_is_publishing(
+    qengine: Engine, factory: Factory
+) -> None:
+    """The last guard on PostgreSQL: a claim that read the channel as free before another
+    worker's claim committed must not take a second post of it."""
+    add_channel(factory, "m")
+    first = add_post(factory, "m")
+    second = add_post(factory, "m", due_at=T0 + timedelta(seconds=1))
+    assert [c.post_id for c in claim(factory, worker="other")] == [first]
+    params = {"ids": [second], "worker": "w1", "lease_expires": T0 + timedelta(minutes=1)}
+    with qengine.begin() as conn:
+        taken = conn.execute(sql.by_ids(conn).claim, {**params, "now": T0}).all()
+    assert taken == []
+    assert get_post(factory, second).state == PostState.SCHEDULED
+    later = T0 + timedelta(minutes=2)  # the other worker's lease has run out
+    with qengine.begin() as conn:
+        taken = conn.execute(sql.by_ids(conn).claim, {**params, "now": later}).all()
+    assert [row.id for row in taken] == [second]
