@@ -75,6 +75,10 @@ log = logging.getLogger(__name__)
 #: posts in hand per publishing thread: a refill (one transaction) claims up to
 #: ``(WINDOW_PER_THREAD - 1) * concurrency`` posts, when only ``concurrency`` are left
 WINDOW_PER_THREAD = 4
+#: ... but at least this many in hand: a refill costs about as much CPU as publishing one
+#: post (five statements and a commit, ~5 ms on PostgreSQL), so with one or two threads a
+#: window of 4 or 8 would spend half the worker's CPU on refills of 3 posts
+MIN_WINDOW = 8
 #: how long a channel whose credentials are missing is skipped before trying again
 CREDENTIALS_RETRY = timedelta(minutes=5)
 
@@ -307,7 +311,8 @@ def dispatch_once(
     nothing is left or ``stop_event`` is set (then the posts in hand are finished and
     recorded, and no more are claimed).
 
-    Posts flow through a window of ``WINDOW_PER_THREAD * concurrency``: whenever no more than
+    Posts flow through a window of ``WINDOW_PER_THREAD * concurrency`` (at least
+    ``MIN_WINDOW``; each post in hand holds its channel): whenever no more than
     ``concurrency`` are in hand, the finished ones are recorded and new ones claimed in one
     transaction (at most ``settings.claim_batch`` at a time), so threads never wait for a
     whole batch and a transaction serves several posts. ``executor`` lets a daemon keep one
@@ -317,7 +322,7 @@ def dispatch_once(
     stats = DispatchStats()
     alerter = alerter or NullAlerter()
     threads = max(1, settings.concurrency)
-    window = WINDOW_PER_THREAD * threads
+    window = max(WINDOW_PER_THREAD * threads, MIN_WINDOW)
     pool = executor or ThreadPoolExecutor(threads, thread_name_prefix="publish")
 
     def publish(claimed: ClaimedPost) -> Outcome | None:
