@@ -19,6 +19,7 @@ network call: callers publish between :func:`claim_due_posts` and :func:`settle_
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -327,6 +328,8 @@ def settle_reconciled(
 def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> list[bool]:
     if not outcomes:
         return []
+    if conn.dialect.name == "postgresql":
+        return _settle_in_bulk(conn, worker_id, outcomes)
     params = {
         "ids": [o.post_id for o in outcomes],
         "worker": worker_id,
@@ -338,6 +341,34 @@ def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> li
     return _write(conn, worker_id, outcomes, held)
 
 
+def _settle_in_bulk(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> list[bool]:
+    """PostgreSQL: what :func:`_settle` does in two statements (see ``SETTLE_HELD``)."""
+    rows = [_outcome_params(o, worker_id) for o in outcomes]
+    for row in rows:  # the statement casts the text to JSON
+        if row["b_remote_data"] is not None:
+            row["b_remote_data"] = json.dumps(row["b_remote_data"])
+    params = _as_arrays(rows, "b", sql.OUTCOME_COLUMNS, row_prefix="b_")
+    held = {row.id: row for row in conn.execute(sql.SETTLE_HELD, {**params, "worker": worker_id})}
+    chosen = [o for o in outcomes if o.post_id in held]
+    if chosen:
+        attempts = [_attempt_params(o, worker_id) for o in chosen]
+        conn.execute(sql.INSERT_ATTEMPTS, _as_arrays(attempts, "a", sql.ATTEMPT_COLUMNS))
+    _follow_up(conn, chosen, held)
+    return [o.post_id in held for o in outcomes]
+
+
+def _as_arrays(
+    rows: list[dict[str, Any]],
+    prefix: str,
+    columns: tuple[tuple[str, Any], ...],
+    *,
+    row_prefix: str = "",
+) -> dict[str, list[Any]]:
+    """Rows of parameters as one list per column: ``<prefix>_<column>`` is the list of
+    each row's ``<row_prefix><column>``."""
+    return {f"{prefix}_{name}": [row[row_prefix + name] for row in rows] for name, _ in columns}
+
+
 def _write(
     conn: Connection, worker_id: str, outcomes: Sequence[Outcome], held: dict[int, Row[Any]]
 ) -> list[bool]:
@@ -347,13 +378,18 @@ def _write(
     if chosen:
         conn.execute(sql.WRITE_OUTCOME, [_outcome_params(o, worker_id) for o in chosen])
         conn.execute(sql.INSERT_ATTEMPT, [_attempt_params(o, worker_id) for o in chosen])
-    for o in chosen:
+    _follow_up(conn, chosen, held)
+    return [o.post_id in held for o in outcomes]
+
+
+def _follow_up(conn: Connection, written: Sequence[Outcome], held: dict[int, Row[Any]]) -> None:
+    """What the written outcomes imply beyond their post: channel pauses, blocked parts."""
+    for o in written:
         row = held[o.post_id]
         if o.pause_until is not None:
             pause_channel(conn, row.channel, o.pause_until, o.pause_reason or o.label)
         if o.state == PostState.FAILED:
             block_followers(conn, row.release_id, row.channel, row.seq, row.part_index, o)
-    return [o.post_id in held for o in outcomes]
 
 
 def _outcome_params(o: Outcome, worker_id: str) -> dict[str, Any]:

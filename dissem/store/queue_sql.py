@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    column,
     exists,
     func,
     insert,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -192,6 +194,90 @@ WRITE_OUTCOME = (
 )
 
 INSERT_ATTEMPT = insert(attempts)
+
+
+# --- settling in bulk (PostgreSQL) -----------------------------------------------------
+#
+# On PostgreSQL an executemany is a pipeline of one statement per row, each with its own
+# parameters to adapt and result to read, and the held check was one statement more. Here
+# each column is one array parameter, unnested into rows: one UPDATE checks and writes
+# every outcome (returning the posts it wrote), one INSERT adds their attempts. The UPDATE
+# locks each row and re-checks its WHERE on the row's latest version, as HELD FOR UPDATE
+# followed by WRITE_OUTCOME did.
+
+#: the columns of :data:`SETTLE_HELD`: parameter ``b_<name>`` is the list of one column
+#: (:data:`WRITE_OUTCOME`'s parameters; ``remote_data`` as JSON text)
+OUTCOME_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("id", Integer()),
+    ("state", String()),
+    ("owner", String()),
+    ("at", UtcDateTime()),
+    ("error", Text()),
+    ("refund", Integer()),
+    ("due", UtcDateTime()),
+    ("remote_id", String()),
+    ("remote_url", Text()),
+    ("remote_data", Text()),
+    ("published_at", UtcDateTime()),
+    ("metrics_at", UtcDateTime()),
+)
+#: the columns of :data:`INSERT_ATTEMPTS`: parameter ``a_<name>`` is the list of one column
+ATTEMPT_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("post_id", Integer()),
+    ("worker", String()),
+    ("kind", String()),
+    ("started_at", UtcDateTime()),
+    ("finished_at", UtcDateTime()),
+    ("outcome", String()),
+    ("error", Text()),
+    ("http_status", Integer()),
+)
+
+
+def _unnested(prefix: str, columns: tuple[tuple[str, Any], ...]) -> Any:
+    """The rows of the array parameters ``<prefix>_<name>`` (``unnest(...) AS (names)``)."""
+    arrays = [bindparam(f"{prefix}_{name}", type_=ARRAY(type_)) for name, type_ in columns]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, type_) for name, type_ in columns))
+        .render_derived()
+    )
+
+
+_v = _unnested("b", OUTCOME_COLUMNS)
+#: writes the outcomes of the posts ``worker`` still holds (as :data:`HELD` defines it),
+#: returning those posts
+SETTLE_HELD = (
+    update(posts)
+    .where(
+        posts.c.id == _v.c.id,
+        posts.c.lease_owner == bindparam("worker", type_=String()),
+        or_(
+            posts.c.state == PUBLISHING,
+            and_(posts.c.state == UNCONFIRMED, _v.c.state == PUBLISHED),
+        ),
+    )
+    .values(
+        state=_v.c.state,
+        lease_owner=_v.c.owner,
+        lease_expires=None,
+        updated_at=_v.c.at,
+        last_error=_v.c.error,
+        attempts=posts.c.attempts - _v.c.refund,
+        due_at=func.coalesce(_v.c.due, posts.c.due_at),
+        remote_id=func.coalesce(_v.c.remote_id, posts.c.remote_id),
+        remote_url=func.coalesce(_v.c.remote_url, posts.c.remote_url),
+        remote_data=func.coalesce(sql_cast(_v.c.remote_data, JSON), posts.c.remote_data),
+        published_at=func.coalesce(_v.c.published_at, posts.c.published_at),
+        next_metrics_at=func.coalesce(_v.c.metrics_at, posts.c.next_metrics_at),
+    )
+    .returning(*_held_columns)
+)
+_a = _unnested("a", ATTEMPT_COLUMNS)
+#: one attempt row per index of the ``a_*`` lists
+INSERT_ATTEMPTS = insert(attempts).from_select(
+    [name for name, _ in ATTEMPT_COLUMNS], select(*(_a.c[name] for name, _ in ATTEMPT_COLUMNS))
+)
 
 #: publishing posts whose lease ran out before ``now`` (with their claim time)
 EXPIRED = select(posts.c.id, posts.c.lease_owner, posts.c.updated_at).where(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -157,6 +158,33 @@ def test_outcome_is_written_only_while_the_lease_is_held(factory: Factory) -> No
     # a late success is still recorded: the post is known to be out
     assert settle_outcomes(factory, "w1", [published(pid), published(other, 2)]) == [True, True]
     assert get_post(factory, pid).remote_id == "id1"
+
+
+def test_a_batch_writes_only_held_outcomes_each_with_one_attempt(factory: Factory) -> None:
+    for name in ("m", "n", "o"):
+        add_channel(factory, name)
+    lost, retried, out = (add_post(factory, name) for name in ("m", "n", "o"))
+    claim(factory, lease=60)
+    with transaction(factory) as s:  # another worker took "m" over meanwhile
+        s.get(Post, lost).lease_owner = "w2"  # type: ignore[union-attr]
+    later = T0 + timedelta(minutes=5)
+    retry = Outcome(retried, PostState.SCHEDULED, "rate_limited", T0, T0, due_at=later)
+    retry = replace(retry, refund_attempt=True, error="slow down")
+    outcomes = [published(lost), retry, published(out, 3)]
+    assert settle_outcomes(factory, "w1", outcomes) == [False, True, True]
+    with factory() as s:
+        tried = sorted(s.scalars(select(Attempt.post_id)).all())
+    assert tried == sorted([retried, out])
+    assert get_post(factory, lost).state == PostState.PUBLISHING
+    post = get_post(factory, retried)
+    assert (post.state, post.due_at, post.attempts, post.last_error) == (
+        PostState.SCHEDULED,
+        later,
+        0,
+        "slow down",
+    )
+    assert post.remote_data == {} and post.lease_owner is None
+    assert get_post(factory, out).remote_data == {"cid": "c3"}
 
 
 def test_published_outcome_sets_remote_fields_and_metrics_time(factory: Factory) -> None:
