@@ -20,7 +20,8 @@ network call: callers publish between :func:`claim_due_posts` and :func:`settle_
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,7 +140,7 @@ def claim_due_posts(
 
 
 def settle_and_claim(
-    session_factory: sessionmaker[Session],
+    bind: sessionmaker[Session] | Connection,
     worker_id: str,
     outcomes: Sequence[Outcome],
     now: datetime,
@@ -148,13 +149,26 @@ def settle_and_claim(
     lease_seconds: float,
 ) -> tuple[list[bool], list[ClaimedPost]]:
     """:func:`settle_outcomes` and :func:`claim_due_posts` in one transaction (one commit
-    per dispatch round instead of two). ``limit`` 0 only settles."""
-    with transaction(session_factory) as session:
-        conn = session.connection()
+    per dispatch round instead of two). ``limit`` 0 only settles.
+
+    ``bind`` is a session factory, or a connection the caller keeps between rounds (no
+    transaction open: this one begins and commits its own), which saves a pool checkout
+    and its liveness ping per round."""
+    with _transaction(bind) as conn:
         settled = _settle(conn, worker_id, outcomes)
         # Outcomes in hand mean work is flowing: skip the idle probe.
         claimed = _claim(conn, worker_id, now, limit, lease_seconds, probe=not outcomes)
     return settled, claimed
+
+
+@contextmanager
+def _transaction(bind: sessionmaker[Session] | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        with bind.begin():
+            yield bind
+    else:
+        with transaction(bind) as session:
+            yield session.connection()
 
 
 def _claim(

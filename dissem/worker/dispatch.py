@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from queue import SimpleQueue
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
@@ -335,6 +336,10 @@ def dispatch_once(
             worker_id=worker_id,
         )
 
+    # One connection for all rounds (each its own short transaction): no pool checkout
+    # and liveness ping per round.
+    bind = session_factory.kw.get("bind")
+    conn = bind.connect() if isinstance(bind, Engine) else None
     in_hand: set[Future[Outcome | None]] = set()
     # Finished publishes arrive here (a done-callback puts them): cheaper than
     # concurrent.futures.wait(), which re-arms a waiter on every future in hand per call.
@@ -348,7 +353,7 @@ def dispatch_once(
                 )
                 if pending or room:
                     settled, claimed = settle_and_claim(
-                        session_factory,
+                        conn or session_factory,
                         worker_id,
                         pending,
                         now_fn(),
@@ -382,6 +387,8 @@ def dispatch_once(
         wait(in_hand)
         if executor is None:
             pool.shutdown(wait=True)
+        if conn is not None:
+            conn.close()
     stats.next_due = next_due_at(session_factory, now_fn())
     return stats
 
