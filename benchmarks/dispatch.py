@@ -1,13 +1,19 @@
 """Dispatch benchmarks, printed side by side in one run:
 
-1. throughput of one worker against the in-process sandbox (no latency) beside a bare
+1. throughput of one worker against the sandbox (no latency) beside a bare
    ``requests.Session`` loop posting the same statuses (target: ratio >= 0.8);
 2. four worker processes on PostgreSQL against the sandbox with 50 ms latency, beside one
-   (target: >= 3.5x);
+   (target: >= 3.5x), at the default concurrency (4 threads per worker: on 2 cores the
+   four workers run out of CPU first) and at concurrency 1 (isolates worker scaling);
+   timed from the first publish to the last, and in the steady state;
 3. lateness (publish time minus due time) of 10,000 posts due over ~100 s: p50, p99, max
    (target: p99 < 1 s, none over 60 s);
 4. an idle worker's CPU and memory over 60 s with 100,000 future posts queued, and the
    query plans of its claim (they must probe indexes, not scan).
+
+The sandbox runs as its own process (``dissem sandbox --port 0``), as the platforms are
+other machines: in this process it would take the GIL from the worker and the bare loop.
+Each part prints the load average first: other processes share the cores.
 
 Run: ``.venv/bin/python benchmarks/dispatch.py [--quick] [--only 1,3]``. Part 2 needs
 PostgreSQL: ``DISSEM_TEST_DATABASE_URL`` (an admin URL; a scratch database is made and
