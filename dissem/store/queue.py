@@ -202,7 +202,7 @@ def _claim(
         "lease_expires": now + timedelta(seconds=lease_seconds),
         "now": now,
     }
-    # On PostgreSQL the claim skips a channel another worker took meanwhile (ByIds).
+    # The claim skips a channel another worker took meanwhile (see ByIds).
     rows = sorted(conn.execute(sql.by_ids(conn).claim, params), key=lambda r: (r.due_at, r.id))
     return [_claimed(conn, row, found[row.channel]) for row in rows]
 

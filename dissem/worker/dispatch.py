@@ -76,9 +76,9 @@ log = logging.getLogger(__name__)
 #: posts in hand per publishing thread: a refill (one transaction) claims up to
 #: ``(WINDOW_PER_THREAD - 1) * concurrency`` posts, when only ``concurrency`` are left
 WINDOW_PER_THREAD = 4
-#: ... but at least this many in hand: a refill costs about as much CPU as publishing one
-#: post (five statements and a commit, ~5 ms on PostgreSQL), so with one or two threads a
-#: window of 4 or 8 would spend half the worker's CPU on refills of 3 posts
+#: ... but at least this many in hand: a refill costs about as much CPU as publishing two
+#: posts (four statements and a commit, ~5 ms on PostgreSQL), so with one thread a window
+#: of 4 spent nearly as much CPU on refilling as on publishing
 MIN_WINDOW = 8
 #: how long a channel whose credentials are missing is skipped before trying again
 CREDENTIALS_RETRY = timedelta(minutes=5)
