@@ -102,7 +102,7 @@ def plan_posts(
             run.out.errors.append(f"{rel.id}: {exc}")
     for rid, row in rows.items():
         if row.deleted and (releases is None or rid in releases):
-            run.out.cancelled += _close_open(session, rid, None, PostState.CANCELLED, DELETED)
+            run.out.cancelled += _close_open(session, rid, PostState.CANCELLED, DELETED)
     if channels_changed:
         run.replan_channels(channels_changed)
     run.out.expired += expire_posts(session, now)
@@ -127,7 +127,7 @@ class _Pass:
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
         if rel.status == "withdrawn":
-            out.cancelled += _close_open(session, rel.id, None, PostState.CANCELLED, WITHDRAWN)
+            out.cancelled += _close_open(session, rel.id, PostState.CANCELLED, WITHDRAWN)
             return
         if rel.status != "approved" or not rel.approved_by:
             out.held += _hold(session, rel.id)
@@ -392,12 +392,9 @@ def _hold(session: Session, release_id: str) -> int:
     return len(posts)
 
 
-def _close_open(
-    session: Session, release_id: str, channel: str | None, state: str, reason: str
-) -> int:
+def _close_open(session: Session, release_id: str, state: str, reason: str) -> int:
+    """Closes the release's posts that have not gone out (pending or scheduled)."""
     stmt = select(Post).where(Post.release_id == release_id, Post.state.in_(sorted(HOLDABLE)))
-    if channel is not None:
-        stmt = stmt.where(Post.channel == channel)
     return _close_posts(list(session.scalars(stmt)), state, reason, None)
 
 
