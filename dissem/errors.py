@@ -11,7 +11,9 @@
         ├── OutcomeUnknown       the request may have been applied: reconcile first
         ├── Duplicate            the platform already has it (remote id when it says)
         ├── ContentRejected      permanent for this content: fail with the reason
-        └── AuthError            credentials bad or expired: fail, alert, pause the channel
+        ├── AuthError            credentials bad or expired: fail, alert, pause the channel
+        └── AccountBlocked       the platform bars the account from posting for a while:
+                                 keep the post, pause the channel long, alert
 """
 
 from __future__ import annotations
@@ -112,3 +114,10 @@ class ContentRejected(PlatformError):
 
 class AuthError(PlatformError):
     """Raised when credentials are missing, wrong, expired or lack a permission."""
+
+
+class AccountBlocked(PlatformError):
+    """Raised when the platform refuses to let the account post for a while, for its own
+    reasons and without saying until when (Facebook's code 368, "temporarily blocked for
+    policy violations"). Nothing was created; trying again soon only prolongs the block, and
+    a person should look at the account."""

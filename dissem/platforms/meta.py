@@ -8,7 +8,10 @@ says what happened, not the HTTP status. :func:`classify_graph_error` sorts them
 
 - throttling (codes 4, 17, 32, 613, 80001-80014; Instagram's publishing quota) ->
   :class:`RateLimited`, ``retry_at`` from the usage headers (:func:`usage_wait`);
-- 368 / 506 (already posted) -> :class:`Duplicate`;
+- 368 ("temporarily blocked for policy violations": the account may not post for a while,
+  nothing was created) -> :class:`AccountBlocked`, so the channel pauses and a person is
+  told; it is not a duplicate;
+- 506 (already posted: "Duplicate Post") -> :class:`Duplicate`;
 - 190, 102, 2500, 10, 200-299 (and an ``OAuthException`` without a code) ->
   :class:`AuthError`;
 - 1 / 2 (Graph's "unknown" and "temporarily unavailable") and every 5xx ->
@@ -28,6 +31,7 @@ from typing import Any, ClassVar
 import requests
 
 from dissem.errors import (
+    AccountBlocked,
     AuthError,
     ContentRejected,
     Duplicate,
@@ -60,7 +64,11 @@ PUBLISH_QUOTA_SUBCODES = frozenset({2207042})
 #: IN_PROGRESS, so a later try with the same container will succeed.
 NOT_READY_CODES = frozenset({9007})
 NOT_READY_SUBCODES = frozenset({2207027})
-DUPLICATE_CODES = frozenset({368, 506})
+#: codes from https://developers.facebook.com/docs/graph-api/guides/error-handling: 506
+#: "Duplicate Post" (subcode 1455006, "Duplicate status message"); 368 "Temporarily blocked
+#: for policy violations" (subcode 1390008: "misusing this feature by going too fast")
+DUPLICATE_CODES = frozenset({506})
+BLOCKED_CODES = frozenset({368})
 #: invalid/expired token (190, 102, 2500 "an active access token must be used"), missing
 #: permission (10, 200-299).
 AUTH_CODES = frozenset({10, 102, 190, 2500, *range(200, 300)})
@@ -184,6 +192,8 @@ def classify_graph_error(
         return RateLimited(say("throttled: "), retry_at=now + wait, **kw)
     if err.code in NOT_READY_CODES or err.subcode in NOT_READY_SUBCODES:
         return TransientError(say("container not ready yet: "), **kw)
+    if err.code in BLOCKED_CODES:
+        return AccountBlocked(say("the account is blocked from posting for now: "), **kw)
     if err.code in DUPLICATE_CODES:
         return Duplicate(say("already posted: "), **kw)
     if status >= 500 or err.code in UNKNOWN_CODES:

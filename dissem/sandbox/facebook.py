@@ -4,7 +4,16 @@
 Post ids are ``<page>_<n>`` like Graph's. The same message (and link) posted on the same
 Page within 24 hours is refused with code 506 ("Duplicate status message"). Throttling is
 code 32 with HTTP 400 and an ``X-Business-Use-Case-Usage`` header (see
-:mod:`dissem.sandbox.graph`).
+:mod:`dissem.sandbox.graph`). A Page listed in the bucket's ``blocked_pages`` is refused
+every post with code 368 ("temporarily blocked for policy violations"), as Facebook answers
+a Page it has restricted, until the test removes it from the list.
+
+Both refusals carry what Graph sends (HTTP 400, ``type`` OAuthException, the subcode, the
+user-facing title and text, ``fbtrace_id``); codes from
+https://developers.facebook.com/docs/graph-api/guides/error-handling (368 "Temporarily
+blocked for policy violations", 506 "Duplicate Post"); the subcodes 1390008 and 1455006 are
+the ones Graph answers with (as clients handling them check, e.g. for 506/1455006 "Can't make
+the same status update twice in a row").
 
 A photo comes as a multipart ``source`` file or as a ``url`` that Graph downloads, with
 ``caption`` and the optional ``alt_text_custom``; the post records it with its alt text. A
@@ -30,6 +39,27 @@ __all__ = ["FacebookStandIn"]
 
 #: how far back a repeated message counts as a duplicate
 DUPLICATE_WINDOW = timedelta(hours=24)
+#: what Graph answers a Page that may not post for now (code 368) ...
+BLOCKED = {
+    "message": "It looks like you were misusing this feature by going too fast. You've been "
+    "temporarily blocked from using it.",
+    "code": 368,
+    "subcode": 1390008,
+    "is_transient": True,
+    "error_user_title": "You Can't Use This Feature Right Now",
+    "error_user_msg": "It looks like you were misusing this feature by going too fast. "
+    "You've been temporarily blocked from using it.",
+}
+#: ... and a Page repeating its last status (code 506)
+DUPLICATE = {
+    "message": "(#506) Duplicate status message",
+    "code": 506,
+    "subcode": 1455006,
+    "is_transient": False,
+    "error_user_title": "Duplicate Status Update",
+    "error_user_msg": "This status update is identical to the last one you posted. Try "
+    "posting something different, or delete your previous update.",
+}
 #: Graph's cap on a photo file, and how long the stand-in waits for a photo ``url``
 PHOTO_LIMIT = 10 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 3.0
@@ -136,6 +166,8 @@ class FacebookStandIn(GraphStandIn):
     ) -> PostRecord:
         page = req.params["account"]
         with self.env.state.lock:
+            if page in self.env.state.bucket(self.name).get("blocked_pages", ()):
+                raise Reject(self._refusal(BLOCKED))
             for earlier in self.env.state.posts(self.name, page):
                 if (
                     req.now - earlier.created_at < DUPLICATE_WINDOW
@@ -143,7 +175,7 @@ class FacebookStandIn(GraphStandIn):
                     and earlier.text == message
                     and earlier.extra.get("link") == link
                 ):
-                    raise Reject(self.graph_error("(#506) Duplicate status message", code=506))
+                    raise Reject(self._refusal(DUPLICATE))
             number = self.env.serial(self.name)
             remote_id = f"{page}_{number}"
             return self.env.state.add_post(
@@ -159,6 +191,12 @@ class FacebookStandIn(GraphStandIn):
                     images=[image_entry(image, alt, mime, size)] if image else [],
                 )
             )
+
+    def _refusal(self, kind: dict[str, Any]) -> Response:
+        fields = {k: v for k, v in kind.items() if k not in ("message", "code", "subcode")}
+        return self.graph_error(
+            kind["message"], code=kind["code"], subcode=kind["subcode"], **fields
+        )
 
     def _post_json(
         self, post: PostRecord, now: datetime, *, engagement: bool = False

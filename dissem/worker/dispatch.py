@@ -11,6 +11,7 @@ ok                     published (remote id/url/data; first metrics in 1 h)
 TransientError         scheduled after exponential backoff; failed after ``max_attempts``
 RateLimited            scheduled at ``retry_at``; the channel paused until then
 AuthError              failed; the channel paused until a person acts; alert
+AccountBlocked         post stays scheduled behind a pause of BLOCKED_PAUSE; alert
 ContentRejected        failed with the platform's reason
 Duplicate              published when the platform names the post, else unconfirmed
 OutcomeUnknown         unconfirmed (reconcile looks it up)
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import (
+    AccountBlocked,
     AuthError,
     ContentRejected,
     CredentialsMissing,
@@ -62,6 +64,7 @@ from dissem.worker.backoff import next_retry_at
 from dissem.worker.context import Alerter, DbPublishContext, LeaseLost, NullAlerter
 
 __all__ = [
+    "BLOCKED_PAUSE",
     "CREDENTIALS_RETRY",
     "AdapterPool",
     "DispatchStats",
@@ -82,6 +85,11 @@ WINDOW_PER_THREAD = 4
 MIN_WINDOW = 8
 #: how long a channel whose credentials are missing is skipped before trying again
 CREDENTIALS_RETRY = timedelta(minutes=5)
+#: how long a channel waits when the platform bars the account from posting without saying
+#: until when (Facebook 368): long enough not to knock again and again during the block (that
+#: can prolong it), short enough that posts go out by themselves once it is lifted; a person,
+#: alerted, can resume the channel sooner or cancel its posts
+BLOCKED_PAUSE = timedelta(hours=24)
 
 AdapterFactory = Callable[[Channel], Platform]
 
@@ -208,6 +216,17 @@ def classify(
             "auth",
             pause_until=PAUSED_FOREVER,
             pause_reason=redact(f"auth: {exc}"),
+        )
+    if isinstance(exc, AccountBlocked):
+        # Nothing was sent and the content is not at fault: the post keeps its place.
+        until = finished + BLOCKED_PAUSE
+        return out(
+            PostState.SCHEDULED,
+            "account_blocked",
+            due_at=until,
+            pause_until=until,
+            pause_reason=redact(f"account blocked: {exc}"),
+            refund_attempt=True,
         )
     if isinstance(exc, ContentRejected):
         return out(PostState.FAILED, "rejected")
@@ -409,8 +428,8 @@ def _account(
 
 
 def _alert(outcome: Outcome, alerter: Alerter) -> None:
-    if outcome.label == "auth":
-        kind = "auth"
+    if outcome.label in ("auth", "account_blocked"):
+        kind = outcome.label
     elif outcome.label == "credentials":
         kind = "credentials"
     elif outcome.state == PostState.FAILED:

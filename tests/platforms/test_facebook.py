@@ -10,7 +10,13 @@ import pytest
 import requests
 
 from dissem.compose.types import Media, Part
-from dissem.errors import ContentRejected, Duplicate, OutcomeUnknown, RateLimited
+from dissem.errors import (
+    AccountBlocked,
+    ContentRejected,
+    Duplicate,
+    OutcomeUnknown,
+    RateLimited,
+)
 from dissem.platforms.base import MemoryContext, Platform
 from dissem.platforms.facebook import FacebookPage
 from dissem.sandbox import Fault, RunningSandbox
@@ -81,6 +87,37 @@ def test_repeating_a_message_is_a_duplicate(fb: FacebookPage, unique: Callable[[
     fb.publish(part(text), MemoryContext("a"))
     with pytest.raises(Duplicate, match="506"):
         fb.publish(part(text), MemoryContext("b"))
+
+
+def test_a_page_blocked_for_policy_violations_is_not_a_duplicate(
+    fb: FacebookPage,
+    sandbox: RunningSandbox,
+    unique: Callable[[str], str],
+    published: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """Graph's 368 ("temporarily blocked for policy violations") says nothing was posted and
+    the Page may not post for a while: AccountBlocked (pause and alert), never Duplicate."""
+    text = unique("Posted while blocked")
+    sandbox.state.bucket("facebook")["blocked_pages"] = [PAGE]
+    try:
+        with pytest.raises(AccountBlocked, match="code 368/1390008") as caught:
+            fb.publish(part(text), MemoryContext("k"))
+        photo = Part(
+            index=1,
+            total=1,
+            text=text,
+            length=len(text),
+            limit=63206,
+            media=(Media("https://example.org/p.jpg", "a harbour"),),
+        )
+        with pytest.raises(AccountBlocked):  # not taken for a bad photo: no text-only retry
+            fb.publish(photo, MemoryContext("k"))
+    finally:
+        sandbox.state.bucket("facebook")["blocked_pages"] = []
+    assert not isinstance(caught.value, Duplicate) and caught.value.status == 400
+    assert "fbtrace_id" in str(caught.value) and TOKEN not in str(caught.value)
+    assert [p for p in published() if p["text"] == text] == []
+    assert fb.publish(part(text), MemoryContext("k")).remote_id.startswith(f"{PAGE}_")
 
 
 def test_a_malformed_link_is_rejected(fb: FacebookPage, unique: Callable[[str], str]) -> None:

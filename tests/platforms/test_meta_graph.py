@@ -10,6 +10,7 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from dissem.errors import (
+    AccountBlocked,
     AuthError,
     ContentRejected,
     Duplicate,
@@ -62,7 +63,8 @@ def classify(
         (400, body(80002), True, RateLimited),
         (400, body(9, 2207042), True, RateLimited),  # Instagram publishing quota
         (429, None, True, RateLimited),
-        (400, body(368), True, Duplicate),
+        (400, body(368), True, AccountBlocked),  # policy block: pause, not a duplicate
+        (400, body(368, 1390008), False, AccountBlocked),
         (400, body(506), True, Duplicate),
         (400, body(190), True, AuthError),
         (400, body(190, 463), False, AuthError),  # expired token

@@ -68,6 +68,33 @@ def test_facebook_feed_duplicates_listing_and_engagement(
     assert graph_error(http.get(f"{sb.url}/facebook/{V}/", params={"ids": ids}))["code"] == 100
 
 
+def test_facebook_refusals_carry_graphs_codes_subcodes_and_texts(
+    sb: RunningSandbox, http: requests.Session
+) -> None:
+    feed = f"{sb.url}/facebook/{V}/43/feed"
+    assert http.post(feed, data={"message": "Once"}).ok
+    again = graph_error(http.post(feed, data={"message": "Once"}))
+    assert (again["code"], again["error_subcode"], again["type"]) == (
+        506,
+        1455006,
+        "OAuthException",
+    )
+    assert again["is_transient"] is False and again["error_user_title"] == "Duplicate Status Update"
+    sb.state.bucket("facebook")["blocked_pages"] = ["43"]
+    for edge, form in (("feed", {"message": "Blocked"}), ("photos", {"url": IMAGE})):
+        answer = http.post(f"{sb.url}/facebook/{V}/43/{edge}", data=form)
+        blocked = graph_error(answer)
+        assert answer.status_code == 400 and (blocked["code"], blocked["error_subcode"]) == (
+            368,
+            1390008,
+        )
+        assert blocked["is_transient"] is True and "temporarily blocked" in blocked["message"]
+        assert blocked["error_user_title"] and blocked["error_user_msg"]
+    assert http.post(f"{sb.url}/facebook/{V}/44/feed", data={"message": "Other page"}).ok
+    sb.state.bucket("facebook")["blocked_pages"] = []
+    assert http.post(feed, data={"message": "Blocked"}).ok
+
+
 def test_meta_throttling_is_an_error_code_with_usage_header(sb: RunningSandbox) -> None:
     cases = {
         "facebook": ("/42/feed", 32),
@@ -120,6 +147,44 @@ def test_instagram_container_lifecycle(
     assert refused.status_code == 400
     other = http.post(f"{base}/8/media_publish", data={"creation_id": container})
     assert "creation_id" in graph_error(other)["message"]
+
+
+def test_threads_container_status_and_the_media_not_found_answer(
+    sb: RunningSandbox, http: requests.Session, clock: Clock
+) -> None:
+    """Threads processes text containers too; publishing one early answers code 24 /
+    subcode 4279009 (and so does one younger than ``publish_lag_seconds``); a container that
+    failed says why in ``error_message``."""
+    base = f"{sb.url}/threads/v1.0"
+    bucket = sb.state.bucket("threads")
+    bucket.update(processing_seconds=10, failing_images={IMAGE: "UNKNOWN"})
+
+    def status(container: str) -> dict[str, Any]:
+        answer: dict[str, Any] = http.get(
+            f"{base}/{container}", params={"fields": "status,error_message"}
+        ).json()
+        return answer
+
+    text = {"media_type": "TEXT", "text": "hello"}
+    container = http.post(f"{base}/5/threads", data=text).json()["id"]
+    assert status(container) == {"id": container, "status": "IN_PROGRESS"}
+    early = http.post(f"{base}/5/threads_publish", data={"creation_id": container})
+    err = graph_error(early)
+    assert early.status_code == 400 and (err["code"], err["error_subcode"]) == (24, 4279009)
+    assert err["message"] == "The requested resource does not exist"
+    assert err["error_user_title"] == "Media Not Found" and err["is_transient"] is False
+    assert err["type"] == "OAuthException" and container in err["error_user_msg"]
+    clock.now += timedelta(seconds=11)
+    assert status(container)["status"] == "FINISHED"
+    assert http.post(f"{base}/5/threads_publish", data={"creation_id": container}).ok
+    bucket.update(processing_seconds=0, publish_lag_seconds=30)
+    lagging = http.post(f"{base}/5/threads", data=text).json()["id"]
+    assert status(lagging)["status"] == "FINISHED"
+    refused = http.post(f"{base}/5/threads_publish", data={"creation_id": lagging})
+    assert graph_error(refused)["error_subcode"] == 4279009
+    image = {"media_type": "IMAGE", "image_url": IMAGE, "text": "x"}
+    failed = http.post(f"{base}/5/threads", data=image).json()["id"]
+    assert status(failed) == {"id": failed, "status": "ERROR", "error_message": "UNKNOWN"}
 
 
 @pytest.mark.parametrize(
