@@ -43,6 +43,21 @@ class Settings(BaseSettings):
         "v1.0", description="Threads API version path segment (graph.threads.net has its own)"
     )
 
+    # --- renewed tokens (Threads, X OAuth 2.0, Bluesky sessions) --------------------------
+    token_key: SecretStr | None = Field(
+        None,
+        description="Fernet key that encrypts renewed tokens kept in the database (several, "
+        "comma-separated: the first encrypts, all decrypt); unset: they live in memory only. "
+        'Make one: python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"',
+    )
+    token_refresh_days: float = Field(
+        30.0, description="renew a long-lived token (Threads) this many days before it expires"
+    )
+    token_alert_days: float = Field(
+        7.0, description="alert this many days before a token that was not renewed expires"
+    )
+
     # --- worker -----------------------------------------------------------------------
     worker_id: str | None = Field(None, description="name of this worker (default host:pid)")
     sync_interval: float = Field(30.0, description="seconds between config syncs")

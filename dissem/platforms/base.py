@@ -13,7 +13,10 @@ An adapter is one class per platform. It states its limits and abilities as data
   :class:`LookupUnsupported` when the platform cannot be asked (Telegram).
 - :meth:`Platform.fetch_metrics` reads engagement for a batch of remote ids (at most
   ``capabilities.metrics_batch``), normalised to :data:`METRIC_NAMES`.
-- :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it.
+- :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it;
+  :meth:`Platform.maintain_credentials` renews those that are due, and
+  :meth:`Platform.use_token_store` hands the adapter the store that keeps renewed tokens
+  across restarts and workers (see :mod:`dissem.platforms.tokens`).
 
 Every adapter uses one ``requests.Session`` and a timeout on every call.
 """
@@ -22,9 +25,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import requests
@@ -33,6 +36,7 @@ from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import CredentialsMissing, DissemError
 from dissem.platforms.http import PlatformSession
+from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.redact import register_secret
 from dissem.settings import Settings
 
@@ -160,6 +164,22 @@ class Platform(ABC):
 
     def refresh_credentials(self) -> None:  # noqa: B027 - optional hook
         """Renew short-lived tokens; the default does nothing."""
+
+    # --- renewable tokens (optional hooks; see dissem.platforms.tokens) -------------------
+    #: the current time for token lifetimes; None is the wall clock (tests, the demo set it)
+    clock: Callable[[], datetime] | None = None
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock is not None else datetime.now(UTC)
+
+    def use_token_store(self, store: TokenStore) -> None:  # noqa: B027 - optional hook
+        """Keeps renewed tokens in ``store`` and takes up those kept there (a restart, another
+        worker); the default (no renewable token) does nothing."""
+
+    def maintain_credentials(self, now: datetime) -> list[TokenStatus]:
+        """Renews the tokens due by ``now``; how each renewable token stands afterwards (for
+        expiry alerts). A refused renewal is reported, not raised. Default: none."""
+        return []
 
     def close(self) -> None:
         self.session.close()

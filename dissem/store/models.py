@@ -236,5 +236,25 @@ class ReportRun(Base):
     delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class TokenRow(Base):
+    """A token dissem renewed for a channel (a Threads long-lived token, an X OAuth 2.0 token
+    pair, a Bluesky session), kept for restarts and other workers (0003). ``ciphertext`` is
+    the Fernet-encrypted payload (the secrets and the fingerprint of the configured
+    credentials they descend from); the plain value is never stored. ``version`` grows with
+    every renewal; ``alerted_at`` is set when its near expiry was alerted (once per token).
+    See :mod:`dissem.store.tokens`."""
+
+    __tablename__ = "tokens"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the credential renewed
+    ciphertext: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    alerted_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
+
+
 #: One ``metric_snapshots`` column per normalised metric name, in the same order.
 METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
