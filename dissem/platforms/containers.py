@@ -3,16 +3,37 @@
 A post goes out in two calls: ``POST /{user}/{create_edge}`` makes a *container* (nothing
 is visible yet), ``POST /{user}/{publish_edge} {creation_id}`` publishes it. The container
 id is written to the database (``ctx.remember("container_id", ...)``) between the two, so
-whatever happens afterwards can be settled by asking the container's status:
+whatever happens afterwards can be settled by asking the container's status.
+
+Meta processes a container before it can be published (both platforms document
+``GET /{container}?fields=status`` for this; Threads recommends waiting before publishing,
+https://developers.facebook.com/docs/threads/posts#step-2--publish-a-threads-media-container),
+and publishing one too early is refused: Instagram answers code 9007 / subcode 2207027
+("Media ID is not available"), Threads code 24 / subcode 4279009 ("Media Not Found",
+https://github.com/fbsamples/threads_api/issues/70). So :meth:`ContainerPlatform.publish`
+asks the status first and publishes only a FINISHED container:
 
 =============  =====================================================================
-status         what :meth:`ContainerPlatform.publish` does with a remembered container
+status         what :meth:`ContainerPlatform.publish` does
 =============  =====================================================================
-PUBLISHED      it went out: find the media among the account's recent posts
+PUBLISHED      (a remembered container) it went out: find the media among the
+               account's recent posts
 FINISHED       publish it (no second container)
-IN_PROGRESS    :class:`TransientError`: still processing, try again later
-EXPIRED/ERROR  make a new container (they expire 24 h after creation)
+IN_PROGRESS    ask again after a short pause, at most ``len(STATUS_WAITS)`` times
+               (``pause`` is injectable); still processing then: :class:`TransientError`,
+               and the retry finds the remembered container and carries on with it
+ERROR          :class:`ContentRejected` with the platform's reason (Threads'
+               ``error_message``, Instagram's ``status`` subcode): processing failed
+EXPIRED        (a remembered container) make a new one: they expire 24 h after creation
 =============  =====================================================================
+
+The statuses and Threads' reasons (``FAILED_DOWNLOADING_VIDEO``, ..., ``UNKNOWN``) are
+https://developers.facebook.com/docs/threads/troubleshooting#publishing-does-not-return-a-media-id;
+Instagram's are the IG Container reference
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container).
+The pauses are the one place an adapter waits: a few seconds in all, so that a container
+Meta finishes at once (text, most images) goes out in the same attempt instead of a
+backoff later.
 
 Creating a container publishes nothing, so a lost answer there is a plain
 :class:`TransientError`; only the publish step can end in :class:`OutcomeUnknown`.
@@ -20,6 +41,7 @@ Creating a container publishes nothing, so a lost answer there is a plain
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -36,13 +58,19 @@ from dissem.errors import (
 from dissem.platforms.base import MetricSample, PublishContext, RemotePost
 from dissem.platforms.meta import GraphPlatform
 from dissem.platforms.text_match import same_text
+from dissem.redact import redact
 
-__all__ = ["CONTAINER_KEY", "ContainerPlatform", "insight_values"]
+__all__ = ["CONTAINER_KEY", "STATUS_WAITS", "ContainerPlatform", "insight_values"]
 
 #: the ``ctx.state`` key holding the container id of a post
 CONTAINER_KEY = "container_id"
 #: recent posts read when looking for a published container's media
 LOOKUP_PAGE_SIZE = 50
+#: seconds paused before each repeated status check of a container still IN_PROGRESS (7 s
+#: in all: Threads' own advice, "once per minute, for no more than 5 minutes", is for
+#: video; a container not ready by then waits for the scheduler's retry instead of holding
+#: a publishing thread)
+STATUS_WAITS: tuple[float, ...] = (1.0, 2.0, 4.0)
 
 
 class ContainerPlatform(GraphPlatform):
@@ -52,6 +80,9 @@ class ContainerPlatform(GraphPlatform):
     create_edge: ClassVar[str]  # "media" / "threads"
     publish_edge: ClassVar[str]  # "media_publish" / "threads_publish"
     status_field: ClassVar[str]  # "status_code" (Instagram) / "status" (Threads)
+    #: the container field saying why it is in ERROR: Threads' ``error_message``;
+    #: Instagram's ``status`` (an error subcode)
+    error_field: ClassVar[str] = "error_message"
     text_field: ClassVar[str]  # "caption" / "text"
     #: insight metric name -> normalised name (:data:`~dissem.platforms.base.METRIC_NAMES`)
     insight_names: ClassVar[Mapping[str, str]]
@@ -76,11 +107,13 @@ class ContainerPlatform(GraphPlatform):
         root: RemotePost | None = None,
     ) -> RemotePost:
         """Publishes ``part``, reusing the container remembered in ``ctx.state`` (see the
-        module table); a container already PUBLISHED is never published twice."""
+        module table); a container already PUBLISHED is never published twice, and none is
+        published before Meta reports it FINISHED."""
         container = ctx.state.get(CONTAINER_KEY)
+        state: tuple[str, str] | None = None
         if container:
-            status = self.container_status(container)
-            if status == "PUBLISHED":
+            state = self.container_state(container)
+            if state[0] == "PUBLISHED":
                 found = self.find_published(part, since=None)
                 if found is None:
                     raise Duplicate(
@@ -89,12 +122,8 @@ class ContainerPlatform(GraphPlatform):
                         platform=self.name,
                     )
                 return found
-            if status == "IN_PROGRESS":
-                raise TransientError(
-                    f"{self.name}: container {container} is still processing", platform=self.name
-                )
-            if status != "FINISHED":  # EXPIRED, ERROR: that container is spent
-                container = None
+            if state[0] == "EXPIRED":  # spent: a new container
+                container, state = None, None
         if not container:
             fields = self.container_fields(part, reply_to)
             answer = self.graph("POST", f"{self.channel.account}/{self.create_edge}", data=fields)
@@ -104,6 +133,7 @@ class ContainerPlatform(GraphPlatform):
                     f"{self.name}: container answer without an id", platform=self.name
                 )
             ctx.remember(CONTAINER_KEY, container)
+        self.await_finished(container, state)
         answer = self.graph(
             "POST",
             f"{self.channel.account}/{self.publish_edge}",
@@ -116,6 +146,51 @@ class ContainerPlatform(GraphPlatform):
                 f"{self.name}: publish answer without a media id", platform=self.name
             )
         return RemotePost(remote_id=media_id, url=self.permalink(media_id))
+
+    def await_finished(self, container: str, state: tuple[str, str] | None = None) -> None:
+        """Returns once ``container`` is FINISHED, asking its status (``state`` is an answer
+        already in hand) and pausing ``STATUS_WAITS`` between asks.
+
+        Raises :class:`ContentRejected` with the platform's reason when it is in ERROR,
+        :class:`TransientError` when it is still processing after the last ask (the
+        container stays remembered: the retry goes on with it) or has any other status.
+        """
+        waits = iter(STATUS_WAITS)
+        while True:
+            status, reason = state or self.container_state(container)
+            if status == "FINISHED":
+                return
+            if status == "ERROR":
+                raise ContentRejected(
+                    redact(
+                        f"{self.name}: Meta could not process container {container}: "
+                        f"{reason or 'no reason given'}"
+                    ),
+                    platform=self.name,
+                )
+            wait = next(waits, None) if status == "IN_PROGRESS" else None
+            if wait is None:
+                what = "still processing" if status == "IN_PROGRESS" else f"status {status!r}"
+                raise TransientError(
+                    f"{self.name}: container {container} is {what}; it is kept for the retry",
+                    platform=self.name,
+                )
+            self.pause(wait)
+            state = None
+
+    def pause(self, seconds: float) -> None:
+        """Waits between two status checks (tests replace it with a clock that jumps)."""
+        time.sleep(seconds)
+
+    def container_state(self, container: str) -> tuple[str, str]:
+        """The container's status (``EXPIRED``, ``ERROR``, ``FINISHED``, ``IN_PROGRESS``,
+        ``PUBLISHED``) and, in ERROR, the platform's reason ('' otherwise)."""
+        answer = self.graph(
+            "GET", container, params={"fields": f"id,{self.status_field},{self.error_field}"}
+        )
+        status = str(answer.get(self.status_field) or "")
+        reason = str(answer.get(self.error_field) or "") if status == "ERROR" else ""
+        return status, reason
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """Settles an unknown outcome by the remembered container: None when there is none

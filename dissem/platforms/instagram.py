@@ -44,6 +44,7 @@ class InstagramAccount(ContainerPlatform):
     create_edge: ClassVar[str] = "media"
     publish_edge: ClassVar[str] = "media_publish"
     status_field: ClassVar[str] = "status_code"
+    error_field: ClassVar[str] = "status"  # its error subcode when status_code is ERROR
     text_field: ClassVar[str] = "caption"
     insight_names: ClassVar[Mapping[str, str]] = {
         "views": "views",

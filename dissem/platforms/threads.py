@@ -6,6 +6,15 @@ Two steps like Instagram (see :mod:`dissem.platforms.containers`): ``POST /{uid}
 replies, each ``reply_to_id`` the previous part. More than 5 distinct links is refused
 (``THREADS_API__LINK_LIMIT_EXCEEDED``) for good: :class:`ContentRejected`.
 
+A container is published only once its ``status`` is FINISHED (the shared path in
+:mod:`dissem.platforms.containers`). Threads still answers a publish that comes too soon
+with code 24 / subcode 4279009, "The requested resource does not exist" ("Media Not
+Found"), even for text and sometimes right after FINISHED
+(https://github.com/fbsamples/threads_api/issues/70,
+https://github.com/gitroomhq/postiz-app/pull/2047): that is "not ready yet", a
+:class:`TransientError` whose retry publishes the same remembered container, never a
+permanent refusal.
+
 Long-lived tokens last 60 days; :meth:`ThreadsAccount.refresh_credentials` swaps the token
 for a fresh one (``th_refresh_token``) and keeps it in memory only.
 
@@ -20,16 +29,18 @@ from typing import ClassVar
 import requests
 
 from dissem.compose.types import Part
-from dissem.errors import AuthError, ContentRejected, PlatformError
+from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
 from dissem.platforms.base import Capabilities, RemotePost
 from dissem.platforms.containers import ContainerPlatform
 from dissem.platforms.meta import GraphError
 from dissem.redact import redact, register_secret
 
-__all__ = ["LINK_LIMIT_ERROR", "ThreadsAccount"]
+__all__ = ["LINK_LIMIT_ERROR", "NOT_READY", "ThreadsAccount"]
 
 #: how Threads names its "more than 5 links" refusal in the error text
 LINK_LIMIT_ERROR = "THREADS_API__LINK_LIMIT_EXCEEDED"
+#: (code, subcode) of ``threads_publish`` on a container Threads has not made available yet
+NOT_READY = (24, 4279009)
 
 
 class ThreadsAccount(ContainerPlatform):
@@ -84,11 +95,18 @@ class ThreadsAccount(ContainerPlatform):
         return "replies" if part.index > 1 else "threads"
 
     def classify_error(self, response: requests.Response, *, creates: bool) -> PlatformError:
-        """The link-limit refusal is permanent whatever code it comes with."""
+        """The link-limit refusal is permanent whatever code it comes with; a publish refused
+        as "Media Not Found" (:data:`NOT_READY`) is the container not being ready yet."""
         try:
             err = GraphError.from_body(response.json())
         except ValueError:
             err = None
+        if creates and err is not None and (err.code, err.subcode) == NOT_READY:
+            return TransientError(
+                redact(f"threads: container not ready to publish yet: {err.describe()}"),
+                platform=self.name,
+                status=response.status_code,
+            )
         if err is not None and err.mentions(LINK_LIMIT_ERROR):
             return ContentRejected(
                 redact(f"threads: more than 5 distinct links: {err.describe()}"),

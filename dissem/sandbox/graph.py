@@ -9,7 +9,10 @@ throttling signal and two-step media containers.
   ``X-Business-Use-Case-Usage`` header carrying ``estimated_time_to_regain_access``.
 - Containers (:class:`ContainerStandIn`): made by one call, published by another; their
   status goes IN_PROGRESS (images, for ``processing_seconds`` kept in the platform's state
-  bucket; 0 by default) -> FINISHED -> PUBLISHED, or EXPIRED 24 h after creation.
+  bucket; 0 by default) -> FINISHED -> PUBLISHED, or EXPIRED 24 h after creation. A
+  container whose ``image_url`` is a key of the bucket's ``failing_images`` goes to ERROR
+  instead, its reason (the value) in the platform's error field (Threads'
+  ``error_message``, Instagram's ``status``), as ``GET /{container}`` answers it.
 """
 
 from __future__ import annotations
@@ -127,6 +130,8 @@ class ContainerStandIn(GraphStandIn, ABC):
     create_edge: ClassVar[str]
     publish_edge: ClassVar[str]
     status_field: ClassVar[str]
+    #: the field holding why a container is in ERROR
+    error_field: ClassVar[str]
     text_field: ClassVar[str]
     #: insight metric name -> the :func:`~dissem.sandbox.state.engagement` keys it sums
     insights: ClassVar[dict[str, tuple[str, ...]]]
@@ -145,16 +150,20 @@ class ContainerStandIn(GraphStandIn, ABC):
         return found
 
     def status_of(self, container: dict[str, Any], now: datetime) -> str:
-        """IN_PROGRESS, FINISHED, PUBLISHED or EXPIRED at ``now``."""
+        """IN_PROGRESS, FINISHED, ERROR, PUBLISHED or EXPIRED at ``now``."""
         if container.get("media_id"):
             return "PUBLISHED"
         created = datetime.fromisoformat(container["created_at"])
         if now - created >= CONTAINER_TTL:
             return "EXPIRED"
         delay = float(self.env.state.bucket(self.name).get("processing_seconds", 0))
-        if container.get("image_url") and (now - created).total_seconds() < delay:
+        if self.processed(container) and (now - created).total_seconds() < delay:
             return "IN_PROGRESS"
-        return "FINISHED"
+        return "ERROR" if container.get("error") else "FINISHED"
+
+    def processed(self, container: dict[str, Any]) -> bool:
+        """Whether the container takes ``processing_seconds`` to become FINISHED (images)."""
+        return bool(container.get("image_url"))
 
     def create_container(self, req: Request) -> Response:
         form = req.form()
@@ -163,11 +172,13 @@ class ContainerStandIn(GraphStandIn, ABC):
         fields = self.container_from(req, account, form)
         container_id = self.new_id()
         with self.env.state.lock:
+            failing = self.env.state.bucket(self.name).get("failing_images", {})
             self.containers()[container_id] = {
                 **fields,
                 "account": account,
                 "created_at": req.now.isoformat(),
                 "media_id": None,
+                "error": failing.get(fields.get("image_url")),
             }
             self.env.state.changed()
         return json_response({"id": container_id})
@@ -181,7 +192,7 @@ class ContainerStandIn(GraphStandIn, ABC):
             container = self.containers().get(creation_id)
             if container is None or container["account"] != account:
                 raise self.invalid(f"The parameter creation_id is invalid: '{creation_id}'")
-            status = self.status_of(container, req.now)
+            status = self.publish_status(container, req.now)
             if status != "FINISHED":
                 raise self.not_publishable(creation_id, status)
             media_id = self.new_id()
@@ -201,6 +212,10 @@ class ContainerStandIn(GraphStandIn, ABC):
             container["media_id"] = media_id
             self.env.state.changed()
         return json_response({"id": media_id})
+
+    def publish_status(self, container: dict[str, Any], now: datetime) -> str:
+        """The status the publish step sees (the one ``GET /{container}`` answers)."""
+        return self.status_of(container, now)
 
     def not_publishable(self, creation_id: str, status: str) -> Reject:
         """The answer to publishing a container that is not FINISHED."""
@@ -241,7 +256,10 @@ class ContainerStandIn(GraphStandIn, ABC):
         container = self.containers().get(node)
         if container is not None:
             status = self.status_of(container, req.now)
-            return json_response({"id": node, self.status_field: status})
+            answer = {"id": node, self.status_field: status}
+            if status == "ERROR":
+                answer[self.error_field] = container["error"]
+            return json_response(answer)
         post = self.env.state.get_post(self.name, node)
         if post is None:
             raise self.missing(node)

@@ -39,6 +39,7 @@ class InstagramStandIn(ContainerStandIn):
     create_edge: ClassVar[str] = "media"
     publish_edge: ClassVar[str] = "media_publish"
     status_field: ClassVar[str] = "status_code"
+    error_field: ClassVar[str] = "status"
     text_field: ClassVar[str] = "caption"
     insights: ClassVar[dict[str, tuple[str, ...]]] = {
         "views": ("views",),

@@ -5,13 +5,26 @@ listings, insights, ``threads_publishing_limit`` and ``/refresh_access_token``.
 Text must fit 500 characters as Threads counts them; more than 5 distinct links is refused
 with ``THREADS_API__LINK_LIMIT_EXCEEDED``; ``link_attachment`` is taken on TEXT posts
 only; ``reply_to_id`` must name a published post. Containers follow
-:mod:`dissem.sandbox.graph`. Throttling is code 4.
+:mod:`dissem.sandbox.graph`, with Threads' differences:
+
+- every container, text too, takes the bucket's ``processing_seconds`` to be FINISHED;
+  ``GET /{container}?fields=status,error_message`` answers ``{"id", "status"}`` and, in
+  ERROR, ``error_message`` (``FAILED_DOWNLOADING_VIDEO`` ... ``UNKNOWN``), as
+  https://developers.facebook.com/docs/threads/troubleshooting shows;
+- publishing a container Threads has not made available answers HTTP 400 code 24, subcode
+  4279009, "The requested resource does not exist" / "Media Not Found" (the body Threads
+  sends, https://github.com/fbsamples/threads_api/issues/70). That is its answer while
+  the container is IN_PROGRESS, and for ``publish_lag_seconds`` (bucket; 0 by default)
+  after creation even once the status says FINISHED, as production logs show
+  (https://github.com/trypostit/trypost/pull/280).
+
+Throttling is code 4.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from dissem.compose import counting
@@ -41,6 +54,7 @@ class ThreadsStandIn(ContainerStandIn):
     create_edge: ClassVar[str] = "threads"
     publish_edge: ClassVar[str] = "threads_publish"
     status_field: ClassVar[str] = "status"
+    error_field: ClassVar[str] = "error_message"
     text_field: ClassVar[str] = "text"
     insights: ClassVar[dict[str, tuple[str, ...]]] = {
         name: (name,) for name in ("views", "likes", "replies", "reposts", "quotes", "shares")
@@ -48,6 +62,31 @@ class ThreadsStandIn(ContainerStandIn):
 
     def permalink(self, account: str, media_id: str) -> str:
         return f"{self.env.platform_url(self.name)}/@{account}/post/{media_id}"
+
+    def processed(self, container: dict[str, Any]) -> bool:
+        return True  # text containers are processed too
+
+    def publish_status(self, container: dict[str, Any], now: datetime) -> str:
+        status = self.status_of(container, now)
+        lag = float(self.env.state.bucket(self.name).get("publish_lag_seconds", 0))
+        created = datetime.fromisoformat(container["created_at"])
+        if status == "FINISHED" and (now - created).total_seconds() < lag:
+            return "IN_PROGRESS"
+        return status
+
+    def not_publishable(self, creation_id: str, status: str) -> Reject:
+        if status == "IN_PROGRESS":
+            return Reject(
+                self.graph_error(
+                    "The requested resource does not exist",
+                    code=24,
+                    subcode=4279009,
+                    is_transient=False,
+                    error_user_title="Media Not Found",
+                    error_user_msg=f"The media with id {creation_id} cannot be found.",
+                )
+            )
+        return super().not_publishable(creation_id, status)
 
     def container_from(self, req: Request, account: str, form: dict[str, Any]) -> dict[str, Any]:
         media_type = str(form.get("media_type") or "")

@@ -135,19 +135,21 @@ def test_a_container_still_processing_is_retried_later(
     ig: InstagramAccount,
     sandbox: RunningSandbox,
     clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
     unique: Callable[[str], str],
     containers: Callable[[str], list[dict[str, Any]]],
     posts: Callable[[str], list[dict[str, Any]]],
 ) -> None:
     text = unique("Big picture")
     context = MemoryContext("k")
+    waits: list[float] = []
+    monkeypatch.setattr(ig, "pause", waits.append, raising=False)  # the clock stands
     bucket = sandbox.state.bucket("instagram")
     bucket["processing_seconds"] = 60
     try:
-        with pytest.raises(TransientError, match="not ready"):
-            ig.publish(part(text), context)  # publish answered 9007
         with pytest.raises(TransientError, match="still processing"):
-            ig.publish(part(text), context)  # status IN_PROGRESS: publish not even tried
+            ig.publish(part(text), context)  # IN_PROGRESS at every check: never published
+        assert waits == [1.0, 2.0, 4.0]
         assert ig.lookup(part(text), context, since=datetime.now(UTC)) is None
         clock.advance(timedelta(seconds=61))
         post = ig.publish(part(text), context)
@@ -155,6 +157,25 @@ def test_a_container_still_processing_is_retried_later(
         bucket.pop("processing_seconds")
     assert len(containers(text)) == 1
     assert [p["remote_id"] for p in posts(text)] == [post.remote_id]
+
+
+def test_a_container_in_error_fails_with_its_subcode(
+    ig: InstagramAccount,
+    sandbox: RunningSandbox,
+    unique: Callable[[str], str],
+    containers: Callable[[str], list[dict[str, Any]]],
+    posts: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    broken = Media("https://example.org/broken.jpg", "nothing to see")
+    bucket = sandbox.state.bucket("instagram")
+    bucket["failing_images"] = {broken.src: "2207003"}  # status: the error subcode
+    text = unique("Broken picture")
+    try:
+        with pytest.raises(ContentRejected, match=r"could not process .*: 2207003"):
+            ig.publish(part(text, (broken,)), MemoryContext("k"))
+    finally:
+        bucket.pop("failing_images")
+    assert len(containers(text)) == 1 and posts(text) == []
 
 
 def test_an_expired_container_is_replaced(
