@@ -24,8 +24,10 @@ Fixture file format
         ids: ["1", "2"]                    # fetch_metrics
         since: "2026-11-30T00:00:00Z"      # lookup
         channel: {account: "..."}          # channel fields for this entry
-        exchanges:                         # in the order the adapter makes them
+        exchanges:                         # what the adapter must ask, and the answers
           - source: ...                    # optional; defaults to the entry's
+            optional: false                # true: the adapter may skip it
+            repeat: false                  # true: it may be asked more than once
             request:
               method: POST
               path: /2/tweets              # a regex, matched in full against the URL path
@@ -37,7 +39,7 @@ Fixture file format
             response:
               status: 403
               headers: {x-rate-limit-reset: "1796040000"}
-              body: {...}                  # JSON; or body_text: "raw"
+              body: {...}                  # JSON; or body_text: "raw", body_base64: ...
         expect:
           raises: Duplicate                # a class of dissem.errors; or returns: ...
           attrs: {remote_id: null, status: 403}
@@ -50,12 +52,16 @@ Fixture file format
         sandbox: {drive: name}             # how tests/sandbox drives the stand-in into it
         sandbox_gap: why the stand-in cannot produce this case (yet)
 
-Every entry needs a ``source`` (and so does every exchange, inherited from its entry);
+Each request is answered by the first unused exchange it matches (so the order of requests to
+different paths is free, and requests to one path take their exchanges in order); ``{replay}``
+in any string becomes the replay server's URL (an image the adapter must download). Every
+entry needs a ``source`` (and so does every exchange, inherited from its entry);
 entries without one are refused by :func:`load_entries`, so no shape goes in unconfirmed.
 """
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
 import json
@@ -87,12 +93,18 @@ class Exchange:
     source: str
     request: Mapping[str, Any]
     response: Mapping[str, Any]
+    #: the adapter may skip it (a best-effort read)
+    optional: bool = False
+    #: it may be made more than once (a status poll)
+    repeat: bool = False
 
     @property
     def status(self) -> int:
         return int(self.response.get("status", 200))
 
     def body_bytes(self) -> bytes:
+        if "body_base64" in self.response:
+            return base64.b64decode(str(self.response["body_base64"]))
         if "body_text" in self.response:
             return str(self.response["body_text"]).encode("utf-8")
         if "body" not in self.response:
@@ -120,6 +132,12 @@ class Entry:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.raw.get(key, default)
+
+    def at(self, base_url: str) -> Entry:
+        """This entry with every ``{replay}`` in its strings replaced by ``base_url`` (for
+        URLs the adapter must fetch from the replay server itself)."""
+        text = json.dumps(self.raw).replace("{replay}", base_url)
+        return _entry(self.platform, json.loads(text), self.id, set())
 
 
 def load_entries(folder: Path = FIXTURES) -> list[Entry]:
@@ -154,7 +172,15 @@ def _entry(platform: str, raw: Any, where: str, seen: set[str]) -> Entry:
         ex_source = str(ex.get("source") or source).strip()
         if not _is_source(ex_source) or "request" not in ex or "response" not in ex:
             raise ValueError(f"{where} ({name}): exchange {i + 1} needs request, response")
-        exchanges.append(Exchange(ex_source, ex["request"], ex["response"]))
+        exchanges.append(
+            Exchange(
+                ex_source,
+                ex["request"],
+                ex["response"],
+                optional=bool(ex.get("optional")),
+                repeat=bool(ex.get("repeat")),
+            )
+        )
     expect = raw.get("expect")
     if not isinstance(expect, dict) or not ({"raises", "returns", "credentials"} & set(expect)):
         raise ValueError(f"{where} ({name}): expect needs raises, returns or credentials")
@@ -324,21 +350,50 @@ class ReplayServer:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._timer: threading.Timer | None = None
+        self._used: set[int] = set()
+        self._unmatched: list[Recorded] = []
+        self._problems: list[str] = []
 
     def answer(self, recorded: Recorded) -> tuple[int, dict[str, str], bytes]:
+        """The response of the first unused exchange this request matches: in full when one
+        does, else the first with the same method and path (its differences are kept for
+        :meth:`problems`), else :data:`UNEXPECTED_STATUS`."""
         with self._lock:
-            index = len(self.received)
             self.received.append(recorded)
-        if index >= len(self.exchanges) + EXTRA_REQUESTS:
-            threading.Thread(target=self.stop, daemon=True).start()
-        if index >= len(self.exchanges):
-            message = f"replay: request {index + 1} is beyond the fixture's {len(self.exchanges)}"
+            if len(self.received) > len(self.exchanges) + EXTRA_REQUESTS:
+                threading.Thread(target=self.stop, daemon=True).start()
+            exchange = self._pick(recorded)
+        if exchange is None:
+            message = (
+                f"replay: no exchange of the fixture expects {recorded.method} {recorded.path}"
+            )
             return UNEXPECTED_STATUS, {"Content-Type": "text/plain"}, message.encode()
-        exchange = self.exchanges[index]
         headers = {str(k): str(v) for k, v in (exchange.response.get("headers") or {}).items()}
         if "body" in exchange.response and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json; charset=utf-8"
         return exchange.status, headers, exchange.body_bytes()
+
+    def _pick(self, recorded: Recorded) -> Exchange | None:
+        fallback: int | None = None
+        for i, exchange in enumerate(self.exchanges):
+            if i in self._used and not exchange.repeat:
+                continue
+            problems = request_problems(exchange.request, recorded)
+            if not problems:
+                self._use(i, recorded, [])
+                return exchange
+            if fallback is None and not any(p.startswith(("method", "path")) for p in problems):
+                fallback = i
+        if fallback is None:
+            self._unmatched.append(recorded)
+            return None
+        self._use(fallback, recorded, request_problems(self.exchanges[fallback].request, recorded))
+        return self.exchanges[fallback]
+
+    def _use(self, index: int, recorded: Recorded, problems: list[str]) -> None:
+        self._used.add(index)
+        for p in problems:
+            self._problems.append(f"{recorded.method} {recorded.path}: {p}")
 
     def start(self) -> ReplayServer:
         server = _Server(self)
@@ -365,18 +420,13 @@ class ReplayServer:
         server.server_close()
 
     def problems(self) -> list[str]:
-        """How the requests received differ from the exchanges (empty when they match)."""
-        out: list[str] = []
+        """How the requests received differ from the exchanges: documented requests the
+        adapter never made (unless ``optional``), requests no exchange expects, and the
+        field differences of requests matched by method and path only."""
+        out = list(self._problems)
         for i, exchange in enumerate(self.exchanges):
-            if i >= len(self.received):
-                want = f"{exchange.request.get('method')} {exchange.request.get('path')}"
-                out.append(f"request {i + 1} ({want}) never came")
-                continue
-            got = self.received[i]
-            out += [
-                f"request {i + 1} ({got.method} {got.path}): {p}"
-                for p in request_problems(exchange.request, got)
-            ]
-        for extra in self.received[len(self.exchanges) :]:
-            out.append(f"unexpected request {extra.method} {extra.path}")
+            if i not in self._used and not exchange.optional:
+                want = f"{exchange.request.get('method', 'GET')} {exchange.request.get('path')}"
+                out.append(f"expected request never came: {want}")
+        out += [f"unexpected request {r.method} {r.path}" for r in self._unmatched]
         return out

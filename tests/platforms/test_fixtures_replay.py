@@ -10,8 +10,10 @@ post, metrics or token it returned). See ``replay.py`` for the fixture format.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,7 +91,9 @@ def outcome_problems(
     expect = entry.expect
     problems: list[str] = []
     if "raises" in expect:
-        wanted = getattr(dissem.errors, str(expect["raises"]))
+        wanted = getattr(dissem.errors, str(expect["raises"]), None)
+        if wanted is None:
+            return [f"dissem.errors has no {expect['raises']} (the error class expected)"]
         if error is None:
             return [f"returned {result!r}, expected {wanted.__name__}"]
         if not isinstance(error, wanted):
@@ -138,16 +142,33 @@ def returned_problems(expected: Any, result: Any) -> list[str]:
     return [f"returned {result!r}, expected {expected!r}"]
 
 
+def config_folder(entry: Entry, root: Path) -> Path:
+    """A config folder holding the entry's ``config_files`` (path -> base64 content)."""
+    for name, content in (entry.get("config_files") or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(content))
+    return root
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_adapter_meets_documented_answers(entry: Entry, specs: dict[str, Any]) -> None:
+def test_adapter_meets_documented_answers(
+    entry: Entry, specs: dict[str, Any], tmp_path: Path
+) -> None:
     spec = specs[entry.platform]
-    server = ReplayServer(entry.exchanges).start()
+    server = ReplayServer(()).start()
+    entry = entry.at(server.url)
+    server.exchanges = entry.exchanges
     adapter: Platform | None = None
     try:
-        settings = Settings(sandbox_url=None, http_timeout=5.0)
+        settings = Settings(
+            sandbox_url=None, http_timeout=5.0, config_dir=config_folder(entry, tmp_path)
+        )
         channel = spec.channel(api_base=server.url, **(entry.get("channel") or {}))
         environ = {**spec.environ(), **(entry.get("environ") or {})}
         adapter = build_adapter(channel, settings, environ=environ)
+        if hasattr(adapter, "pause"):  # container status polls: no wall-clock waits here
+            adapter.pause = lambda seconds: None
         result: Any = None
         error: Exception | None = None
         start = datetime.now(UTC)
@@ -183,3 +204,20 @@ def test_unexpected_request_is_reported() -> None:
         server.stop()
     assert answer.status_code == 599
     assert server.problems() == ["unexpected request GET /nowhere"]
+
+
+def test_requests_are_matched_by_method_and_path() -> None:
+    """The harness itself: a request matched by path but not by its fields is answered and
+    its differences named; an exchange never asked for is named."""
+    import requests
+
+    entry = next(e for e in ENTRIES if e.id == "x:duplicate-content")
+    server = ReplayServer(entry.exchanges).start()
+    try:
+        answer = requests.post(f"{server.url}/2/tweets", json={"text": "other"}, timeout=5)
+    finally:
+        server.stop()
+    assert answer.status_code == 403
+    assert server.problems() == [
+        "POST /2/tweets: json text: 'other', expected 'Kemlu: press briefing at 10:00'"
+    ]
