@@ -11,8 +11,16 @@ The release image (``part.media``, or ``options["thumb_src"]`` from older payloa
 with ``com.atproto.repo.uploadBlob`` after that check and before the record: it becomes the
 ``thumb`` of the part's link card (``app.bsky.embed.external``) when there is one, since the
 card is what leads readers to the article, and otherwise an ``app.bsky.embed.images`` embed
-with the alt text. Bluesky takes images of at most 1,000,000 bytes; a bigger one is skipped
-with a warning, as is any image that cannot be loaded (see :mod:`dissem.platforms.media`).
+with the alt text. An image in an images embed may be up to 2,000,000 bytes
+(``app.bsky.embed.images``: "May be up to 2 MB, formerly limited to 1 MB", bluesky-social/atproto
+lexicons/app/bsky/embed/images.json, raised in atproto#4823), a card's thumb up to 1,000,000
+(``app.bsky.embed.external``); a bigger one is skipped with a warning, as is any image that
+cannot be loaded (see :mod:`dissem.platforms.media`).
+
+``langs`` is ``options["langs"]`` as the composer writes it: the language the text is in,
+which is the release's own when it has no translation into the channel's language. Older
+payloads (``options["language"]``) and parts without either fall back to the channel's
+language; at most 3 (``app.bsky.feed.post#langs`` maxLength).
 """
 
 from __future__ import annotations
@@ -35,8 +43,12 @@ from dissem.platforms.media import ImageUnavailable, load_release_image, skip_im
 POST = "app.bsky.feed.post"
 IMAGES = "app.bsky.embed.images"
 EXTERNAL = "app.bsky.embed.external"
-#: the lexicons' cap on an image blob (``app.bsky.embed.images``, an external card's thumb)
-IMAGE_MAX_BYTES = 1_000_000
+#: the lexicons' caps on an image blob: in ``app.bsky.embed.images`` (2 MB since atproto#4823)
+#: and as an ``app.bsky.embed.external`` card's thumb
+IMAGE_MAX_BYTES = 2_000_000
+THUMB_MAX_BYTES = 1_000_000
+#: most languages a post names (``app.bsky.feed.post#langs`` maxLength)
+MAX_LANGS = 3
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 _CLOCK_ID = random.getrandbits(10)
 _tid_lock = threading.Lock()
@@ -184,7 +196,7 @@ class BlueskyPlatform(Platform):
             "createdAt": datetime.now(UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
-            "langs": [part.options.get("language", self.channel.language)],
+            "langs": self._langs(part),
         }
         if part.facets:
             record["facets"] = list(part.facets)
@@ -201,6 +213,15 @@ class BlueskyPlatform(Platform):
         created = self._authed("POST", "com.atproto.repo.createRecord", creates=True, json=body)
         return self._remote(str(created["uri"]), str(created["cid"]))
 
+    def _langs(self, part: Part) -> list[str]:
+        """The languages of the part's text (see the module doc)."""
+        langs = part.options.get("langs")
+        if isinstance(langs, list | tuple):
+            named = [str(lang) for lang in langs if isinstance(lang, str) and lang.strip()]
+            if named:
+                return named[:MAX_LANGS]
+        return [str(part.options.get("language") or self.channel.language)]
+
     def _with_image(self, part: Part) -> dict[str, Any] | None:
         """The part's embed with its image uploaded: as the link card's ``thumb``, or as an
         images embed when the part has no embed. Without a usable image, ``part.embed``."""
@@ -209,18 +230,19 @@ class BlueskyPlatform(Platform):
         embed = part.embed
         if media is None or (embed and embed.get("$type") != EXTERNAL):
             return embed  # a quote or record embed has no room for our image
-        blob = self._upload_blob(media)
+        blob = self._upload_blob(media, max_bytes=THUMB_MAX_BYTES if embed else IMAGE_MAX_BYTES)
         if blob is None:
             return embed
         if embed:
             return {**embed, "external": {**embed["external"], "thumb": blob}}
         return {"$type": IMAGES, "images": [{"image": blob, "alt": media.alt}]}
 
-    def _upload_blob(self, media: Media) -> dict[str, Any] | None:
+    def _upload_blob(self, media: Media, *, max_bytes: int) -> dict[str, Any] | None:
         """The blob ref of the uploaded image; None (and a warning) when the image cannot be
-        loaded, is over 1,000,000 bytes, or Bluesky refuses it."""
+        loaded, is over ``max_bytes`` (where it goes decides: see the module doc), or Bluesky
+        refuses it."""
         try:
-            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
+            image = load_release_image(self, media, max_bytes=max_bytes)
             answer = self._authed(
                 "POST",
                 "com.atproto.repo.uploadBlob",

@@ -11,7 +11,9 @@ Images: ``com.atproto.repo.uploadBlob`` takes the raw bytes with their ``Content
 answers ``{"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType", "size"}}``. A post
 may then carry them as ``app.bsky.embed.images`` (at most 4, each with ``alt``) or as the
 ``thumb`` of an ``app.bsky.embed.external`` link card; either blob must be an image of this
-account of at most 1,000,000 bytes, as the lexicons say.
+account, of at most 2,000,000 bytes in an images embed and 1,000,000 as a card's thumb, as
+the lexicons say (bluesky-social/atproto lexicons/app/bsky/embed/images.json and
+external.json). ``langs`` must be a list of at most 3 language tags.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ _RKEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 IMAGES = "app.bsky.embed.images"
 EXTERNAL = "app.bsky.embed.external"
-#: the PDS takes bigger blobs (video), but an image or a card thumb is at most this
-IMAGE_LIMIT = 1_000_000
+#: the PDS takes bigger blobs (video), but an image is at most IMAGE_LIMIT and a card thumb
+#: at most THUMB_LIMIT
+IMAGE_LIMIT = 2_000_000
+THUMB_LIMIT = 1_000_000
+MAX_LANGS = 3
+_LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 BLOB_LIMIT = 50_000_000
 MAX_IMAGES = 4
 
@@ -231,7 +237,7 @@ class BlueskyStandIn(StandIn):
                 alt = item.get("alt") if isinstance(item, dict) else None
                 if not isinstance(alt, str):
                     raise Reject(self.error(400, f"Invalid {IMAGES}: images/{i} must have alt"))
-                blob = self._blob(item.get("image"), did, f"images/{i}/image")
+                blob = self._blob(item.get("image"), did, f"images/{i}/image", IMAGE_LIMIT)
                 found.append(image_entry(blob["ref"]["$link"], alt, blob["mimeType"], blob["size"]))
             return found
         if embed.get("$type") == EXTERNAL:
@@ -240,23 +246,21 @@ class BlueskyStandIn(StandIn):
                 raise Reject(self.error(400, f"Invalid {EXTERNAL}: external.uri is required"))
             if external.get("thumb") is None:
                 return []
-            blob = self._blob(external["thumb"], did, "external/thumb")
+            blob = self._blob(external["thumb"], did, "external/thumb", THUMB_LIMIT)
             ref = blob["ref"]["$link"]
             return [image_entry(ref, "", blob["mimeType"], blob["size"], kind="thumbnail")]
         return []
 
-    def _blob(self, ref: Any, did: str, where: str) -> dict[str, Any]:
-        """The uploaded blob ``ref`` points at, if it is an image the lexicon allows."""
+    def _blob(self, ref: Any, did: str, where: str, limit: int) -> dict[str, Any]:
+        """The uploaded blob ``ref`` points at, if it is an image of at most ``limit`` bytes."""
         link = ref.get("ref", {}).get("$link") if isinstance(ref, dict) else None
         blob = self.env.state.bucket(self.name).get("blobs", {}).get(f"{did} {link}")
         if blob is None or ref.get("$type") != "blob":
             raise Reject(self.error(400, f"Invalid embed: {where} is not a blob of this repo"))
         if not str(blob["mimeType"]).startswith("image/"):
             raise Reject(self.error(400, f"Invalid embed: {where} must be an image"))
-        if blob["size"] > IMAGE_LIMIT:
-            raise Reject(
-                self.error(400, f"Invalid embed: {where} is larger than {IMAGE_LIMIT} bytes")
-            )
+        if blob["size"] > limit:
+            raise Reject(self.error(400, f"Invalid embed: {where} is larger than {limit} bytes"))
         return dict(blob)
 
     def _validate(self, record: dict[str, Any]) -> str:
@@ -269,6 +273,13 @@ class BlueskyStandIn(StandIn):
             raise Reject(self.error(400, "Invalid app.bsky.feed.post record: missing text"))
         if text:
             self.require_text(text)
+        langs = record.get("langs", [])
+        if not (
+            isinstance(langs, list)
+            and len(langs) <= MAX_LANGS
+            and all(isinstance(lang, str) and _LANG.fullmatch(lang) for lang in langs)
+        ):
+            raise Reject(self.error(400, f"Invalid app.bsky.feed.post record: bad langs {langs!r}"))
         data = text.encode("utf-8")
         for i, facet in enumerate(record.get("facets") or []):
             index = facet.get("index") if isinstance(facet, dict) else None

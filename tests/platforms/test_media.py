@@ -324,7 +324,7 @@ def test_an_unusable_image_still_publishes_the_text(
     assert f"{platform}: release image {src!r} not attached" in warning
 
 
-@pytest.mark.parametrize(("platform", "limit"), [("bluesky", 1_000_000), ("x", 5 * 1024 * 1024)])
+@pytest.mark.parametrize(("platform", "limit"), [("bluesky", 2_000_000), ("x", 5 * 1024 * 1024)])
 @pytest.mark.parametrize("over", [0, 1])
 def test_an_image_over_the_platform_cap_is_skipped(
     platform: str, limit: int, over: int, make_adapter: MakeAdapter,

@@ -233,12 +233,15 @@ def test_bluesky_blobs_become_images_or_card_thumbs(
     assert blob["ref"]["$link"].startswith("bafkrei")
     images = {"$type": "app.bsky.embed.images", "images": [{"image": blob, "alt": "A harbour"}]}
     assert create(sb, http, auth, did, images).status_code == 200
+    big = upload_blob(sb, http, auth, PNG + bytes(1_500_000)).json()["blob"]  # up to 2 MB
+    big_images = {"$type": "app.bsky.embed.images", "images": [{"image": big, "alt": "Big"}]}
+    assert create(sb, http, auth, did, big_images).status_code == 200
     external = {"$type": "app.bsky.embed.external",
                 "external": {"uri": "https://e.org/a", "title": "t", "description": "",
                              "thumb": blob}}  # fmt: skip
     assert create(sb, http, auth, did, external).status_code == 200
     kinds = [(p["images"][0]["kind"], p["images"][0]["alt"]) for p in posts(sb, "bluesky")]
-    assert kinds == [("image", "A harbour"), ("thumbnail", "")]
+    assert kinds == [("image", "A harbour"), ("image", "Big"), ("thumbnail", "")]
 
 
 def test_bluesky_refuses_images_it_would_refuse(sb: RunningSandbox, http: requests.Session) -> None:
@@ -246,9 +249,19 @@ def test_bluesky_refuses_images_it_would_refuse(sb: RunningSandbox, http: reques
     blob = upload_blob(sb, http, auth, PNG).json()["blob"]
     no_alt = {"$type": "app.bsky.embed.images", "images": [{"image": blob}]}
     assert create(sb, http, auth, did, no_alt).status_code == 400
+    huge = upload_blob(sb, http, auth, PNG + bytes(2_000_000)).json()["blob"]
+    too_big = {"$type": "app.bsky.embed.images", "images": [{"image": huge, "alt": ""}]}
+    assert "2000000" in create(sb, http, auth, did, too_big).json()["message"]
     big = upload_blob(sb, http, auth, PNG + bytes(1_000_000)).json()["blob"]
-    too_big = {"$type": "app.bsky.embed.images", "images": [{"image": big, "alt": ""}]}
-    assert "1000000" in create(sb, http, auth, did, too_big).json()["message"]
+    big_thumb = {"$type": "app.bsky.embed.external",
+                 "external": {"uri": "https://e.org/a", "title": "t", "description": "",
+                              "thumb": big}}  # fmt: skip
+    assert "1000000" in create(sb, http, auth, did, big_thumb).json()["message"]
+    many_langs = {"$type": "app.bsky.feed.post", "text": "t", "createdAt": "2026-11-20T09:00:00Z",
+                  "langs": ["id", "en", "de", "ja"]}  # fmt: skip
+    body = {"repo": did, "collection": "app.bsky.feed.post", "record": many_langs}
+    url = f"{sb.url}/bluesky/xrpc/com.atproto.repo.createRecord"
+    assert http.post(url, headers=auth, json=body).status_code == 400
     other_did, other_auth = bsky(sb, http, "other.example.org")
     theirs = {"$type": "app.bsky.embed.images", "images": [{"image": blob, "alt": ""}]}
     assert create(sb, http, other_auth, other_did, theirs).status_code == 400
