@@ -215,6 +215,19 @@ def without_token(rig: Rig) -> None:
     rig.raw(str(request["method"]), str(request["path"]), json=request.get("json"), headers=extra)
 
 
+def raw_request(rig: Rig) -> None:
+    """The entry's key request sent as the fixture has it (with the account's token)."""
+    request = key_exchange(rig.entry).request
+    token = next(iter(ACCOUNTS[rig.platform][1].values()))
+    rig.raw(
+        str(request.get("method", "GET")),
+        str(request["path"]),
+        json=request.get("json"),
+        params=request.get("query"),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 def expire_session(rig: Rig) -> None:
     """Log in and post, let the access token expire, post again."""
     adapter = rig.adapter()
@@ -302,6 +315,7 @@ DRIVERS: dict[str, Callable[[Rig], None]] = {
         repeat_publish,
         publish_too_long,
         without_token,
+        raw_request,
         expire_session,
         old_linkedin_version,
         container_processing,
