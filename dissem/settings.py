@@ -37,7 +37,17 @@ class Settings(BaseSettings):
         None, description="base URL of a running `dissem sandbox`; points every channel at it"
     )
     http_timeout: float = Field(15.0, description="seconds for every platform HTTP call")
-    linkedin_version: str = Field("202611", description="LinkedIn-Version header (YYYYMM)")
+    # LinkedIn releases a version most months (not all: there was no 202512) and serves each
+    # for about a year. 202608 is documented (the Community Management docs have a 2026-08
+    # view: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/
+    # community-management-overview?view=li-lms-2026-08); the migrations table
+    # (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations) lists
+    # the active versions and their sunset dates.
+    linkedin_version: str = Field(
+        "202608",
+        pattern=r"^\d{6}(\.\d{2})?$",
+        description="LinkedIn-Version header: a released version, YYYYMM (or YYYYMM.NN)",
+    )
     graph_api_version: str = Field("v23.0", description="Meta Graph API version path segment")
     threads_api_version: str = Field(
         "v1.0", description="Threads API version path segment (graph.threads.net has its own)"

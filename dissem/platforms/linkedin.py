@@ -4,8 +4,18 @@
   yearly) and ``X-Restli-Protocol-Version: 2.0.0``; the new post's URN comes back in the
   ``x-restli-id`` header. ``commentary`` must already be escaped for LinkedIn's "little"
   format (the composer does it): unescaped, LinkedIn may cut the post and still succeed.
-- duplicates: 422 ``DUPLICATE_POST`` whose message names the existing URN ->
-  :class:`~dissem.errors.Duplicate` with that URN.
+- duplicates: LinkedIn answers 422 with the code nested in
+  ``errorDetails.inputErrors[].code == "DUPLICATE_POST"`` and the existing post's URN only in
+  the message (``"... Content is a duplicate of urn:li:share:N"``; a top-level ``code`` is
+  read too). The adapter then reads that URN back (``GET /rest/posts/{urn}``): found ->
+  :class:`~dissem.errors.Duplicate` with the URN (published); 404/410 -> a ``Duplicate``
+  without one, so the post is unconfirmed and reconcile looks it up (LinkedIn keeps naming
+  a post for a while after it was deleted). When the read-back itself fails (no
+  ``r_organization_social``, throttled), LinkedIn's word stands.
+- version: ``LinkedIn-Version`` must name a version LinkedIn released and still serves
+  (monthly, but some months are skipped, and each is served about a year); otherwise every
+  call answers 426 ``NONEXISTENT_VERSION``, which becomes an :class:`~dissem.errors.AuthError`
+  naming ``DISSEM_LINKEDIN_VERSION`` (the channel pauses: every post would fail alike).
 - throttling: 429 without headers; see :func:`retry_at_after_429`.
 - lookup: the organization's recent posts (``q=author``) matched by commentary.
 - metrics: ``organizationalEntityShareStatistics`` for shares and ugcPosts.
@@ -65,6 +75,8 @@ LOOKUP_PAGE_SIZE = 20
 #: LinkedIn's on alt text
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 ALT_LIMIT = 4086
+#: where LinkedIn lists the versions it serves and when each is sunset
+VERSIONS_URL = "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations"
 #: wait after a 429; see :func:`retry_at_after_429`
 THROTTLE_WAIT = timedelta(hours=1)
 _STATISTICS = {
@@ -148,7 +160,10 @@ class LinkedInOrganization(Platform):
             body["content"] = {"article": fields}
         elif image:
             body["content"] = {"media": {"id": image, **({"altText": alt} if alt else {})}}
-        response = self._call("POST", "/rest/posts", creates=True, json=body)
+        try:
+            response = self._call("POST", "/rest/posts", creates=True, json=body)
+        except Duplicate as duplicate:
+            raise self._confirmed(duplicate) from None
         urn = response.headers.get("x-restli-id", "").strip()
         if not urn:
             raise OutcomeUnknown(
@@ -157,6 +172,30 @@ class LinkedInOrganization(Platform):
                 status=response.status_code,
             )
         return RemotePost(remote_id=urn, url=post_url(urn))
+
+    def _confirmed(self, duplicate: Duplicate) -> Duplicate:
+        """``duplicate`` when the post it names can be read back (or cannot be checked);
+        without its URN when that post answers 404 or 410, so the post goes to lookup.
+
+        Source: the Posts API reads one post with ``GET /rest/posts/{encoded urn}``
+        (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api);
+        DUPLICATE_POST naming a URN that answers 404 after a deletion is reported in
+        https://github.com/ComposioHQ/composio/issues/2710.
+        """
+        urn = duplicate.remote_id
+        if not urn:
+            return duplicate
+        try:
+            self._call("GET", f"/rest/posts/{quote(urn, safe='')}")
+        except PlatformError as exc:
+            if exc.status in (404, 410):
+                return Duplicate(
+                    f"{duplicate} (but {urn} answers HTTP {exc.status}: the post LinkedIn "
+                    "names is gone; looking it up)",
+                    platform=self.name,
+                    status=duplicate.status,
+                )
+        return duplicate
 
     def _upload_image(self, media: Media) -> str | None:
         """The URN of the uploaded image; None (and a warning) when the image cannot be loaded
@@ -280,9 +319,7 @@ class LinkedInOrganization(Platform):
         status = response.status_code
         body = _json(response)
         message = redact(f"linkedin: HTTP {status}: {short_body(response)}")
-        if status == 422 and (
-            body.get("code") == "DUPLICATE_POST" or "DUPLICATE_POST" in str(body.get("message"))
-        ):
+        if status == 422 and _is_duplicate(body):
             found = _URN_RE.search(str(body.get("message", "")))
             urn = found.group(0) if found else None
             return Duplicate(
@@ -297,10 +334,11 @@ class LinkedInOrganization(Platform):
             return RateLimited(
                 message, retry_at=retry_at_after_429(now), platform=self.name, status=status
             )
-        if status == 426:  # the LinkedIn-Version is retired: every post would fail alike
+        if status == 426:  # NONEXISTENT_VERSION: every post would fail alike
             return AuthError(
-                f"{message} (LinkedIn-Version {self.settings.linkedin_version} is no longer "
-                "served; set DISSEM_LINKEDIN_VERSION to a current YYYYMM)",
+                f"{message} (LinkedIn-Version {self.settings.linkedin_version} was never "
+                "released or is no longer served; set DISSEM_LINKEDIN_VERSION to a version "
+                f"listed as active at {VERSIONS_URL})",
                 platform=self.name,
                 status=status,
             )
@@ -308,6 +346,21 @@ class LinkedInOrganization(Platform):
 
 
 _ARTICLE_KEYS = frozenset({"source", "title", "description", "thumbnail"})
+
+
+def _is_duplicate(body: Mapping[str, Any]) -> bool:
+    """Whether a 422 body says DUPLICATE_POST: nested, as LinkedIn answers
+    (``{"errorDetailType": "com.linkedin.common.error.BadRequest", "message": "...Content is a
+    duplicate of urn:li:share:N", "errorDetails": {"inputErrors": [{"description": "Duplicate
+    post is detected", "input": {}, "code": "DUPLICATE_POST"}]}, "status": 422}``, seen in
+    https://github.com/Arisamiga/Linkedin-RSS/issues/5), or as a top-level ``code``."""
+    if body.get("code") == "DUPLICATE_POST":
+        return True
+    details = body.get("errorDetails")
+    errors = details.get("inputErrors") if isinstance(details, Mapping) else None
+    return isinstance(errors, list) and any(
+        isinstance(e, Mapping) and e.get("code") == "DUPLICATE_POST" for e in errors
+    )
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

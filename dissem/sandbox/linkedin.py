@@ -2,11 +2,16 @@
 ``/rest/organizationalEntityShareStatistics``.
 
 Requests need ``Authorization: Bearer`` (any non-empty token) and a ``LinkedIn-Version``
-of the form ``YYYYMM`` (missing -> 400 ``VERSION_MISSING``; malformed or more than a year old
--> 426 ``NONEXISTENT_VERSION``). A created post answers 201 with an empty body and its URN in
-``x-restli-id``. The same commentary from the same author within 24 hours is refused with
-422 ``DUPLICATE_POST`` naming the existing URN. Throttling is 429 without any header, as
-LinkedIn does. Errors: ``{"status", "serviceErrorCode", "code", "message"}``.
+naming a released version (missing -> 400 ``VERSION_MISSING``; malformed, a month LinkedIn
+skipped (:data:`NEVER_RELEASED`) or more than a year old -> 426 ``NONEXISTENT_VERSION``, body
+``{"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 20251201 is
+not active"}`` as LinkedIn answers). A created post answers 201 with an empty body and its URN
+in ``x-restli-id``. The same commentary from the same author within 24 hours is refused with
+LinkedIn's 422 (:func:`duplicate_error`: ``DUPLICATE_POST`` nested in
+``errorDetails.inputErrors``, the existing URN only in the message), even when that post
+was deleted since (``DELETE /rest/posts/{urn}``, 204): LinkedIn then names a URN that
+answers 404. Throttling is 429 without any header, as LinkedIn does. Other errors:
+``{"status", "serviceErrorCode", "code", "message"}``.
 
 Images: ``POST /rest/images?action=initializeUpload {initializeUploadRequest: {owner}}``
 answers ``{"value": {"uploadUrl", "uploadUrlExpiresAt", "image"}}``; the ``uploadUrl`` is
@@ -34,14 +39,18 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 #: how long LinkedIn keeps serving a version after its month (about a year)
 VERSION_LIFETIME_MONTHS = 12
 _AUTHOR = re.compile(r"urn:li:(?:organization|person):\w+")
-_VERSION = re.compile(r"(\d{4})(\d{2})(?:\.\d{2})?")
+_VERSION = re.compile(r"(\d{4})(\d{2})(?:\.(\d{2}))?")
 _LIST = re.compile(r"List\((.*)\)")
 #: how long an upload URL stays valid, and the most bytes it takes (LinkedIn caps pixels,
 #: 36 MP, rather than bytes)
 UPLOAD_TTL = timedelta(hours=1)
 UPLOAD_LIMIT = 20 * 1024 * 1024
 ALT_LIMIT = 4086
-_SERVICE_CODES = {400: 100, 401: 65600, 403: 100, 404: 100, 422: 100, 426: 100, 429: 101}
+#: months LinkedIn published no version in: the migrations table
+#: (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations) goes from
+#: 202511 to 202601
+NEVER_RELEASED = frozenset({"202512"})
+_SERVICE_CODES = {400: 100, 401: 65600, 403: 100, 404: 100, 422: 100, 429: 101}
 _CODES = {
     400: "BAD_REQUEST",
     401: "INVALID_ACCESS_TOKEN",
@@ -61,6 +70,33 @@ def linkedin_error(status: int, message: str, code: str | None = None) -> Respon
     if code or status in _CODES:
         body["code"] = code or _CODES[status]
     return json_response(body, status)
+
+
+def duplicate_error(urn: str) -> Response:
+    """LinkedIn's 422 for a duplicate post: the code nested in ``errorDetails.inputErrors``,
+    the existing post's URN only in the message (as answered in
+    https://github.com/Arisamiga/Linkedin-RSS/issues/5)."""
+    body = {
+        "errorDetailType": "com.linkedin.common.error.BadRequest",
+        "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
+        f"Content is a duplicate of {urn}",
+        "errorDetails": {
+            "inputErrors": [
+                {"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}
+            ]
+        },
+        "status": 422,
+    }
+    return json_response(body, 422)
+
+
+def version_error(version: str) -> Response:
+    """LinkedIn's 426 for a version it does not serve; the message spells the version as a
+    day (``202409`` -> ``20240901``), e.g. https://github.com/PipedreamHQ/pipedream/issues/18398."""
+    m = _VERSION.fullmatch(version)
+    spelled = f"{m.group(1)}{m.group(2)}{m.group(3) or '01'}" if m else version
+    message = f"Requested version {spelled} is not active"
+    return json_response({"status": 426, "code": "NONEXISTENT_VERSION", "message": message}, 426)
 
 
 class LinkedInStandIn(StandIn):
@@ -103,8 +139,13 @@ class LinkedInStandIn(StandIn):
         m = _VERSION.fullmatch(version)
         age = (req.now.year - int(m.group(1))) * 12 + req.now.month - int(m.group(2)) if m else 0
         # a version "from the future" passes: tests run the sandbox on any clock
-        if not m or not 1 <= int(m.group(2)) <= 12 or age > VERSION_LIFETIME_MONTHS:
-            raise Reject(linkedin_error(426, f"Requested version {version} is not active"))
+        if (
+            not m
+            or not 1 <= int(m.group(2)) <= 12
+            or age > VERSION_LIFETIME_MONTHS
+            or f"{m.group(1)}{m.group(2)}" in NEVER_RELEASED
+        ):
+            raise Reject(version_error(version))
         return token
 
     @route("POST", r"/rest/posts", write=True)
@@ -133,14 +174,9 @@ class LinkedInStandIn(StandIn):
         article, media, images = self._content(body.get("content"), author)
         with self.env.state.lock:
             for earlier in self.env.state.posts(self.name, author):
+                # deleted posts count too: LinkedIn then names a URN that answers 404
                 if req.now - earlier.created_at < DUPLICATE_WINDOW and earlier.text == commentary:
-                    raise Reject(
-                        linkedin_error(
-                            422,
-                            f"Content is a duplicate of {earlier.remote_id}",
-                            "DUPLICATE_POST",
-                        )
-                    )
+                    raise Reject(duplicate_error(earlier.remote_id))
             urn = f"urn:li:share:{7_400_000_000_000_000_000 + self.env.serial(self.name)}"
             self.env.state.add_post(
                 PostRecord(
@@ -280,7 +316,11 @@ class LinkedInStandIn(StandIn):
             raise Reject(linkedin_error(400, "q=author and author are required"))
         count = min(int(req.arg("count") or 10), 100)
         start = int(req.arg("start") or 0)
-        posts = list(reversed(self.env.state.posts(self.name, req.arg("author"))))
+        posts = [
+            p
+            for p in reversed(self.env.state.posts(self.name, req.arg("author")))
+            if not p.extra.get("deleted")
+        ]
         page = posts[start : start + count]
         return json_response(
             {
@@ -292,10 +332,25 @@ class LinkedInStandIn(StandIn):
     @route("GET", r"/rest/posts/(?P<urn>[^/]+)")
     def get(self, req: Request) -> Response:
         self.check(req)
+        return json_response(self._post_json(self._live_post(req)))
+
+    @route("DELETE", r"/rest/posts/(?P<urn>[^/]+)")
+    def delete(self, req: Request) -> Response:
+        """Deletes a post: 204, after which it answers 404 (Posts API, "Delete Posts":
+        https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api).
+        The sandbox keeps the record, marked ``extra.deleted``, for duplicate detection."""
+        self.check(req)
+        with self.env.state.lock:
+            post = self._live_post(req)
+            post.extra["deleted"] = True
+            self.env.state.changed()
+        return Response(204, b"", {})
+
+    def _live_post(self, req: Request) -> PostRecord:
         post = self.env.state.get_post(self.name, unquote(req.params["urn"]))
-        if post is None:
+        if post is None or post.extra.get("deleted"):
             raise Reject(linkedin_error(404, "Not Found"))
-        return json_response(self._post_json(post))
+        return post
 
     @route("GET", r"/rest/organizationalEntityShareStatistics")
     def statistics(self, req: Request) -> Response:
@@ -311,7 +366,7 @@ class LinkedInStandIn(StandIn):
             m = _LIST.fullmatch(req.arg(param) or "")
             for urn in (unquote(u) for u in (m.group(1).split(",") if m else []) if u):
                 post = self.env.state.get_post(self.name, urn)
-                if post is None or post.account != org:
+                if post is None or post.account != org or post.extra.get("deleted"):
                     continue
                 c = engagement(post.remote_id, post.created_at, req.now)
                 stats = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 #: Where the tests' simulated clock starts: a fixed instant, so LinkedIn-Version headers
-#: such as ``202611`` stay active however late the suite runs.
+#: such as ``202608`` stay active however late the suite runs.
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 

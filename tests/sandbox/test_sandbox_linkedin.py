@@ -1,5 +1,6 @@
-"""Raw-HTTP checks of the LinkedIn stand-in: protocol headers, x-restli-id, DUPLICATE_POST,
-429 without headers, the author finder and share statistics."""
+"""Raw-HTTP checks of the LinkedIn stand-in: protocol headers and versions, x-restli-id,
+DUPLICATE_POST (LinkedIn's nested shape, also for a deleted post), deleting, 429 without
+headers, the author finder and share statistics."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dissem.sandbox import Fault, RunningSandbox
 ORG = "urn:li:organization:77"
 HEADERS = {
     "Authorization": "Bearer li-raw-token",
-    "LinkedIn-Version": "202611",
+    "LinkedIn-Version": "202608",
     "X-Restli-Protocol-Version": "2.0.0",
 }
 
@@ -59,14 +60,35 @@ def test_duplicate_post_names_the_existing_urn(
     urn = http.post(url, json=body("Twice")).headers["x-restli-id"]
     again = http.post(url, json=body("Twice"))
     assert again.status_code == 422
-    assert again.json() == {
+    assert again.json() == {  # as LinkedIn answers (Arisamiga/Linkedin-RSS#5)
+        "errorDetailType": "com.linkedin.common.error.BadRequest",
+        "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
+        f"Content is a duplicate of {urn}",
+        "errorDetails": {
+            "inputErrors": [
+                {"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}
+            ]
+        },
         "status": 422,
-        "serviceErrorCode": 100,
-        "code": "DUPLICATE_POST",
-        "message": f"Content is a duplicate of {urn}",
     }
     clock.now += timedelta(hours=25)
     assert http.post(url, json=body("Twice")).status_code == 201
+
+
+def test_a_deleted_post_answers_404_but_still_counts_as_a_duplicate(
+    sb: RunningSandbox, http: requests.Session
+) -> None:
+    url = f"{sb.url}/linkedin/rest/posts"
+    urn = http.post(url, json=body("Gone")).headers["x-restli-id"]
+    one = f"{url}/{quote(urn, safe='')}"
+    deleted = http.delete(one)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert http.get(one).status_code == 404
+    assert http.delete(one).status_code == 404
+    listed = http.get(url, params={"q": "author", "author": ORG}).json()["elements"]
+    assert urn not in [p["id"] for p in listed]
+    again = http.post(url, json=body("Gone"))
+    assert again.status_code == 422 and again.json()["message"].endswith(urn)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +98,7 @@ def test_duplicate_post_names_the_existing_urn(
         ({"LinkedIn-Version": ""}, 400, "VERSION_MISSING"),
         ({"LinkedIn-Version": "202401"}, 426, "NONEXISTENT_VERSION"),
         ({"LinkedIn-Version": "2026-11"}, 426, "NONEXISTENT_VERSION"),
+        ({"LinkedIn-Version": "202512"}, 426, "NONEXISTENT_VERSION"),  # a skipped month
     ],
 )
 def test_protocol_headers_are_checked(
@@ -85,6 +108,31 @@ def test_protocol_headers_are_checked(
     answer = requests.post(f"{sb.url}/linkedin/rest/posts", json=body("h"), headers=sent)
     assert answer.status_code == status and answer.json()["code"] == code
     assert answer.json()["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("version", "spelled"),
+    [("202512", "20251201"), ("202401", "20240101"), ("202508.02", "20250802")],
+)
+def test_an_inactive_version_answers_as_linkedin_does(
+    sb: RunningSandbox, clock: Clock, version: str, spelled: str
+) -> None:
+    clock.now = clock.now.replace(year=2027, month=9)  # 202508.02 retired by then
+    sent = {**HEADERS, "LinkedIn-Version": version}
+    answer = requests.get(f"{sb.url}/linkedin/rest/posts/x", headers=sent)
+    assert answer.status_code == 426
+    assert answer.json() == {  # e.g. PipedreamHQ/pipedream#18398
+        "status": 426,
+        "code": "NONEXISTENT_VERSION",
+        "message": f"Requested version {spelled} is not active",
+    }
+
+
+@pytest.mark.parametrize("version", ["202511", "202601", "202603", "202608", "202608.01"])
+def test_released_versions_are_served(sb: RunningSandbox, version: str) -> None:
+    sent = {**HEADERS, "LinkedIn-Version": version}
+    answer = requests.post(f"{sb.url}/linkedin/rest/posts", json=body(version), headers=sent)
+    assert answer.status_code == 201
 
 
 @pytest.mark.parametrize(

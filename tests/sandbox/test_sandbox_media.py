@@ -20,7 +20,7 @@ from dissem.sandbox.uploads import multipart_fields, png, sample_png, sniff_imag
 
 PNG = png(8, 8)
 OAUTH = 'OAuth oauth_consumer_key="ck-1234567890", oauth_token="tok-raw-x-1", oauth_signature="s"'
-LI = {"Authorization": "Bearer li-raw", "LinkedIn-Version": "202611",
+LI = {"Authorization": "Bearer li-raw", "LinkedIn-Version": "202608",
       "X-Restli-Protocol-Version": "2.0.0"}  # fmt: skip
 ORG = "urn:li:organization:42"
 
