@@ -7,6 +7,17 @@ text-only posts and links in captions are not clickable (the composer says where
 is). Metrics come from ``/{media-id}/insights`` (``impressions`` is gone; ``views`` replaced
 it).
 
+Instagram takes JPEG images only ("Image specifications - Format: JPEG",
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media)
+and refuses anything else after the container is made (code 36001, subcode 2207005,
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes).
+So before making one, the adapter reads the image's first bytes
+(:func:`~dissem.platforms.media.peek_image_type`) and refuses a PNG, WebP, GIF, HEIC or AVIF
+with :class:`ContentRejected` saying so; an image it cannot read is left to Meta (Meta may
+reach what this machine cannot). In sandbox mode only images on this machine are read.
+dissem serves no image files itself, so there is nowhere to convert one: the fix is a JPEG at
+the image's URL (``dissem validate`` flags a local non-JPEG image for Instagram).
+
 Credentials: ``access_token`` (a token with ``instagram_content_publish``).
 ``channel.account`` is the Instagram user id.
 """
@@ -16,12 +27,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from dissem.compose.types import Part
-from dissem.errors import ContentRejected
+import requests
+
+from dissem.compose.types import Media, Part
+from dissem.errors import ContentRejected, PlatformError
 from dissem.platforms.base import Capabilities, RemotePost
 from dissem.platforms.containers import ContainerPlatform
+from dissem.platforms.media import is_local_url, peek_image_type
 
-__all__ = ["InstagramAccount"]
+__all__ = ["UNSUPPORTED_FORMAT_SUBCODE", "InstagramAccount"]
+
+#: Graph's subcode for "the image format is not supported" (Instagram takes JPEG only)
+UNSUPPORTED_FORMAT_SUBCODE = 2207005
+_JPEG_ONLY = "Instagram takes JPEG images only: save the image as JPEG at a public URL"
 
 
 class InstagramAccount(ContainerPlatform):
@@ -71,7 +89,39 @@ class InstagramAccount(ContainerPlatform):
                 f"not {image.src!r}",
                 platform=self.name,
             )
+        self._require_jpeg(image)
         fields = {"image_url": image.src, "caption": part.text}
         if image.alt:
             fields["alt_text"] = image.alt
         return fields
+
+    def _require_jpeg(self, image: Media) -> None:
+        """Raises :class:`ContentRejected` when the image at ``image.src`` is known to be
+        another format than JPEG; does nothing when it cannot be read (see the module doc)."""
+        if self.settings.sandbox_url and not is_local_url(image.src):
+            return  # a demo never reaches a real server; the stand-in judges the URL
+        mime = peek_image_type(image.src, session=self.session, timeout=self.timeout)
+        if mime is not None and mime != "image/jpeg":
+            raise ContentRejected(
+                f"instagram: the image {image.src!r} is {mime.removeprefix('image/').upper()}; "
+                f"{_JPEG_ONLY}",
+                platform=self.name,
+            )
+
+    def classify_error(self, response: requests.Response, *, creates: bool) -> PlatformError:
+        """Graph's errors, with the way out added to "the image format is not supported"."""
+        error = super().classify_error(response, creates=creates)
+        if isinstance(error, ContentRejected) and _subcode(response) == UNSUPPORTED_FORMAT_SUBCODE:
+            return ContentRejected(
+                f"{error} ({_JPEG_ONLY})", platform=self.name, status=error.status
+            )
+        return error
+
+
+def _subcode(response: requests.Response) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("error_subcode") if isinstance(error, dict) else None

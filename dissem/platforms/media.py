@@ -15,6 +15,13 @@ the image (:func:`skip_image`). Failures that would sink the post anyway (expire
 credentials, throttling, a platform outage) are raised as usual, so the scheduler retries or
 pauses the channel. Instagram is the exception: it has no text-only posts, and its adapter
 refuses a part without a public image URL (the composer skips such channels up front).
+
+What an image is
+----------------
+:func:`sniff_image_type` names a format by the file's first bytes (its magic number), never by
+a name or a declared type: a ``.png`` that holds a JPEG is a JPEG. :func:`peek_image_type`
+reads just those bytes of an image URL (Instagram, which downloads images itself but takes
+JPEG only, asks before making a container).
 """
 
 from __future__ import annotations
@@ -41,9 +48,12 @@ __all__ = [
     "ImageData",
     "ImageUnavailable",
     "fit_alt",
+    "is_local_url",
     "load_image",
     "load_release_image",
+    "peek_image_type",
     "skip_image",
+    "sniff_image_type",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +61,13 @@ log = logging.getLogger(__name__)
 #: the cap when an adapter states none: X's limit for a post image, and below most others
 DEFAULT_MAX_BYTES = 5_000_000
 _CHUNK = 64 * 1024
+#: bytes :func:`sniff_image_type` needs to tell the formats apart (the ISO-BMFF brand of
+#: HEIC/AVIF ends at byte 12)
+SNIFF_BYTES = 32
+#: ISO-BMFF ``ftyp`` brands of HEIF/HEIC and AVIF still images (ISO/IEC 23008-12, AV1 Image
+#: File Format): what phones save photos as
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class ImageUnavailable(DissemError):
@@ -109,7 +126,7 @@ def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> Im
     """
     src = media.src
     sandbox = adapter.settings.sandbox_url
-    if sandbox and src.startswith(("https://", "http://")) and not _is_local(src):
+    if sandbox and src.startswith(("https://", "http://")) and not is_local_url(src):
         src = f"{sandbox.rstrip('/')}/_sandbox/static/sample.png"
     return load_image(
         src,
@@ -120,9 +137,57 @@ def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> Im
     )
 
 
-def _is_local(url: str) -> bool:
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.x, ::1): the sandbox's host."""
     host = (urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The MIME type of an image by its first bytes (JPEG, PNG, GIF, WebP, HEIC, AVIF);
+    None when they are none of these."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        if head[8:12] in _HEIF_BRANDS:
+            return "image/heic"
+        if head[8:12] in _AVIF_BRANDS:
+            return "image/avif"
+    return None
+
+
+def peek_image_type(url: str, *, session: requests.Session, timeout: float) -> str | None:
+    """The type (:func:`sniff_image_type`) of the image at the http(s) ``url``, from its
+    first bytes only; None when it cannot be told: unreachable, not 2xx, or no known format.
+
+    The answer is evidence, not a verdict: None must not be read as "bad" (the platform may
+    reach a URL this machine cannot).
+    """
+    head = b""
+    try:
+        # A Range request spares the server the rest; one that ignores it answers 200 with
+        # the whole file, of which only the first chunk is read before closing.
+        with session.get(
+            url,
+            timeout=timeout,
+            stream=True,
+            headers={"Accept": "image/*", "Range": f"bytes=0-{SNIFF_BYTES - 1}"},
+        ) as response:
+            if not 200 <= response.status_code < 300:
+                return None
+            for chunk in response.iter_content(SNIFF_BYTES):
+                head += chunk
+                if len(head) >= SNIFF_BYTES:
+                    break
+    except requests.exceptions.RequestException:
+        return None
+    return sniff_image_type(head)
 
 
 def fit_alt(alt: str, limit: int) -> str:

@@ -18,7 +18,13 @@ from dissem.compose.types import Media, Part
 from dissem.config.models import Channel, Release
 from dissem.errors import RateLimited
 from dissem.platforms.base import MemoryContext, Platform
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_image
+from dissem.platforms.media import (
+    ImageUnavailable,
+    fit_alt,
+    load_image,
+    peek_image_type,
+    sniff_image_type,
+)
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.sandbox.uploads import png
 from dissem.settings import Settings
@@ -392,3 +398,31 @@ def test_sandbox_mode_never_fetches_an_image_off_this_machine(
     make_adapter(platform).publish(part(text, src), MemoryContext(text))
     [image] = mine(published, platform, text)["images"]
     assert image["alt"] == ALT
+
+
+@pytest.mark.parametrize(
+    ("head", "mime"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image/jpeg"),
+        (png(2, 2), "image/png"),
+        (b"GIF87a\x01\x00", "image/gif"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8L", "image/webp"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "image/heic"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "image/avif"),
+        (b"\x00\x00\x00\x18ftypisom", None),  # an MP4
+        (b"<html>", None),
+        (b"", None),
+    ],
+)
+def test_image_types_are_told_by_their_first_bytes(head: bytes, mime: str | None) -> None:
+    assert sniff_image_type(head) == mime
+
+
+def test_peek_reads_the_type_of_an_image_url_or_says_it_cannot(
+    sandbox: RunningSandbox, sample: str
+) -> None:
+    with requests.Session() as session:
+        assert peek_image_type(sample, session=session, timeout=5) == "image/png"
+        missing = f"{sandbox.url}/_sandbox/static/missing.jpg"
+        assert peek_image_type(missing, session=session, timeout=5) is None
+        assert peek_image_type(closed_port_url(), session=session, timeout=5) is None
