@@ -26,7 +26,6 @@ second time: targets naming a broken channel are accepted silently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,101 +89,27 @@ def expand_groups(groups: dict[str, list[str]]) -> tuple[dict[str, list[str]], l
     whether they are channels. A cycle is cut where it closes.
     """
     expanded: dict[str, list[str]] = {}
-    back_edges: list[tuple[str, str]] = []  # (group, member on the path to it)
-    parent: dict[str, str] = {}
-    on_path: set[str] = set()
-    # Depth first, without recursion (a chain of 1,500 groups is legal YAML); each group is
-    # expanded once, so the work is the file's size plus the expansions' size.
-    for root in groups:
-        if root in expanded:
-            continue
-        on_path.add(root)
-        path: list[tuple[str, Iterator[str], dict[str, None]]] = [(root, iter(groups[root]), {})]
-        while path:
-            name, members, out = path[-1]
-            for member in members:
-                if member == name or member in on_path:
-                    back_edges.append((name, member))
-                elif member not in groups:
-                    out.setdefault(member)
-                elif member in expanded:
-                    out.update(dict.fromkeys(expanded[member]))
-                else:
-                    parent[member] = name
-                    on_path.add(member)
-                    path.append((member, iter(groups[member]), {}))
-                    break
-            else:
-                path.pop()
-                on_path.discard(name)
-                expanded[name] = list(out)
-                if path:
-                    path[-1][2].update(out)
-    return expanded, _one_cycle_each(groups, back_edges, parent)
-
-
-def _one_cycle_each(
-    groups: dict[str, list[str]], back_edges: list[tuple[str, str]], parent: dict[str, str]
-) -> list[list[str]]:
-    """One cycle per set of groups that contain each other (however many ways they do),
-    as the path of group names around it, in the order they were found."""
-    component = _components(groups)
     cycles: list[list[str]] = []
-    seen: set[int] = set()
-    for name, member in back_edges:
-        if component[member] in seen:
-            continue
-        seen.add(component[member])
-        around = [name]
-        while around[-1] != member:
-            around.append(parent[around[-1]])
-        cycles.append([*reversed(around), member])
-    return cycles
 
+    def visit(name: str, stack: list[str]) -> list[str]:
+        if name in expanded:
+            return expanded[name]
+        out: list[str] = []
+        for member in groups[name]:
+            if member == name or member in stack:
+                start = stack.index(member) if member in stack else len(stack)
+                cycle = [*stack[start:], name, member]
+                if set(cycle) not in [set(c) for c in cycles]:
+                    cycles.append(cycle)
+                continue
+            names = visit(member, [*stack, name]) if member in groups else [member]
+            out.extend(n for n in names if n not in out)
+        expanded[name] = out
+        return out
 
-def _components(groups: dict[str, list[str]]) -> dict[str, int]:
-    """The strongly connected component of each group (Tarjan's algorithm, iterative):
-    groups in one component all contain each other."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    component: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    count = 0
-    for root in groups:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(groups[root]))]
-        while work:
-            name, members = work[-1]
-            for member in members:
-                if member not in groups:
-                    continue
-                if member not in index:
-                    index[member] = low[member] = len(index)
-                    stack.append(member)
-                    on_stack.add(member)
-                    work.append((member, iter(groups[member])))
-                    break
-                if member in on_stack:
-                    low[name] = min(low[name], index[member])
-            else:
-                work.pop()
-                if work:
-                    above = work[-1][0]
-                    low[above] = min(low[above], low[name])
-                if low[name] == index[name]:
-                    while True:
-                        done = stack.pop()
-                        on_stack.discard(done)
-                        component[done] = count
-                        if done == name:
-                            break
-                    count += 1
-    return component
+    for name in groups:
+        visit(name, [])
+    return expanded, cycles
 
 
 def _check_channels(cfg: LoadedConfig, sources: ConfigSources, src: SourceFile) -> None:
