@@ -7,20 +7,31 @@ text as caption when the part has an image. Telegram has no idempotency and a bo
 read a channel's history, so an unknown outcome cannot be checked
 (:meth:`TelegramPlatform.lookup` raises :class:`LookupUnsupported`) and there are no metrics.
 
+Photos: ``sendPhoto``'s ``photo`` is a ``file_id``, an HTTP URL Telegram downloads (at most
+5 MB), or the file itself as ``multipart/form-data`` (at most 10 MB)
+(https://core.telegram.org/bots/api#sending-files, #sendphoto); any other string is read as a
+file_id and refused ("wrong remote file identifier specified"). So an image URL goes as the
+URL, and an image from the config folder is uploaded: a multipart body whose ``photo`` part
+is the file and whose other fields are strings, objects JSON-encoded (as python-telegram-bot
+sends them: ``telegram/request/_requestparameter.py``). An image that cannot be loaded, or
+that Telegram refuses as a photo, is left out and the text goes as a message (see
+:mod:`dissem.platforms.media`).
+
 The bot token is part of every URL: it is registered as a secret (see :mod:`dissem.redact`)
 and the shared HTTP helper never chains requests' exceptions, whose texts hold the URL.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
 
-from dissem.compose.types import Part
-from dissem.errors import AuthError, PlatformError
+from dissem.compose.types import Media, Part
+from dissem.errors import AuthError, ContentRejected, PlatformError
 from dissem.platforms.base import (
     Capabilities,
     LookupUnsupported,
@@ -30,6 +41,26 @@ from dissem.platforms.base import (
     RemotePost,
 )
 from dissem.platforms.http import call, short_body
+from dissem.platforms.media import (
+    ImageData,
+    ImageUnavailable,
+    load_release_image,
+    skip_image,
+)
+
+#: Telegram's cap on a photo uploaded with multipart/form-data
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+#: words in a 400's description that put the blame on the photo, not the text: Telegram's
+#: "wrong file identifier/HTTP URL specified", "wrong remote file identifier specified: ...",
+#: "failed to get HTTP URL content", "wrong type of the web page content",
+#: "IMAGE_PROCESS_FAILED", "PHOTO_INVALID_DIMENSIONS", "PHOTO_SAVE_FILE_INVALID"
+_PHOTO_REFUSALS = (
+    "file identifier",
+    "http url",
+    "web page content",
+    "image_process_failed",
+    "photo_",
+)
 
 
 def _classify(response: requests.Response) -> PlatformError | None:
@@ -40,6 +71,11 @@ def _classify(response: requests.Response) -> PlatformError | None:
             status=404,
         )
     return None
+
+
+def _refuses_photo(error: ContentRejected) -> bool:
+    """Whether a refused ``sendPhoto`` blames the photo (then the text can go alone)."""
+    return error.status == 400 and any(word in str(error).lower() for word in _PHOTO_REFUSALS)
 
 
 class TelegramPlatform(Platform):
@@ -72,18 +108,42 @@ class TelegramPlatform(Platform):
             "chat_id": self.channel.account,
             "parse_mode": part.options.get("parse_mode", "HTML"),
         }
-        if part.media:
-            method = "sendPhoto"
-            body["photo"] = part.media[0].src
-            body["caption"] = part.text
-        else:
-            method = "sendMessage"
-            body["text"] = part.text
-            body["link_preview_options"] = (
-                {"url": part.link, "prefer_large_media": True} if part.link else {}
-            )
         if reply_to is not None:
             body["reply_parameters"] = {"message_id": int(reply_to.remote_id)}
+        if part.media:
+            media = part.media[0]
+            try:
+                photo = self._photo(media)
+                return self._send("sendPhoto", {**body, "caption": part.text}, photo=photo)
+            except ImageUnavailable as exc:
+                skip_image(self.name, media, exc)
+            except ContentRejected as exc:
+                if not _refuses_photo(exc):
+                    raise
+                skip_image(self.name, media, exc)  # a 400: nothing was sent
+        body["text"] = part.text
+        body["link_preview_options"] = (
+            {"url": part.link, "prefer_large_media": True} if part.link else {}
+        )
+        return self._send("sendMessage", body)
+
+    def _photo(self, media: Media) -> str | ImageData:
+        """An image URL as is; a file of the config folder loaded for upload (raises
+        :class:`ImageUnavailable` when it cannot be)."""
+        if media.src.startswith(("https://", "http://")):
+            return media.src
+        return load_release_image(self, media, max_bytes=PHOTO_MAX_BYTES)
+
+    def _send(
+        self, method: str, body: dict[str, Any], *, photo: str | ImageData | None = None
+    ) -> RemotePost:
+        """One Bot API call: JSON, or multipart/form-data when ``photo`` is a file."""
+        payload: dict[str, Any]
+        if isinstance(photo, ImageData):
+            fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+            payload = {"data": fields, "files": {"photo": (photo.filename, photo.data, photo.mime)}}
+        else:
+            payload = {"json": body if photo is None else {**body, "photo": photo}}
         response = call(
             self.session,
             "POST",
@@ -92,7 +152,7 @@ class TelegramPlatform(Platform):
             timeout=self.timeout,
             creates=True,
             classify=_classify,
-            json=body,
+            **payload,
         )
         message_id = str(response.json()["result"]["message_id"])
         return RemotePost(remote_id=message_id, url=self.message_url(message_id))

@@ -60,8 +60,9 @@ def test_missing_or_empty_credentials_get_the_platform_401() -> None:
         m = s.post(f"{sb.url}/mastodon/api/v1/statuses", json={"status": "x"},
                    headers={"Authorization": "Bearer "})  # fmt: skip
         assert m.status_code == 401 and m.json() == {"error": "The access token is invalid"}
+        # Telegram answers a missing or malformed bot token with 404 "Not Found"
         t = s.post(f"{sb.url}/telegram/bot/sendMessage", json={"chat_id": "@a", "text": "x"})
-        assert t.status_code == 401 and t.json()["ok"] is False
+        assert t.status_code == 404 and t.json()["ok"] is False
         b = s.post(f"{sb.url}/bluesky/xrpc/com.atproto.server.createSession",
                    json={"identifier": "a.example", "password": ""})  # fmt: skip
         assert b.status_code == 401 and b.json()["error"] == "AuthenticationRequired"
