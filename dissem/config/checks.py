@@ -26,6 +26,7 @@ second time: targets naming a broken channel are accepted silently.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,9 @@ from dissem.config.models import (
     Feed,
     LoadedConfig,
     LoadedRelease,
+    check_url,
 )
+from dissem.config.quote import shown
 from dissem.config.yamlsafe import DataPath
 from dissem.errors import ConfigError, ConfigProblem
 from dissem.platforms.media import SNIFF_BYTES, sniff_image_type
@@ -89,27 +92,101 @@ def expand_groups(groups: dict[str, list[str]]) -> tuple[dict[str, list[str]], l
     whether they are channels. A cycle is cut where it closes.
     """
     expanded: dict[str, list[str]] = {}
+    back_edges: list[tuple[str, str]] = []  # (group, member on the path to it)
+    parent: dict[str, str] = {}
+    on_path: set[str] = set()
+    # Depth first, without recursion (a chain of 1,500 groups is legal YAML); each group is
+    # expanded once, so the work is the file's size plus the expansions' size.
+    for root in groups:
+        if root in expanded:
+            continue
+        on_path.add(root)
+        path: list[tuple[str, Iterator[str], dict[str, None]]] = [(root, iter(groups[root]), {})]
+        while path:
+            name, members, out = path[-1]
+            for member in members:
+                if member == name or member in on_path:
+                    back_edges.append((name, member))
+                elif member not in groups:
+                    out.setdefault(member)
+                elif member in expanded:
+                    out.update(dict.fromkeys(expanded[member]))
+                else:
+                    parent[member] = name
+                    on_path.add(member)
+                    path.append((member, iter(groups[member]), {}))
+                    break
+            else:
+                path.pop()
+                on_path.discard(name)
+                expanded[name] = list(out)
+                if path:
+                    path[-1][2].update(out)
+    return expanded, _one_cycle_each(groups, back_edges, parent)
+
+
+def _one_cycle_each(
+    groups: dict[str, list[str]], back_edges: list[tuple[str, str]], parent: dict[str, str]
+) -> list[list[str]]:
+    """One cycle per set of groups that contain each other (however many ways they do),
+    as the path of group names around it, in the order they were found."""
+    component = _components(groups)
     cycles: list[list[str]] = []
+    seen: set[int] = set()
+    for name, member in back_edges:
+        if component[member] in seen:
+            continue
+        seen.add(component[member])
+        around = [name]
+        while around[-1] != member:
+            around.append(parent[around[-1]])
+        cycles.append([*reversed(around), member])
+    return cycles
 
-    def visit(name: str, stack: list[str]) -> list[str]:
-        if name in expanded:
-            return expanded[name]
-        out: list[str] = []
-        for member in groups[name]:
-            if member == name or member in stack:
-                start = stack.index(member) if member in stack else len(stack)
-                cycle = [*stack[start:], name, member]
-                if set(cycle) not in [set(c) for c in cycles]:
-                    cycles.append(cycle)
-                continue
-            names = visit(member, [*stack, name]) if member in groups else [member]
-            out.extend(n for n in names if n not in out)
-        expanded[name] = out
-        return out
 
-    for name in groups:
-        visit(name, [])
-    return expanded, cycles
+def _components(groups: dict[str, list[str]]) -> dict[str, int]:
+    """The strongly connected component of each group (Tarjan's algorithm, iterative):
+    groups in one component all contain each other."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    count = 0
+    for root in groups:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(groups[root]))]
+        while work:
+            name, members = work[-1]
+            for member in members:
+                if member not in groups:
+                    continue
+                if member not in index:
+                    index[member] = low[member] = len(index)
+                    stack.append(member)
+                    on_stack.add(member)
+                    work.append((member, iter(groups[member])))
+                    break
+                if member in on_stack:
+                    low[name] = min(low[name], index[member])
+            else:
+                work.pop()
+                if work:
+                    above = work[-1][0]
+                    low[above] = min(low[above], low[name])
+                if low[name] == index[name]:
+                    while True:
+                        done = stack.pop()
+                        on_stack.discard(done)
+                        component[done] = count
+                        if done == name:
+                            break
+                    count += 1
+    return component
 
 
 def _check_channels(cfg: LoadedConfig, sources: ConfigSources, src: SourceFile) -> None:
@@ -146,7 +223,7 @@ def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFi
             cfg.problems.append(
                 src.problem(
                     ("groups", name),
-                    f"{name!r} is not a valid group name",
+                    f"{shown(name)} is not a valid group name",
                     "use lower-case letters, digits, '.', '_' or '-'",
                     key=True,
                 )
@@ -155,7 +232,7 @@ def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFi
             cfg.problems.append(
                 src.problem(
                     ("groups", name),
-                    f"group {name!r} has the name of a channel",
+                    f"group {shown(name)} has the name of a channel",
                     "rename the group (e.g. add '-all') so targets are unambiguous",
                     key=True,
                 )
@@ -165,7 +242,8 @@ def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFi
                 cfg.problems.append(
                     src.problem(
                         ("groups", name, i),
-                        f"group {name!r} names {member!r}, which is neither a channel nor a group",
+                        f"group {shown(name, 40)} names {shown(member, 40)}, "
+                        "which is neither a channel nor a group",
                         did_you_mean(member, [*cfg.channels, *groups]),
                     )
                 )
@@ -315,7 +393,7 @@ def _unknown_overrides(
         problems.append(
             src.problem(
                 ("overrides", key),
-                f"override {key!r} is neither a platform nor a channel",
+                f"override {shown(key)} is neither a platform nor a channel",
                 _override_hint(key, allowed)
                 or f"use a platform ({', '.join(PLATFORMS)}) or a channel name",
                 key=True,
@@ -340,7 +418,7 @@ def _unknown_targets(
         problems.append(
             src.problem(
                 (*base, "targets", i),
-                f"target {target!r} is neither a channel nor a group",
+                f"target {shown(target)} is neither a channel nor a group",
                 did_you_mean(target, targetable) or "see channels.yaml for the names",
             )
         )
@@ -356,16 +434,18 @@ def _check_feeds(cfg: LoadedConfig, feeds: list[tuple[int, Feed]], src: SourceFi
             problems.append(
                 src.problem(
                     ("feeds", index, "name"),
-                    f"feed name {feed.name!r} is used twice",
+                    f"feed name {shown(feed.name)} is used twice",
                     "give each feed a unique name",
                 )
             )
         seen.add(feed.name)
-        if not feed.url.startswith(("https://", "http://")):
+        try:
+            check_url(feed.url, "URL")
+        except ValueError as e:
             problems.append(
                 src.problem(
                     ("feeds", index, "url"),
-                    f"{feed.url!r} is not an http(s) URL",
+                    str(e).partition("; ")[0],
                     "write the full address of the RSS or Atom feed",
                 )
             )

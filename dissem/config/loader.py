@@ -9,6 +9,10 @@ Contract:
   unknown target) is left out of ``releases`` and its id goes into ``broken_release_ids``,
   so that sync leaves the stored release untouched instead of treating it as deleted.
   Likewise an invalid channel goes into ``broken_channel_names``.
+- A ``releases`` folder that cannot be read (missing, a file, a dangling link, a link
+  loop, no permission) is a problem and sets ``releases_unreadable``: sync then keeps every
+  stored release as it is, never reads it as "no releases". A release file that cannot be
+  read (a dangling link, no permission) is a broken release, kept likewise.
 - Naive times in releases are read in ``timezone`` (``DISSEM_TIMEZONE``).
 - Top-level keys starting with ``x-`` are ignored in every file; they hold YAML anchors
   (``x-embassy: &embassy {...}`` then ``<<: *embassy``).
@@ -16,8 +20,11 @@ Contract:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +43,7 @@ from dissem.config.models import (
     Release,
     check_timezone,
 )
+from dissem.config.quote import shown
 from dissem.config.yamlsafe import YamlProblem, parse_yaml, read_limited, split_front_matter
 from dissem.errors import ConfigProblem
 
@@ -71,7 +79,13 @@ def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
     sources = ConfigSources()
     _load_channels(root / "channels.yaml", cfg, sources)
     _load_feeds(root / "feeds.yaml", cfg, sources)
-    for path in release_files(root):
+    try:
+        paths = release_files(root, strict=True)
+    except OSError as e:
+        cfg.problems.append(_unreadable_folder(root / "releases", e))
+        cfg.releases_unreadable = True
+        paths = []
+    for path in paths:
         loaded, problems, source = _read_release(path, root=root, timezone=timezone)
         cfg.problems.extend(problems)
         if loaded is not None:
@@ -88,15 +102,54 @@ def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
     return cfg
 
 
-def release_files(root: Path) -> list[Path]:
-    """Release files under ``root/releases`` in name order (hidden files skipped)."""
+def release_files(root: Path, *, strict: bool = False) -> list[Path]:
+    """Release files under ``root/releases`` in name order (hidden files and folders
+    skipped; a name that is a dangling link is kept: reading it reports the problem).
+
+    A folder that cannot be listed gives [] or, when ``strict``, raises OSError: an
+    unreadable folder is never the same as an empty one.
+    """
     folder = root / "releases"
-    if not folder.is_dir():
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        if strict:
+            raise
         return []
     return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in RELEASE_SUFFIXES and not p.name.startswith(".")
+        Path(e.path)
+        for e in entries
+        if Path(e.name).suffix.lower() in RELEASE_SUFFIXES
+        and not e.name.startswith(".")
+        and not _is_dir(e)
+    )
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _unreadable_folder(folder: Path, err: OSError) -> ConfigProblem:
+    if err.errno == errno.ENOENT and not folder.is_symlink():
+        why = "releases folder not found"
+    elif err.errno == errno.ENOENT:
+        why = "releases is a link to nothing"
+    elif err.errno == errno.ENOTDIR:
+        why = "releases is a file, not a folder"
+    elif err.errno == errno.ELOOP:
+        why = "releases is a link that loops"
+    else:
+        why = f"releases folder cannot be read: {err.strerror}"
+    return ConfigProblem(
+        display_path(folder),
+        1,
+        1,
+        "",
+        f"{why}; every stored release is kept as it is until it can be read",
+        "create the folder (git keeps an empty one with a .gitkeep file in it) or fix it",
     )
 
 
@@ -224,6 +277,7 @@ def _read_release(
     source = SourceFile(path)
     problems: list[ConfigProblem] = []
     try:
+        _regular_file(path)
         text = read_limited(path)
         body: str | None = None
         if path.suffix.lower() == ".md":
@@ -260,21 +314,37 @@ def _read_release(
     return LoadedRelease(release=release, path=path, content_hash=content_hash(release)), [], source
 
 
+def _regular_file(path: Path) -> None:
+    """Raises OSError unless ``path`` is (or links to) a regular file: a FIFO or a device
+    would block or never end."""
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+
+
 def _check_image(release: Release, root: Path, source: SourceFile) -> list[ConfigProblem]:
-    """A local image path must exist under the config folder."""
-    if release.image is None or release.image.src.startswith(("https://", "http://")):
+    """A local image path must be a readable file under the config folder."""
+    if release.image is None or release.image.src.lower().startswith(("https://", "http://")):
         return []
     src = release.image.src
-    target = (root / src).resolve()
-    if not target.is_relative_to(root.resolve()):
-        return [source.problem(("image", "src"), f"image {src!r} lies outside the config folder")]
-    if not target.is_file():
+    hint = "give a public https:// URL or a path relative to the config folder"
+    try:
+        target = (root / src).resolve()
+        if not target.is_relative_to(root.resolve()):
+            return [
+                source.problem(
+                    ("image", "src"), f"image {shown(src)} lies outside the config folder", hint
+                )
+            ]
+        _regular_file(target)
+        with target.open("rb") as f:
+            f.read(1)
+    except FileNotFoundError:
+        return [source.problem(("image", "src"), f"image file {shown(src)} not found", hint)]
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "not a file name"
         return [
-            source.problem(
-                ("image", "src"),
-                f"image file {src!r} not found",
-                "give a public https:// URL or a path relative to the config folder",
-            )
+            source.problem(("image", "src"), f"image file {shown(src)} cannot be read: {why}", hint)
         ]
     return []
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from dissem.config.quote import printable, shown
 from dissem.config.yamlsafe import DataPath, Mark, YamlDocument, YamlProblem
 from dissem.errors import ConfigProblem
 
@@ -53,25 +54,46 @@ def display_path(path: Path) -> str:
     here = os.path.abspath(os.getcwd())
     full = os.path.abspath(path)
     if full == here or full.startswith(here + os.sep):
-        return os.path.relpath(full, here)
-    return str(path)
+        return printable(os.path.relpath(full, here))
+    return printable(str(path))
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:+-]{0,63}")
 
 
 def field_path(loc: Iterable[Any]) -> str:
-    """``('channels', 3, 'windows', 1)`` -> ``channels[3].windows[1]``."""
+    """``('channels', 3, 'windows', 1)`` -> ``channels[3].windows[1]``; a key that is not a
+    plain name is quoted and cut (``groups['a b…']``)."""
     out = ""
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
+        elif not isinstance(part, str) or not _PLAIN_KEY.fullmatch(part):
+            out += f"[{shown(part, 40)}]"
         elif part != "[key]":
-            out += f".{part}" if out else str(part)
+            out += f".{part}" if out else part
     return out
 
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """``"did you mean 'summary'?"`` for the closest choice, or "" when none is close."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    """``"did you mean 'summary'?"`` for the closest choice, or "" when none is close (or
+    the word is too long to be a typo of a name)."""
+    text = str(word)
+    if len(text) > 100:
+        return ""
+    close = difflib.get_close_matches(text, sorted(set(choices)), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
+
+
+_LONGEST_MESSAGE = 400
+
+
+def _cut(text: str) -> str:
+    """A message or hint no longer than a few lines (values in it are cut already; this
+    is the last guard)."""
+    if len(text) <= _LONGEST_MESSAGE:
+        return text
+    return text[: _LONGEST_MESSAGE - 1] + "…"
 
 
 @dataclass
@@ -95,8 +117,8 @@ class SourceFile:
             line=mark.line,
             column=mark.column,
             field=field_path(loc),
-            message=message,
-            hint=hint,
+            message=_cut(message),
+            hint=_cut(hint),
         )
 
     def line_of(self, loc: DataPath) -> int:
@@ -104,7 +126,9 @@ class SourceFile:
         return self.doc.mark(loc).line if self.doc else 1
 
     def yaml_problem(self, err: YamlProblem) -> ConfigProblem:
-        return ConfigProblem(self.display, err.line, err.column, "", err.message, err.hint)
+        return ConfigProblem(
+            self.display, err.line, err.column, "", _cut(err.message), _cut(err.hint)
+        )
 
     def validation_problems(
         self, err: ValidationError, model: type[BaseModel], prefix: DataPath = ()
@@ -122,16 +146,16 @@ class SourceFile:
             hint = did_you_mean(name, allowed) or (
                 f"allowed keys here: {', '.join(allowed)}" if allowed else ""
             )
-            return self.problem((*prefix, *loc), f"unknown key {name!r}", hint, key=True)
+            return self.problem((*prefix, *loc), f"unknown key {shown(name)}", hint, key=True)
         if kind == "missing":
             name = loc[-1] if loc else "?"
             return self.problem(
-                (*prefix, *loc), f"required key {name!r} is missing", f"add '{name}: ...'"
+                (*prefix, *loc), f"required key {shown(name)} is missing", f"add '{name}: ...'"
             )
         if kind == "literal_error":
             expected = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
             hint = did_you_mean(value, expected) or f"use one of: {', '.join(expected)}"
-            return self.problem((*prefix, *loc), f"{value!r} is not allowed here", hint)
+            return self.problem((*prefix, *loc), f"{shown(value)} is not allowed here", hint)
         if kind in ("value_error", "assertion_error"):
             text = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             message, _, hint = text.partition("; ")

@@ -7,14 +7,17 @@ loader's job (``dissem.config.loader``); these models only say what is valid.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from dissem.config.quote import shown
 from dissem.errors import ConfigProblem
 
 PLATFORMS: tuple[str, ...] = (
@@ -47,20 +51,43 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 60}
 
 
+#: Longest duration any setting accepts; each setting has its own, smaller, bounds.
+_LONGEST = timedelta(days=36_500)
+
+
 def parse_duration(value: Any) -> Any:
     """Accepts ``90s``, ``30m``, ``2h``, ``1d`` or a bare number of minutes."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30m, 2h or 1d")
     if isinstance(value, int | float):
-        return timedelta(minutes=value)
+        return _seconds(value * 60, value)
     if isinstance(value, str) and value.strip().upper().startswith("P"):
         return value  # ISO 8601 (PT30M): how stored channels write it; pydantic parses it
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
         if not m:
-            raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 30m, 2h or 1d")
-        return timedelta(seconds=float(m.group(1)) * _DURATION_UNITS[m.group(2)])
+            raise ValueError(f"{shown(value)} is not a duration; write e.g. 90s, 30m, 2h or 1d")
+        return _seconds(float(m.group(1)) * _DURATION_UNITS[m.group(2)], value)
     return value
+
+
+def _seconds(seconds: float, written: object) -> timedelta:
+    """``seconds`` as a timedelta; refuses what no setting accepts (negative, infinite,
+    longer than a century) before timedelta overflows."""
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{shown(written)} is not a duration; write e.g. 90s, 30m, 2h or 1d")
+    if seconds > _LONGEST.total_seconds():
+        raise ValueError(f"{shown(written)} is too long a duration; write e.g. 30m, 2h or 1d")
+    return timedelta(seconds=seconds)
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration the way people write it: ``30m``, ``2h``, ``1d``, ``90s``."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 #: How durations and windows look in the JSON Schema (``dissem schema``): as the text people
@@ -71,6 +98,36 @@ DURATION_JSON_SCHEMA: dict[str, Any] = {
     "description": "a duration: 90s, 30m, 2h, 1d, or a number of minutes",
     "examples": ["30m", "2h", "1d"],
 }
+
+
+def _within(low: timedelta, high: timedelta) -> AfterValidator:
+    """A duration from ``low`` to ``high`` (both allowed)."""
+
+    def check(value: timedelta) -> timedelta:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{duration_text(value)} is out of range; "
+                f"write a duration from {duration_text(low)} to {duration_text(high)}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _duration_schema(low: timedelta, high: timedelta) -> WithJsonSchema:
+    """The schema of a bounded duration: a number is minutes, so ``minimum`` and
+    ``maximum`` are in minutes; the description says the bounds as written."""
+    return WithJsonSchema(
+        {
+            **DURATION_JSON_SCHEMA,
+            "description": f"a duration from {duration_text(low)} to {duration_text(high)}: "
+            "90s, 30m, 2h, 1d, or a number of minutes",
+            "minimum": int(low.total_seconds()) // 60,
+            "maximum": int(high.total_seconds()) // 60,
+        }
+    )
+
+
 WINDOW_JSON_SCHEMA: dict[str, Any] = {
     "type": "string",
     "pattern": r"^\s*([A-Za-z]{3}(\s*-\s*[A-Za-z]{3})?(\s*,\s*[A-Za-z]{3}(\s*-\s*[A-Za-z]{3})?)*"
@@ -83,6 +140,49 @@ WINDOW_JSON_SCHEMA: dict[str, Any] = {
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)
 ]
+_DAY, _HOUR, _MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
+MinGap = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    _within(timedelta(0), 365 * _DAY),
+    _duration_schema(timedelta(0), 365 * _DAY),
+]
+EvergreenInterval = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    _within(_HOUR, 3650 * _DAY),
+    _duration_schema(_HOUR, 3650 * _DAY),
+]
+PollInterval = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    _within(_MINUTE, 30 * _DAY),
+    _duration_schema(_MINUTE, 30 * _DAY),
+]
+
+#: Times in releases lie in this range (an embargo in year 1 or an expiry in year 9999 is a
+#: typo, and would not fit the database's or Python's time types once in UTC).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def check_url(value: str, what: str = "URL") -> str:
+    """Returns ``value`` if it is an http(s) URL with a host, read the way the composer
+    reads it (``urllib.parse.urlsplit``: its host, port and query), else raises
+    ValueError with a hint."""
+    bad = f"{shown(value)} is not an http(s) {what}"
+    hint = "write the full address, e.g. https://example.org/a"
+    if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValueError(f"{bad}: it holds spaces or control characters; {hint}")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError as e:
+        raise ValueError(f"{bad}: {e}; {hint}") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(f"{bad}; {hint}")
+    return value
 
 
 def check_timezone(name: str) -> str:
@@ -112,6 +212,8 @@ class Window:
 
     @classmethod
     def parse(cls, text: str) -> Window:
+        if len(text) > 200:
+            raise ValueError(f"window {shown(text)} is not 'DAYS HH:MM-HH:MM'")
         m = re.fullmatch(
             r"\s*([a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*|daily)"
             r"\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*",
@@ -119,7 +221,7 @@ class Window:
         )
         if not m:
             raise ValueError(
-                f"window {text!r} is not 'DAYS HH:MM-HH:MM'; write e.g. 'mon-fri 07:00-21:00'"
+                f"window {shown(text)} is not 'DAYS HH:MM-HH:MM'; write e.g. 'mon-fri 07:00-21:00'"
             )
         days = _parse_days(m.group(1))
         sh, sm, eh, em = (int(m.group(i)) for i in range(2, 6))
@@ -185,7 +287,7 @@ class Utm(Strict):
 class Channel(Strict):
     """One account on one platform."""
 
-    name: str = Field(description="unique, lower-case: letters, digits, . _ -")
+    name: str = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
     platform: Platform
     account: str = Field(description="handle, page id, chat id (@channel), organization URN or DID")
     timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
@@ -193,8 +295,10 @@ class Channel(Strict):
         default_factory=lambda: [Window.parse("daily 00:00-24:00")],
         description="posting windows in local time, e.g. 'mon-fri 07:00-21:00'",
     )
-    min_gap: Duration = Field(timedelta(minutes=30), description="least time between two posts")
-    daily_cap: int | None = Field(None, ge=1, description="most posts per local day")
+    min_gap: MinGap = Field(
+        timedelta(minutes=30), description="least time between two posts: 0s to 365d"
+    )
+    daily_cap: int | None = Field(None, ge=1, le=10_000, description="most posts per local day")
     language: str = Field("en", description="language of this channel's posts (ISO 639-1)")
     template: str | None = Field(None, description="Jinja template (sandboxed) for the text")
     hashtags: list[str] = Field(default_factory=list, description="added to every post")
@@ -208,19 +312,28 @@ class Channel(Strict):
     api_base: str | None = Field(
         None, description="API root: Mastodon instance, Bluesky PDS, or a self-hosted server"
     )
-    max_length: int | None = Field(None, ge=1, description="server limit (Mastodon)")
-    url_length: int | None = Field(None, ge=1, description="characters one URL counts (Mastodon)")
+    max_length: int | None = Field(None, ge=1, le=1_000_000, description="server limit (Mastodon)")
+    url_length: int | None = Field(
+        None, ge=1, le=1_000, description="characters one URL counts (Mastodon)"
+    )
     visibility: str | None = Field(None, description="Mastodon: public, unlisted, private")
-    evergreen_interval: Duration | None = Field(None, description="re-share evergreen releases")
+    evergreen_interval: EvergreenInterval | None = Field(
+        None, description="re-share evergreen releases this often: 1h to 3650d"
+    )
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not NAME_RE.match(v):
             raise ValueError(
-                f"{v!r} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
+                f"{shown(v)} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
             )
         return v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v, "API address")
 
     @field_validator("timezone")
     @classmethod
@@ -233,8 +346,9 @@ class Channel(Strict):
         for key, env in v.items():
             if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
                 raise ValueError(
-                    f"credentials.{key}: {env!r} must be the NAME of an environment variable "
-                    "(upper case), never the secret itself"
+                    f"credentials.{shown(key, 40)}: the value must be the NAME of an "
+                    "environment variable (upper case letters, digits, _), never the secret "
+                    "itself"
                 )
         return v
 
@@ -267,8 +381,21 @@ class ChannelsFile(Strict):
 
 
 class Image(Strict):
-    src: str = Field(description="public URL (https://...) or a path relative to config/")
+    src: str = Field(
+        description="public URL (https://...) or a path relative to config/", min_length=1
+    )
     alt: str = Field("", description="alt text, read by screen readers")
+
+    @field_validator("src")
+    @classmethod
+    def _src(cls, v: str) -> str:
+        if v.lower().startswith(("http://", "https://")):
+            return check_url(v, "image URL")
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in v):
+            raise ValueError(
+                f"image path {shown(v)} holds control characters; write a file name or a URL"
+            )
+        return v
 
 
 class Translation(Strict):
@@ -296,6 +423,22 @@ def _aware(value: datetime | None, info: ValidationInfo) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(tz))
 
 
+def _in_range(value: datetime | None, name: str) -> datetime | None:
+    """``value`` if it lies from EARLIEST to LATEST (in UTC), else ValueError."""
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(
+            f"{name} {value.isoformat()} is out of range; "
+            "write a time from 2000-01-01 to 2999-12-31"
+        )
+    return value
+
+
 class Release(Strict):
     """One release (article, statement) to disseminate."""
 
@@ -311,9 +454,10 @@ class Release(Strict):
     targets: list[str] = Field(min_length=1, description="channel and group names")
     priority: Literal["normal", "breaking", "evergreen"] = "normal"
     not_before: datetime | None = Field(
-        None, description="embargo; naive times are DISSEM_TIMEZONE"
+        None,
+        description="embargo; naive times are DISSEM_TIMEZONE; from 2000-01-01 to 2999-12-31",
     )
-    expires: datetime | None = None
+    expires: datetime | None = Field(None, description="from 2000-01-01 to 2999-12-31")
     status: Literal["draft", "approved", "withdrawn"] = "draft"
     approved_by: str | None = None
     thread: bool | None = Field(None, description="split into numbered parts where allowed")
@@ -326,20 +470,20 @@ class Release(Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", v):
-            raise ValueError(f"{v!r} is not a valid id; use letters, digits, '.', '_' or '-'")
+            raise ValueError(f"{shown(v)} is not a valid id; use letters, digits, '.', '_' or '-'")
         return v
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/]+\.[^\s]+$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL; write the full article address")
-        return v
+            raise ValueError(f"{shown(v)} is not an http(s) URL; write the full article address")
+        return check_url(v)
 
     @field_validator("not_before", "expires")
     @classmethod
     def _tz_aware(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
-        return _aware(v, info)
+        return _in_range(_aware(v, info), info.field_name or "time")
 
     @model_validator(mode="after")
     def _consistent(self) -> Release:
@@ -362,7 +506,9 @@ class Feed(Strict):
     approved_by: str | None = None
     tags: list[str] = Field(default_factory=list)
     enabled: bool = True
-    poll_interval: Duration = Field(timedelta(minutes=10))
+    poll_interval: PollInterval = Field(
+        timedelta(minutes=10), description="how often the feed is read: 1m to 30d"
+    )
 
 
 class FeedsFile(Strict):
@@ -392,6 +538,9 @@ class LoadedConfig:
     # channels written in channels.yaml but invalid (left out of ``channels``); sync should
     # leave what it stored for them untouched rather than treat them as removed
     broken_channel_names: set[str] = field(default_factory=set)
+    # the releases folder could not be read: every stored release is to be kept as it is
+    # (a missing folder is never "all releases deleted")
+    releases_unreadable: bool = False
 
     def targets_of(self, release: Release) -> list[str]:
         """Channel names a release targets (groups expanded, order kept, no duplicates)."""

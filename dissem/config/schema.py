@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from dissem.config.models import ChannelsFile, FeedsFile, Release
+from dissem.config.models import ChannelsFile, FeedsFile, Release, duration_text
 
 __all__ = ["KINDS", "schema_file_name", "schema_for", "schema_json", "write_schemas"]
 
@@ -37,9 +37,10 @@ _TITLES = {
 
 _DATETIME_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^\d{4}-\d{2}-\d{2}([Tt ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+    "pattern": r"^2\d{3}-\d{2}-\d{2}([Tt ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
     r"\s*([Zz]|[+-]\d{2}(:?\d{2})?)?)?$",
-    "description": "date and time; without an offset it is read in DISSEM_TIMEZONE",
+    "description": "date and time from 2000-01-01 to 2999-12-31 (UTC); without an offset it "
+    "is read in DISSEM_TIMEZONE",
     "examples": ["2026-12-01 09:00", "2026-12-01T09:00:00+07:00"],
 }
 
@@ -52,16 +53,8 @@ class _YamlFacingSchema(GenerateJsonSchema):
 
     def encode_default(self, dft: Any) -> Any:
         if isinstance(dft, timedelta):
-            return _duration_text(dft)
+            return duration_text(dft)
         return super().encode_default(dft)
-
-
-def _duration_text(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def schema_for(kind: str) -> dict[str, Any]:

@@ -9,7 +9,9 @@ values are then built here rather than by a PyYAML constructor, so that
   (a tuple of keys and list indexes), which the loader uses to point at mistakes;
 - duplicate keys are errors instead of "the last one wins";
 - alias expansion has a budget, so a "billion laughs" file cannot exhaust memory;
-- merge keys (``<<: *defaults``) work, with explicit keys overriding merged ones.
+- merge keys (``<<: *defaults``) work, with explicit keys overriding merged ones;
+- a character YAML does not allow (a NUL byte, a terminal escape) is reported at its own
+  line and column.
 
 Files over :data:`MAX_BYTES` are refused before they are parsed.
 """
@@ -17,6 +19,7 @@ Files over :data:`MAX_BYTES` are refused before they are parsed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from dissem.config.quote import shown
 
 __all__ = [
     "MAX_BYTES",
@@ -54,6 +59,9 @@ _MERGE_TAG = _PREFIX + "merge"
 # and it caps nesting depth itself; the pure-Python parser is the fallback.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_HINT = "config files hold plain data: text, numbers, dates, lists and mappings"
+# What YAML 1.1 does not allow in a file (the PyYAML reader's own rule): control
+# characters other than tab, line feed and carriage return, and the non-characters.
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,12 @@ def parse_yaml(
             f"text is {size:,} bytes; config files are limited to {max_bytes:,} bytes",
             hint="split it into smaller files",
         )
+    _check_characters(text)
     try:
         root = yaml.compose(text, Loader=_LOADER)
+    except yaml.reader.ReaderError as e:  # pragma: no cover - _check_characters found it
+        line, column = _position(text, e.position)
+        raise YamlProblem(f"malformed YAML: {e.reason}", line=line, column=column) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -173,6 +185,28 @@ def parse_yaml(
     if root is not None:
         doc.data = _Builder(doc, _count_nodes(root), max_nodes).build(root, (), 0)
     return doc
+
+
+def _check_characters(text: str) -> None:
+    """Raises YamlProblem at the first character YAML does not allow."""
+    bad = _NOT_YAML.search(text)
+    if bad is None:
+        return
+    line, column = _position(text, bad.start())
+    code = ord(bad.group())
+    name = {0: " (NUL)", 0x1B: " (escape)", 0x7F: " (delete)"}.get(code, "")
+    raise YamlProblem(
+        f"the file holds the control character U+{code:04X}{name}, which YAML does not allow",
+        line=line,
+        column=column,
+        hint="remove it; inside double quotes it can be written as an escape such as \\x1b",
+    )
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``index``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def _count_nodes(root: Node) -> int:
@@ -270,7 +304,7 @@ class _Builder:
         except (yaml.YAMLError, ValueError, OverflowError) as e:
             raise _problem_at(
                 node,
-                f"cannot read {node.value!r} as {_short_tag(node.tag)}: {e}",
+                f"cannot read {shown(node.value)} as {_short_tag(node.tag)}: {shown(str(e))}",
                 hint="quote the value to keep it as text",
             ) from None
 
@@ -307,7 +341,7 @@ class _Builder:
             key_mark = _mark(key_node)
             if key in seen:
                 raise YamlProblem(
-                    f"duplicate key {key!r} (first written on line {seen[key].line})",
+                    f"duplicate key {shown(key)} (first written on line {seen[key].line})",
                     line=key_mark.line,
                     column=key_mark.column,
                     hint="remove one of them; YAML would silently keep only the last",

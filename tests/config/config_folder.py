@@ -1,5 +1,6 @@
 """Writing a config folder for the config tests and loading it (importable as
-``config_folder``)."""
+``config_folder``). The folder always has a ``releases`` folder, empty unless files are
+written into it: a missing one is a problem of its own."""
 
 from __future__ import annotations
 
@@ -28,4 +29,6 @@ def load_folder(
     """Loads ``tmp_path/config`` holding ``files`` from the working folder ``tmp_path``, so
     problems name paths such as ``config/releases/r.yaml``."""
     monkeypatch.chdir(tmp_path)
-    return load_config(write(tmp_path / "config", files))
+    root = write(tmp_path / "config", files)
+    (root / "releases").mkdir(exist_ok=True)  # every config folder has one, maybe empty
+    return load_config(root)

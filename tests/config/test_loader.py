@@ -337,8 +337,9 @@ def test_local_image_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_missing_folder_and_missing_channels(tmp_path: Path) -> None:
     assert "not found" in load_config(tmp_path / "nope").problems[0].message
     (tmp_path / "empty").mkdir()
-    (p,) = load_config(tmp_path / "empty").problems
-    assert "channels.yaml not found" in p.message
+    channels, releases = load_config(tmp_path / "empty").problems
+    assert "channels.yaml not found" in channels.message
+    assert "releases folder not found" in releases.message
 
 
 def test_x_keys_hold_anchors_and_are_ignored(
