@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from dissem.config.models import Channel
 from dissem.platforms.base import Capabilities, Platform
+from dissem.platforms.tokens import TokenStore
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow
 from dissem.worker.dispatch import stored_channel
@@ -23,17 +24,22 @@ def channel_from_row(row: ChannelRow) -> Channel:
 
 
 class AdapterPool:
-    """Hands out one adapter per channel for the length of a round."""
+    """Hands out one adapter per channel for the length of a round. Adapters it builds
+    itself keep renewed tokens in ``tokens`` (the daemon's factory hands out adapters that
+    already do)."""
 
     def __init__(
         self,
         channels: Mapping[str, ChannelRow],
         settings: Settings,
         factory: Callable[[str], Platform] | None = None,
+        *,
+        tokens: TokenStore | None = None,
     ) -> None:
         self._channels = channels
         self._settings = settings
         self._factory = factory
+        self._tokens = tokens
         self._adapters: dict[str, Platform] = {}
 
     def capabilities(self, channel: str) -> Capabilities:
@@ -66,7 +72,10 @@ class AdapterPool:
                 from dissem.platforms.registry import build_adapter
 
                 row = self._channels[channel]
-                self._adapters[channel] = build_adapter(channel_from_row(row), self._settings)
+                adapter = build_adapter(channel_from_row(row), self._settings)
+                if self._tokens is not None:
+                    adapter.use_token_store(self._tokens)
+                self._adapters[channel] = adapter
         return self._adapters[channel]
 
     def close(self) -> None:

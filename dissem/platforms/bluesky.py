@@ -3,7 +3,12 @@
 Credentials: ``app_password`` and optionally ``identifier`` (defaults to the channel's
 ``account``, the handle). The session from ``createSession`` is kept on the adapter and
 renewed with ``refreshSession`` when the access token expires (logins are scarce: never one
-per post). Each post gets a TID record key chosen and remembered (``ctx.remember("rkey")``)
+per post); the refresh token rotates on every renewal (the reference PDS keeps the spent one
+valid for a 2-hour grace: bluesky-social/atproto packages/pds/src/account-manager/index.ts,
+``rotateRefreshToken``). The token store keeps the session, so a restart or another worker
+goes on with it instead of logging in again (:mod:`dissem.platforms.tokens`).
+
+Each post gets a TID record key chosen and remembered (``ctx.remember("rkey")``)
 before the first attempt; a later attempt or :meth:`BlueskyPlatform.lookup` asks
 ``getRecord`` first, because re-sending an existing rkey fails with HTTP 500.
 
@@ -25,6 +30,8 @@ language; at most 3 (``app.bsky.feed.post#langs`` maxLength).
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import threading
 import time
@@ -39,6 +46,8 @@ from dissem.errors import AuthError, ContentRejected, PlatformError, TransientEr
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, load_release_image, skip_image
+from dissem.platforms.tokens import KeptToken, RenewableToken, TokenStore, fingerprint
+from dissem.redact import register_secret
 
 POST = "app.bsky.feed.post"
 IMAGES = "app.bsky.embed.images"
@@ -87,6 +96,33 @@ def _classify(response: requests.Response) -> PlatformError | None:
     return None
 
 
+def _session_token(answer: Any, origin: str, now: datetime) -> KeptToken:
+    """A ``createSession`` / ``refreshSession`` answer as a kept token; it expires with its
+    access token (the JWT's ``exp``, read without verifying: only its lifetime matters)."""
+    names = ("accessJwt", "refreshJwt", "did", "handle")
+    if not isinstance(answer, dict) or not all(isinstance(answer.get(k), str) for k in names):
+        raise TransientError("bluesky: session answer without its tokens", platform="bluesky")
+    register_secret(answer["accessJwt"])
+    register_secret(answer["refreshJwt"])
+    return KeptToken(
+        {"accessJwt": answer["accessJwt"], "refreshJwt": answer["refreshJwt"]},
+        origin=origin,
+        expires_at=_jwt_expiry(answer["accessJwt"]),
+        refreshed_at=now,
+        info={"did": answer["did"], "handle": answer["handle"]},
+    )
+
+
+def _jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a JWT, or None when it has none or cannot be read."""
+    try:
+        body = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return datetime.fromtimestamp(float(claims["exp"]), UTC)
+    except (IndexError, ValueError, KeyError, TypeError, OverflowError):
+        return None
+
+
 class BlueskyPlatform(Platform):
     """Creates ``app.bsky.feed.post`` records; threads carry ``reply {root, parent}``."""
 
@@ -128,27 +164,52 @@ class BlueskyPlatform(Platform):
         )
         return response.json()
 
-    def _login(self) -> None:
-        identifier = self.credentials.get("identifier") or self.channel.account.lstrip("@")
-        body = {"identifier": identifier, "password": self.credentials["app_password"]}
-        self._keep(self._xrpc("POST", "com.atproto.server.createSession", None, json=body))
+    _session: RenewableToken | None = None
 
-    def _keep(self, session: dict[str, Any]) -> None:
-        self._auth = {k: str(session[k]) for k in ("did", "handle", "accessJwt", "refreshJwt")}
+    def _identifier(self) -> str:
+        return self.credentials.get("identifier") or self.channel.account.lstrip("@")
+
+    def _token(self) -> RenewableToken:
+        """The session as a renewable token (none yet: the configured app password)."""
+        if self._session is None:
+            origin = fingerprint(self._identifier(), self.credentials["app_password"])
+            self._session = RenewableToken(
+                self.channel.name, "session", KeptToken({}, origin=origin), self._new_session
+            )
+        return self._session
+
+    def _take(self, kept: KeptToken) -> None:
+        fields = {k: kept.get(k) for k in ("did", "handle", "accessJwt", "refreshJwt")}
+        if all(fields.values()):
+            self._auth = {k: str(v) for k, v in fields.items()}
+
+    def use_token_store(self, store: TokenStore) -> None:
+        """Takes up the session kept earlier (a restart, another worker): no login then."""
+        token = self._token()
+        token.use_store(store)
+        self._take(token.current)
+
+    def _login(self) -> None:
+        """A session: the one another worker kept meanwhile, else a new one."""
+        self.refresh_credentials()
 
     def refresh_credentials(self) -> None:
-        """Renews the session with the refresh token; logs in again if that one expired."""
-        if self._auth is None:
-            self._login()
-            return
-        try:
-            refreshed = self._xrpc(
-                "POST", "com.atproto.server.refreshSession", self._auth["refreshJwt"]
-            )
-        except _SessionExpired:
-            self._login()
-        else:
-            self._keep(refreshed)
+        """Renews the session with the refresh token (logs in when there is none or it
+        expired); the token store keeps the new one."""
+        self._take(self._token().renew(self.now()))
+
+    def _new_session(self, held: KeptToken) -> KeptToken:
+        refresh = held.get("refreshJwt")
+        answer = None
+        if refresh:
+            try:
+                answer = self._xrpc("POST", "com.atproto.server.refreshSession", refresh)
+            except _SessionExpired:
+                answer = None  # the refresh token expired or was revoked: log in
+        if answer is None:
+            body = {"identifier": self._identifier(), "password": self.credentials["app_password"]}
+            answer = self._xrpc("POST", "com.atproto.server.createSession", None, json=body)
+        return _session_token(answer, held.origin, self.now())
 
     def _authed(self, method: str, nsid: str, *, creates: bool = False, **kw: Any) -> Any:
         """An authenticated call; on an expired token, renews the session and sends once more

@@ -62,18 +62,20 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class KeptToken:
     """A renewable credential as in use: its secret parts (``secrets``: the token, and a
-    refresh token or session fields where the platform has them), where it came from, and
-    its lifetime. ``version`` counts renewals in the store; 0 is the configured credential.
-    The secrets never appear in ``repr``."""
+    refresh token where the platform has one), what goes with them and is no secret
+    (``info``: a session's account id and handle), where it came from, and its lifetime.
+    ``version`` counts renewals in the store; 0 is the configured credential. The secrets
+    never appear in ``repr``."""
 
     secrets: Mapping[str, str] = field(repr=False)
     origin: str
     expires_at: datetime | None = None
     refreshed_at: datetime | None = None
     version: int = 0
+    info: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, key: str) -> str | None:
-        return self.secrets.get(key)
+        return self.secrets.get(key, self.info.get(key))
 
     def expires_within(self, now: datetime, margin: timedelta) -> bool:
         """True when the expiry is known and less than ``margin`` away (or past)."""
@@ -187,12 +189,21 @@ class RenewableToken:
     find it due together renew it once.
 
     ``configured`` is the credential from the environment (version 0). A failed renewal is
-    remembered (:attr:`problem`) and, in maintenance rounds, not retried before
-    :data:`RENEW_RETRY` has passed.
+    remembered (:attr:`problem`) and, in maintenance rounds, not retried before ``retry``
+    (default :data:`RENEW_RETRY`) has passed.
     """
 
-    def __init__(self, channel: str, name: str, configured: KeptToken, mint: Mint) -> None:
+    def __init__(
+        self,
+        channel: str,
+        name: str,
+        configured: KeptToken,
+        mint: Mint,
+        *,
+        retry: timedelta = RENEW_RETRY,
+    ) -> None:
         self.channel = channel
+        self.retry = retry
         self.name = name
         self.current = configured.register()
         self._mint = mint
@@ -223,7 +234,7 @@ class RenewableToken:
                 token = self.store.renew(self.channel, self.name, held, self._mint)
             except PlatformError as exc:
                 self.problem = redact(str(exc))
-                self.retry_at = now + RENEW_RETRY
+                self.retry_at = now + self.retry
                 raise
             self.current = token.register()
             self.problem = None

@@ -1,7 +1,11 @@
 """X (Twitter) API v2 adapter, through tweepy's ``Client``.
 
 Credentials (one set): ``api_key``, ``api_secret``, ``access_token``,
-``access_token_secret`` (OAuth 1.0a), or ``oauth2_user_token`` (an OAuth 2.0 user token).
+``access_token_secret`` (OAuth 1.0a); or ``oauth2_refresh_token`` and ``oauth2_client_id``
+(and ``oauth2_client_secret`` for a confidential client): an OAuth 2.0 authorization with
+the ``offline.access`` scope, whose 2-hour user tokens are renewed before they expire and
+kept by the token store (:mod:`dissem.platforms.x_oauth2`); or a bare ``oauth2_user_token``,
+which X lets live 2 hours and nothing can renew (a warning says so).
 
 tweepy hard-codes ``https://api.twitter.com`` and passes no timeout, so a transport adapter
 mounted on the adapter's session adds the timeout to every call and, when ``api_base`` is
@@ -40,6 +44,8 @@ from dissem.platforms import text_match
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, error_for_response, transport_error
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
+from dissem.platforms.tokens import TokenStatus, TokenStore
+from dissem.platforms.x_oauth2 import OAuth2UserToken
 from dissem.settings import Settings
 
 REAL_HOST = "https://api.twitter.com"
@@ -96,6 +102,8 @@ class XPlatform(Platform):
     )
     required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (
         ("api_key", "api_secret", "access_token", "access_token_secret"),
+        ("oauth2_refresh_token", "oauth2_client_id", "oauth2_client_secret"),
+        ("oauth2_refresh_token", "oauth2_client_id"),
         ("oauth2_user_token",),
     )
     default_api_base = REAL_HOST
@@ -109,7 +117,7 @@ class XPlatform(Platform):
     ) -> None:
         super().__init__(channel, credentials, settings, session)
         c = self.credentials
-        self.user_auth = "oauth2_user_token" not in c
+        self.user_auth = not any(name.startswith("oauth2_") for name in c)
         self.client = tweepy.Client(
             bearer_token=c.get("oauth2_user_token"),
             consumer_key=c.get("api_key"),
@@ -123,6 +131,22 @@ class XPlatform(Platform):
         self.session.mount(REAL_HOST + "/", _XTransport(target, self.timeout))
         self.client.session = self.session
         self._user_id: str | None = None
+        #: the renewable OAuth 2.0 user token (None: OAuth 1.0a, or a bare user token)
+        self.oauth2 = OAuth2UserToken.configured(
+            channel.name,
+            c,
+            session=self.session,
+            token_url=f"{REAL_HOST}/2/oauth2/token",
+            timeout=self.timeout,
+            clock=self.now,
+        )
+        if self.oauth2 is None and "oauth2_user_token" in c:
+            log.warning(
+                "x: channel %r: an OAuth 2.0 user token without oauth2_refresh_token and "
+                "oauth2_client_id lasts 2 hours and cannot be renewed; authorize with the "
+                "offline.access scope and set those (or use OAuth 1.0a)",
+                channel.name,
+            )
 
     def publish(
         self,
@@ -193,7 +217,7 @@ class XPlatform(Platform):
                 c["api_key"], c["api_secret"], c["access_token"], c["access_token_secret"]
             )
             return {"auth": handler.apply_auth()}
-        return {"headers": {"Authorization": f"Bearer {self.credentials['oauth2_user_token']}"}}
+        return {"headers": {"Authorization": f"Bearer {self._bearer()}"}}
 
     def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
         """The account's most recent post since ``since`` whose text matches ``part``."""
@@ -250,14 +274,24 @@ class XPlatform(Platform):
         return self._user_id
 
     def _call(self, method: str, *args: Any, creates: bool = False, **kwargs: Any) -> Any:
-        """Runs one tweepy call, mapping its exceptions onto the error tree."""
+        """Runs one tweepy call, mapping its exceptions onto the error tree. A renewable OAuth
+        2.0 token is renewed first when about to expire, and once more when X answers 401:
+        the call then goes again (a 401 was applied to nothing)."""
         failure: PlatformError
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except tweepy.HTTPException as exc:
-            failure = self._error(exc, creates)
-        except requests.exceptions.RequestException as exc:
-            failure = transport_error(exc, platform=self.name, creates=creates, what=method)
+        for attempt in range(2):
+            if not self.user_auth:
+                self._bearer(force=attempt > 0)
+            try:
+                return getattr(self.client, method)(*args, **kwargs)
+            except tweepy.Unauthorized as exc:
+                if self.oauth2 is not None and attempt == 0:
+                    continue
+                failure = self._error(exc, creates)
+            except tweepy.HTTPException as exc:
+                failure = self._error(exc, creates)
+            except requests.exceptions.RequestException as exc:
+                failure = transport_error(exc, platform=self.name, creates=creates, what=method)
+            break
         raise failure  # outside the handlers: no __context__ holding URLs or responses
 
     def _error(self, exc: tweepy.HTTPException, creates: bool) -> PlatformError:
@@ -267,3 +301,29 @@ class XPlatform(Platform):
             # X does not say which post it duplicates: no remote id
             return Duplicate(f"x: {messages}", platform=self.name, status=403)
         return error_for_response(response, platform=self.name, creates=creates)
+
+    # --- the OAuth 2.0 user token (see dissem.platforms.x_oauth2) -------------------------
+    def _bearer(self, *, force: bool = False) -> str:
+        """The OAuth 2.0 user token to send (renewed when due, or ``force``), set on the
+        tweepy client too."""
+        if self.oauth2 is None:
+            return self.credentials["oauth2_user_token"]
+        token = self.oauth2.bearer(force=force)
+        self.credentials["oauth2_user_token"] = token
+        self.client.bearer_token = token
+        return token
+
+    def use_token_store(self, store: TokenStore) -> None:
+        """Takes up the OAuth 2.0 token pair renewed earlier (a restart, another worker) and
+        keeps the next renewals in ``store``."""
+        if self.oauth2 is not None:
+            self.oauth2.use_store(store)
+
+    def refresh_credentials(self) -> None:
+        """Renews the OAuth 2.0 user token now (and spends its refresh token)."""
+        if self.oauth2 is not None:
+            self._bearer(force=True)
+
+    def maintain_credentials(self, now: datetime) -> list[TokenStatus]:
+        """Renews the OAuth 2.0 token pair when the access token is about to expire."""
+        return self.oauth2.maintain(now) if self.oauth2 is not None else []

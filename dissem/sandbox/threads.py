@@ -34,8 +34,11 @@ from dissem.sandbox.graph import ContainerStandIn, V
 __all__ = ["MAX_LINKS", "ThreadsStandIn"]
 
 MAX_LINKS = counting.THREADS_MAX_LINKS
-#: the lifetime of a refreshed long-lived token, seconds (60 days)
+#: the lifetime of a refreshed long-lived token, seconds (60 days), and the age a token must
+#: reach before it can be refreshed (24 hours), as documented:
+#: https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/
 TOKEN_LIFETIME = 60 * 86400
+MIN_REFRESH_AGE = 86400
 
 
 def distinct_links(text: str, attachment: str | None = None) -> int:
@@ -168,13 +171,51 @@ class ThreadsStandIn(ContainerStandIn):
             }
         )
 
+    def token(self, req: Request, form: dict[str, Any] | None = None) -> str:
+        """The caller's token; one this sandbox minted is refused once expired (code 190,
+        subcode 463, "Session has expired", as Graph answers an expired token)."""
+        token = super().token(req, form)
+        self._unexpired(token, req)
+        return token
+
+    def _unexpired(self, token: str, req: Request) -> dict[str, float] | None:
+        """The bookkeeping of a token this sandbox minted (None for any other token, which
+        counts as a valid long-lived token of unknown age); :class:`Reject` when expired."""
+        with self.env.state.lock:
+            minted = self.env.state.bucket(self.name).get("tokens", {}).get(token)
+        if minted is not None and req.now.timestamp() >= minted["expires"]:
+            raise Reject(
+                self.graph_error(
+                    "Error validating access token: Session has expired.", code=190, subcode=463
+                )
+            )
+        return dict(minted) if minted is not None else None
+
     @route("GET", r"/refresh_access_token")
     def refresh(self, req: Request) -> Response:
-        """A new long-lived token for a valid one (``grant_type=th_refresh_token``)."""
-        self.token(req)
+        """``GET /refresh_access_token?grant_type=th_refresh_token&access_token=...``, as
+        documented: the token is the ``access_token`` query parameter (not a header); it must
+        be unexpired and at least 24 hours old (tokens this sandbox minted; any other counts
+        as old enough); the answer is ``{access_token, token_type, expires_in}``, the new
+        token valid 60 days."""
+        token = req.arg("access_token")
+        if not token or not token.strip():
+            raise Reject(
+                self.graph_error(
+                    "An active access token must be used to query information.", code=190
+                )
+            )
         if req.arg("grant_type") != "th_refresh_token":
             raise self.invalid("grant_type must be th_refresh_token")
-        token = "THAA" + uuid.uuid4().hex
+        minted = self._unexpired(token, req)
+        if minted is not None and req.now.timestamp() - minted["issued"] < MIN_REFRESH_AGE:
+            raise self.invalid("The access token can be refreshed once it is 24 hours old")
+        fresh = "THAA" + uuid.uuid4().hex
+        issued = req.now.timestamp()
+        with self.env.state.lock:
+            tokens = self.env.state.bucket(self.name).setdefault("tokens", {})
+            tokens[fresh] = {"issued": issued, "expires": issued + TOKEN_LIFETIME}
+            self.env.state.changed()
         return json_response(
-            {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
+            {"access_token": fresh, "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
         )

@@ -21,6 +21,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from dissem.sandbox import x_oauth2
 from dissem.sandbox.core import (
     Reject,
     Request,
@@ -95,7 +96,14 @@ class XStandIn(StandIn):
                 token = pairs["oauth_token"]
         if not token:
             raise Reject(self.error(401, "Unauthorized"))
+        if not auth.startswith("OAuth "):  # an OAuth 2.0 token minted here: its account
+            token = x_oauth2.subject(self, token, req.now)
         return account_for(token)
+
+    @route("POST", r"/2/oauth2/token")
+    def oauth2_token(self, req: Request) -> Response:
+        """OAuth 2.0's refresh grant, rotating the refresh token (:mod:`.x_oauth2`)."""
+        return x_oauth2.grant(self, req)
 
     @route("POST", r"/2/tweets", write=True)
     def create(self, req: Request) -> Response:

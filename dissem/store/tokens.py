@@ -14,7 +14,7 @@ rotated by putting the new one first (rows move to it as their tokens are renewe
 - A row the key cannot open (the key was changed): logged once, and the channel's
   configured credentials are used; the next renewal overwrites the row under the new key.
 
-A row holds the ciphertext of ``{"secrets": ..., "origin": ...}`` and, in clear, only what
+A row holds the ciphertext of ``{"secrets", "info", "origin"}`` and, in clear, only what
 is not secret: version, expiry, refresh and alert times.
 
 Several workers: :meth:`DbTokenStore.renew` holds a lock on (channel, credential) through
@@ -204,7 +204,7 @@ class DbTokenStore:
     ) -> None:
         values: dict[str, Any] = {
             "ciphertext": self._cipher.seal(
-                {"secrets": dict(token.secrets), "origin": token.origin}
+                {"secrets": dict(token.secrets), "info": dict(token.info), "origin": token.origin}
             ),
             "version": token.version,
             "expires_at": token.expires_at,
@@ -233,11 +233,13 @@ class DbTokenStore:
         try:
             payload = self._cipher.open(row.ciphertext)
             secrets = payload.get("secrets")
+            info = payload.get("info") or {}
             origin = payload.get("origin")
             if not (
                 isinstance(origin, str)
                 and isinstance(secrets, dict)
-                and all(isinstance(v, str) for v in secrets.values())
+                and isinstance(info, dict)
+                and all(isinstance(v, str) for v in (*secrets.values(), *info.values()))
             ):
                 raise TokenUnreadable("holds no token payload")
         except TokenUnreadable as exc:
@@ -256,6 +258,7 @@ class DbTokenStore:
             return None
         return KeptToken(
             secrets={str(k): v for k, v in secrets.items()},
+            info={str(k): v for k, v in info.items()},
             origin=origin,
             expires_at=row.expires_at,
             refreshed_at=row.refreshed_at,

@@ -9,6 +9,10 @@ none starves another:
 - ``reconcile`` every ``DISSEM_RECONCILE_INTERVAL`` s: expired leases, unknown outcomes
 - ``metrics``   every ``DISSEM_METRICS_INTERVAL`` s: engagement snapshots (singleton)
 - ``report``    every 5 minutes: the weekly report once it is due (singleton, once a week)
+- ``tokens``    every 5 minutes: renews tokens that are due (Threads, X OAuth 2.0) and alerts
+                before one that was not renewed expires (:mod:`dissem.worker.tokens`);
+                renewed tokens are kept encrypted in the database when ``DISSEM_TOKEN_KEY``
+                is set, else in memory (said once at start)
 
 Singleton jobs run on one worker at a time (PostgreSQL advisory lock). Signal handlers only
 set flags: the first SIGTERM/SIGINT finishes what is in hand, gives back unstarted claims
@@ -42,11 +46,13 @@ from dissem.store.locks import singleton
 from dissem.store.models import ChannelRow
 from dissem.store.open import open_store
 from dissem.store.queue import expire_leases
+from dissem.store.tokens import open_token_store
 from dissem.worker.alerts import Alerter, build_alerter
 from dissem.worker.dispatch import AdapterFactory, AdapterPool, dispatch_once
 from dissem.worker.health import HealthServer, WorkerMetrics
 from dissem.worker.reconcile import reconcile_once
 from dissem.worker.sync import sync
+from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +92,11 @@ class Worker:
         self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.engine, self.session_factory = open_store(settings)
         self.alerter = alerter or build_alerter(settings)
+        self.tokens = open_token_store(settings, self.session_factory)
         # /metrics reads the queue on every scrape: never with SQLite's write lock
         self.read_engine = make_engine(settings.database_url, read_only=True)
         self.metrics = WorkerMetrics(make_session_factory(self.read_engine))
-        self.adapters = AdapterPool(settings, self._timed(adapter_factory))
+        self.adapters = AdapterPool(settings, self._timed(adapter_factory), tokens=self.tokens)
         self.stopping = threading.Event()
         self.reload = threading.Event()
         self._wake = threading.Event()
@@ -177,6 +184,19 @@ class Worker:
         self.last_run["metrics"] = self.clock()
         return int(getattr(stats, "snapshots", 0))
 
+    def tokens_job(self) -> int:
+        """Renews the tokens that are due; alerts before an unrenewed one expires."""
+        result = maintain_tokens(
+            self.session_factory,
+            self.settings,
+            self.clock(),
+            adapters=self.adapters,
+            store=self.tokens,
+            alerter=self.alerter,
+        )
+        self.last_run["tokens"] = self.clock()
+        return len(result.alerted)
+
     def report_job(self) -> str | None:
         from dissem.reports.weekly import run_weekly_report
 
@@ -197,6 +217,7 @@ class Worker:
                 from dissem.platforms.registry import build_adapter
 
                 adapter = build_adapter(channel, self.settings)
+            adapter.clock = self.clock  # token lifetimes on the worker's clock (the demo's)
             publish = adapter.publish
             histogram = self.metrics.publish_latency.labels(adapter.name)
 
@@ -226,6 +247,7 @@ class Worker:
         out = OnceResult()
         published_before = self.published_total
         out.synced = self.sync_job()
+        self.tokens_job()
         outcomes = self.dispatch_job(horizon=0)
         out.reconciled = self.reconcile_job()
         for label, n in self.dispatch_job(horizon=0).items():
@@ -284,6 +306,7 @@ class Worker:
             ("reconcile", self.reconcile_job, s.reconcile_interval),
             ("metrics", self.metrics_job, s.metrics_interval),
             ("report", self.report_job, 300.0),
+            ("tokens", self.tokens_job, TOKEN_INTERVAL),
         ]
         for i, (name, fn, every) in enumerate(jobs):
             scheduler.add_job(

@@ -50,6 +50,7 @@ from dissem.errors import (
     TransientError,
 )
 from dissem.platforms.base import Platform, RemotePost
+from dissem.platforms.tokens import TokenStore
 from dissem.redact import redact
 from dissem.settings import Settings
 from dissem.store.models import PostState
@@ -106,12 +107,21 @@ class AdapterPool:
 
     ``factory`` builds an adapter for a channel; the default reads credentials from the
     environment through :func:`dissem.platforms.registry.build_adapter` and raises
-    :class:`CredentialsMissing` when they are not there. Safe to share between threads.
+    :class:`CredentialsMissing` when they are not there. With ``tokens``, every adapter
+    keeps the tokens it renews there and takes up those kept (a restart, another worker).
+    Safe to share between threads.
     """
 
-    def __init__(self, settings: Settings, factory: AdapterFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        factory: AdapterFactory | None = None,
+        *,
+        tokens: TokenStore | None = None,
+    ) -> None:
         self._settings = settings
         self._factory = factory or self._from_registry
+        self._tokens = tokens
         self._adapters: dict[str, tuple[str, Platform]] = {}
         self._lock = threading.Lock()
 
@@ -127,6 +137,8 @@ class AdapterPool:
             if cached is not None and cached[0] == config_hash:
                 return cached[1]
         adapter = self._factory(stored_channel(config))
+        if self._tokens is not None:
+            adapter.use_token_store(self._tokens)
         with self._lock:
             old = self._adapters.get(name)
             self._adapters[name] = (config_hash, adapter)

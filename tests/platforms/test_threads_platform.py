@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -118,7 +119,7 @@ def test_more_than_five_links_is_rejected_for_good(
     th.publish(part(unique(f"links {five} https://e0.example.org")), MemoryContext("k"))
 
 
-def test_refresh_keeps_the_new_token_in_memory_only(
+def test_refresh_sends_the_token_as_a_query_parameter_and_uses_the_new_one(
     th: ThreadsAccount,
     sent: list[requests.PreparedRequest],
     unique: Callable[[str], str],
@@ -128,8 +129,10 @@ def test_refresh_keeps_the_new_token_in_memory_only(
     refresh = sent[-1]
     assert refresh.url is not None
     assert refresh.url.split("?")[0].endswith("/threads/refresh_access_token")
-    assert "grant_type=th_refresh_token" in refresh.url
-    assert refresh.headers["Authorization"] == f"Bearer {TOKEN}"
+    query = parse_qs(urlsplit(refresh.url).query)
+    # as documented: GET /refresh_access_token?grant_type=th_refresh_token&access_token=...
+    assert query == {"grant_type": ["th_refresh_token"], "access_token": [TOKEN]}
+    assert "Authorization" not in refresh.headers
     new = th.credentials["access_token"]
     assert new != TOKEN and redact(f"x {new} y") == "x *** y"
     context = MemoryContext("k")

@@ -252,7 +252,8 @@ def test_threads_containers_links_replies_and_refresh(
     limit = http.get(f"{base}/me/threads_publishing_limit").json()["data"][0]
     assert (limit["quota_usage"], limit["reply_quota_usage"]) == (1, 1)
     fresh = http.get(
-        f"{sb.url}/threads/refresh_access_token", params={"grant_type": "th_refresh_token"}
+        f"{sb.url}/threads/refresh_access_token",
+        params={"grant_type": "th_refresh_token", "access_token": "THAA-configured-token"},
     )
     assert fresh.json()["access_token"].startswith("THAA") and fresh.json()["expires_in"] > 0
     wrong = http.get(f"{sb.url}/threads/refresh_access_token", params={"grant_type": "x"})
