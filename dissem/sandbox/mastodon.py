@@ -11,6 +11,18 @@ the image and answers 200. With the state bucket's ``media_processing_checks`` s
 answers 202 instead (still "processing") and ``GET /api/v1/media/:id`` answers 206 until the
 n-th check, which answers 200; a status naming unprocessed media is refused with 422, as
 Mastodon does. ``media_ids`` (at most 4, the caller's own, not yet attached) go on a status.
+
+The server's limits are what ``GET /api/v2/instance`` states and what it enforces:
+Mastodon's defaults (version 4.3.0, 500 characters, 23 per URL, 4 media, 16 MB images,
+1500-character descriptions), each replaced by the bucket's ``instance`` mapping
+(``version``, ``max_characters``, ``characters_reserved_per_url``,
+``max_media_attachments``, ``image_size_limit``, ``description_limit``). With the bucket's
+``instance_v2`` set to False, ``/api/v2/instance`` answers 404 (servers before 4.0).
+
+``GET /api/v1/statuses?id[]=...`` (Mastodon 4.3+) answers the statuses that exist, in the
+order asked, and 422 for more than 20 ids (StatusesController#check_statuses_limit); on a
+server whose ``version`` is older it answers Rails' 404 page (HTML), as a route that does not
+exist does.
 """
 
 from __future__ import annotations
@@ -40,6 +52,21 @@ IDEMPOTENCY_TTL = timedelta(hours=1)
 IMAGE_LIMIT = 16 * 1024 * 1024
 DESCRIPTION_LIMIT = 1500
 MAX_MEDIA = 4
+#: what /api/v2/instance states unless the bucket's ``instance`` says otherwise
+INSTANCE_DEFAULTS: dict[str, Any] = {
+    "version": "4.3.0",
+    "max_characters": 500,
+    "characters_reserved_per_url": 23,
+    "max_media_attachments": MAX_MEDIA,
+    "image_size_limit": IMAGE_LIMIT,
+    "description_limit": DESCRIPTION_LIMIT,
+}
+#: most ids one GET /api/v1/statuses takes (Api::BaseController::DEFAULT_STATUSES_LIMIT)
+STATUSES_LIMIT = 20
+_RAILS_404 = (
+    "<!DOCTYPE html><html><head><title>The page you were looking for doesn't exist (404)"
+    "</title></head><body><h1>The page you were looking for doesn't exist.</h1></body></html>"
+)
 
 
 def to_html(text: str) -> str:
@@ -80,7 +107,19 @@ class MastodonStandIn(StandIn):
         return json_response({"error": "Too many requests"}, 429, headers)
 
     def too_long(self, text: str) -> Response:
-        return self.error(422, "Validation failed: Text character limit of 500 exceeded")
+        limit = self.limits()["max_characters"]
+        return self.error(422, f"Validation failed: Text character limit of {limit} exceeded")
+
+    def limits(self) -> dict[str, Any]:
+        """This server's limits: the defaults with the bucket's ``instance`` over them."""
+        with self.env.state.lock:
+            configured = dict(self.env.state.bucket(self.name).get("instance") or {})
+        return {**INSTANCE_DEFAULTS, **configured}
+
+    def batch_statuses(self) -> bool:
+        """Whether this server's version has ``GET /api/v1/statuses`` (4.3+)."""
+        major, minor = (int(n) for n in str(self.limits()["version"]).split(".")[:2])
+        return (major, minor) >= (4, 3)
 
     def account(self, req: Request) -> dict[str, Any]:
         token = req.bearer()
@@ -105,7 +144,13 @@ class MastodonStandIn(StandIn):
         if not text.strip() and not media:
             raise Reject(self.error(422, "Validation failed: Text can't be blank"))
         if text.strip():
-            self.require_text(text, spoiler_text=spoiler)  # the warning counts too
+            limits = self.limits()
+            self.require_text(  # the warning counts too
+                text,
+                spoiler_text=spoiler,
+                max_length=limits["max_characters"],
+                url_length=limits["characters_reserved_per_url"],
+            )
         visibility = form.get("visibility") or "public"
         if visibility not in _VISIBILITIES:
             raise Reject(self.error(422, f"Validation failed: Visibility {visibility!r}"))
@@ -161,14 +206,17 @@ class MastodonStandIn(StandIn):
         mime = sniff_image(upload.data)
         if mime is None:
             raise Reject(self.error(422, "Validation failed: File content type is invalid"))
-        if len(upload.data) > IMAGE_LIMIT:
+        limits = self.limits()
+        if len(upload.data) > limits["image_size_limit"]:
+            size = limits["image_size_limit"]
             raise Reject(
-                self.error(422, "Validation failed: File file size must be less than 16 MB")
+                self.error(422, f"Validation failed: File file size must be less than {size} Bytes")
             )
         description = fields["description"].text if fields and "description" in fields else ""
-        if len(description) > DESCRIPTION_LIMIT:
+        if len(description) > limits["description_limit"]:
+            most = limits["description_limit"]
             raise Reject(
-                self.error(422, "Validation failed: Description is too long (maximum is 1500)")
+                self.error(422, f"Validation failed: Description is too long (maximum is {most})")
             )
         with self.env.state.lock:
             bucket = self.env.state.bucket(self.name)
@@ -211,7 +259,7 @@ class MastodonStandIn(StandIn):
             ids = parse_qs(req.body.decode("utf-8", "replace")).get("media_ids[]", [])
         if not isinstance(ids, list):
             raise Reject(self.error(422, "Validation failed: media_ids must be a list"))
-        if len(ids) > MAX_MEDIA:
+        if len(ids) > self.limits()["max_media_attachments"]:
             raise Reject(self.error(422, "Validation failed: Too many media attachments"))
         found: list[dict[str, Any]] = []
         with self.env.state.lock:
@@ -260,6 +308,18 @@ class MastodonStandIn(StandIn):
             posts = [p for p in posts if int(p.remote_id) < int(max_id)]
         return json_response([self._status(p, me, req.now) for p in posts[:limit]])
 
+    @route("GET", r"/api/v1/statuses")
+    def statuses(self, req: Request) -> Response:
+        """Several statuses at once (4.3+): those of ``id[]`` that exist, in that order."""
+        if not self.batch_statuses():
+            return Response(404, _RAILS_404.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        me = self.account(req)
+        ids = list(dict.fromkeys(req.query.get("id[]", [])))
+        if len(ids) > STATUSES_LIMIT:
+            raise Reject(self.error(422, "Mastodon::ValidationError"))
+        found = [self.env.state.get_post(self.name, i) for i in ids]
+        return json_response([self._status(p, me, req.now) for p in found if p is not None])
+
     @route("GET", r"/api/v1/statuses/(?P<id>\d+)")
     def status(self, req: Request) -> Response:
         me = self.account(req)
@@ -270,8 +330,28 @@ class MastodonStandIn(StandIn):
 
     @route("GET", r"/api/v2/instance")
     def instance(self, req: Request) -> Response:
-        statuses = {"max_characters": 500, "characters_reserved_per_url": 23}
-        return json_response({"domain": "sandbox.local", "configuration": {"statuses": statuses}})
+        """The server's description (its ``configuration`` as instance_serializer.rb has
+        it); 404 with the bucket's ``instance_v2`` False."""
+        if self.env.state.bucket(self.name).get("instance_v2") is False:
+            return self.error(404, "Not Found")
+        limits = self.limits()
+        statuses = {
+            key: limits[key]
+            for key in ("max_characters", "max_media_attachments", "characters_reserved_per_url")
+        }
+        media = {
+            "description_limit": limits["description_limit"],
+            "image_size_limit": limits["image_size_limit"],
+            "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+        }
+        return json_response(
+            {
+                "domain": "sandbox.local",
+                "title": "dissem sandbox",
+                "version": limits["version"],
+                "configuration": {"statuses": statuses, "media_attachments": media},
+            }
+        )
 
     def _status(self, post: PostRecord, me: dict[str, Any], now: datetime) -> dict[str, Any]:
         counts = engagement(post.remote_id, post.created_at, now)

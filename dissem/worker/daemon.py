@@ -40,6 +40,7 @@ from sqlalchemy import select
 
 from dissem.config.models import Channel
 from dissem.platforms.base import Platform
+from dissem.platforms.mastodon import with_server_limits
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.locks import singleton
@@ -114,7 +115,12 @@ class Worker:
         with self._sync_lock, singleton(self.engine, "dissem:sync") as mine:
             if not mine:
                 return False
-            result = sync(self.session_factory, self.settings, self.clock())
+            result = sync(
+                self.session_factory,
+                self.settings,
+                self.clock(),
+                server_limits=lambda channel: with_server_limits(channel, self.settings),
+            )
         for problem in result.problems:
             log.error("config: %s", problem)
         if result.changed:

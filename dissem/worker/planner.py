@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -84,9 +84,17 @@ def plan_posts(
     *,
     releases: set[str] | None = None,
     channels_changed: set[str] | None = None,
+    composing: Callable[[Channel], Channel] | None = None,
 ) -> PlanChanges:
-    """Brings posts in line with ``config`` for ``releases`` (all when None)."""
+    """Brings posts in line with ``config`` for ``releases`` (all when None).
+
+    ``composing`` gives the channel a release is composed for: its server's limits filled in
+    where the config leaves them unset (see :func:`dissem.worker.sync.sync`); by default the
+    channel as configured. It must not do I/O: the pass runs in one transaction.
+    """
     run = _Pass(session, config, settings, now, _taken_by_channel(session))
+    if composing is not None:
+        run.composing = composing
     rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
     chan_rows = set(session.scalars(select(ChannelRow.name)))
     for loaded in config.releases:
@@ -123,6 +131,8 @@ class _Pass:
     now: datetime
     taken: dict[str, list[datetime]]
     out: PlanChanges = field(default_factory=PlanChanges)
+    #: the channel as composing sees it (see :func:`plan_posts`)
+    composing: Callable[[Channel], Channel] = field(default=lambda channel: channel)
 
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
@@ -163,7 +173,7 @@ class _Pass:
         self, rel: Release, row: ReleaseRow, channel: Channel, seq: int, earliest: datetime | None
     ) -> None:
         now = self.now
-        comp = compose(rel, channel, now)
+        comp = compose(rel, self.composing(channel), now)
         due = None if comp.skipped else self.plan_one(rel, channel, seq, earliest)
         if comp.skipped:
             state, reason = PostState.SKIPPED, comp.skipped

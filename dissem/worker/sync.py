@@ -3,13 +3,14 @@ database, and bring the posts in line (compose and plan), all in one transaction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.loader import load_config
-from dissem.config.models import LoadedConfig
+from dissem.config.models import Channel, LoadedConfig
 from dissem.errors import ConfigProblem
 from dissem.settings import Settings
 from dissem.store.db import transaction
@@ -44,12 +45,19 @@ def sync(
     now: datetime,
     *,
     config: LoadedConfig | None = None,
+    server_limits: Callable[[Channel], Channel] | None = None,
 ) -> SyncResult:
     """Loads ``settings.config_dir`` (unless ``config`` is given) and records and plans it.
 
     Broken files are reported in ``result.problems`` and leave their releases untouched.
     Only releases that are new, edited, evergreen, not yet (fully) planned, or with posts on
     a changed, added or removed channel are re-planned.
+
+    ``server_limits`` (the worker passes
+    :func:`dissem.platforms.mastodon.with_server_limits`) gives each enabled channel the
+    limits its server states where the config sets none; it is called for every enabled
+    channel before the transaction (it may read the network; it must not raise), and
+    releases are composed for what it returns. Without it, channels compose as configured.
     """
     if config is None:
         config = load_config(settings.config_dir, timezone=settings.timezone)
@@ -59,6 +67,13 @@ def sync(
         with transaction(session_factory) as session:
             plan = PlanChanges(expired=expire_posts(session, now))
         return SyncResult(config=config, changes=RecordChanges(), plan=plan)
+    composing: dict[str, Channel] = {}
+    if server_limits is not None:
+        composing = {
+            name: server_limits(channel)
+            for name, channel in config.channels.items()
+            if channel.enabled
+        }
     with transaction(session_factory) as session:
         changes = record_config(session, config, now)
         touched = set(changes.releases_added) | set(changes.releases_changed)
@@ -81,5 +96,6 @@ def sync(
             now,
             releases=touched,
             channels_changed=set(changes.channels_changed),
+            composing=lambda channel: composing.get(channel.name, channel),
         )
     return SyncResult(config=config, changes=changes, plan=plan)

@@ -74,3 +74,36 @@ def test_telegram_throttle_carries_retry_after_in_the_body(sb: RunningSandbox) -
                       json={"chat_id": "@c", "text": "x"}, timeout=5)  # fmt: skip
     assert r.status_code == 429
     assert r.json()["parameters"]["retry_after"] == 7
+
+
+def test_mastodon_states_and_enforces_its_limits_and_reads_statuses_in_batches(
+    sb: RunningSandbox,
+) -> None:
+    base = f"{sb.url}/mastodon/api"
+    auth = {"Authorization": "Bearer masto-raw"}
+    bucket = sb.state.bucket("mastodon")
+    bucket["instance"] = {"max_characters": 100, "characters_reserved_per_url": 10}
+    with requests.Session() as s:
+        s.headers.update(auth)
+        described = s.get(f"{base}/v2/instance").json()
+        assert described["version"] == "4.3.0"
+        statuses = described["configuration"]["statuses"]
+        assert (statuses["max_characters"], statuses["characters_reserved_per_url"]) == (100, 10)
+        assert statuses["max_media_attachments"] == 4
+        media = described["configuration"]["media_attachments"]
+        assert (media["image_size_limit"], media["description_limit"]) == (16777216, 1500)
+        link = "https://portal.go.id/" + "a" * 200  # counts 10 on this server
+        fits = s.post(f"{base}/v1/statuses", data={"status": "x" * 89 + " " + link})
+        assert fits.status_code == 200
+        over = s.post(f"{base}/v1/statuses", data={"status": "x" * 101})
+        assert over.status_code == 422 and "character limit of 100" in over.json()["error"]
+        ids = [fits.json()["id"], "1", fits.json()["id"]]
+        batch = s.get(f"{base}/v1/statuses", params={"id[]": ids})
+        assert batch.status_code == 200 and [x["id"] for x in batch.json()] == [ids[0]]
+        too_many = s.get(f"{base}/v1/statuses", params={"id[]": [str(i) for i in range(21)]})
+        assert too_many.status_code == 422
+        bucket["instance"] = {"version": "4.2.10"}
+        old = s.get(f"{base}/v1/statuses", params={"id[]": ids})
+        assert old.status_code == 404 and old.headers["Content-Type"].startswith("text/html")
+        bucket["instance_v2"] = False
+        assert s.get(f"{base}/v2/instance").status_code == 404
