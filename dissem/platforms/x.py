@@ -14,45 +14,62 @@ answered 403 "duplicate content" without the existing id, and :meth:`XPlatform.l
 matches the text among the account's recent posts. X builds the link card from the URL
 itself.
 
-An image (``part.media``) goes up first through the v2 one-shot upload, ``POST
-/2/media/upload`` (multipart ``media``, ``media_category`` ``tweet_image``, needs the
-``media.write`` scope with OAuth 2.0), signed like tweepy signs (OAuth 1.0a or the bearer
-user token) and sent through the same session, so the sandbox redirect applies; its alt text
-is set with ``POST /2/media/metadata``; the post names it in ``media.media_ids``. Images are
-ready at once (only video and GIF need ``finalize``/``STATUS`` polling), so no chunked upload
-is needed under X's 5 MB image cap. When the image cannot be attached the text goes out
+An image (``part.media``) goes up first (:mod:`dissem.platforms.x_media`: the one-shot
+upload for a still image, the chunked one for a GIF, which the one-shot upload does not
+take), through :meth:`XPlatform.api_request`: signed like tweepy signs (OAuth 1.0a or the
+bearer user token) and sent through the same session, so the sandbox redirect applies; the
+post names it in ``media.media_ids``. When the image cannot be attached the text goes out
 alone (see :mod:`dissem.platforms.media`).
+
+Throttling: a 429 is :class:`RateLimited` until the end of what is exhausted. Besides the
+15-minute window (``x-rate-limit-*``), X caps posts per 24 hours per user and per app, and
+a 429 from those carries ``x-user-limit-24hour-remaining: 0`` (or ``x-app-limit-24hour-*``)
+with ``-reset`` in epoch seconds, while ``x-rate-limit-reset`` still names the 15-minute
+window: waiting for that one would knock again all day (:func:`throttled_until`).
+
+Metrics: ``non_public_metrics`` (impressions, link clicks) exist only for posts younger than
+30 days (https://developer.x.com/en/docs/x-api/metrics), and asking for them for an older
+post makes X leave that post out of ``data`` and answer "Field Authorization Error" entries
+in ``errors`` instead (type ``.../problems/not-authorized-for-field``). So
+:meth:`XPlatform.fetch_metrics` asks for them only for posts younger than that, by the time
+in their snowflake id (:func:`posted_at`), and asks again without them for any post X still
+refuses them for.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from dissem.compose.types import Media, Part
+from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import ContentRejected, Duplicate, PlatformError, TransientError
-from dissem.platforms import text_match
+from dissem.errors import Duplicate, PlatformError, RateLimited
+from dissem.platforms import text_match, x_media
 from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
-from dissem.platforms.http import call, error_for_response, transport_error
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
+from dissem.platforms.http import call, error_for_response, parse_retry_at, transport_error
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.platforms.x_oauth2 import OAuth2UserToken
 from dissem.settings import Settings
 
 REAL_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")
-#: X's limits for a post image and its alt text
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
-ALT_LIMIT = 1000
+#: X's ids are snowflakes: the bits above the 22nd count milliseconds since this instant
+#: (https://developer.x.com/en/docs/x-ids; twitter/snowflake, IdWorker.scala: twepoch)
+X_EPOCH_MS = 1288834974657
+#: non-public metrics exist for posts younger than this (developer.x.com/en/docs/x-api/metrics)
+NON_PUBLIC_WINDOW = timedelta(days=30)
+#: ... asked for only this much before, so a post turning 30 on the way is not refused
+NON_PUBLIC_MARGIN = timedelta(hours=1)
+_FIELD_REFUSED = "/problems/not-authorized-for-field"
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +175,7 @@ class XPlatform(Platform):
     ) -> RemotePost:
         """``POST /2/tweets``, with the part's image uploaded first; a 403 "duplicate content"
         is :class:`Duplicate` without an id."""
-        media_id = self._upload_image(part.media[0]) if part.media else None
+        media_id = x_media.attach(self, part.media[0], ctx) if part.media else None
         result = self._call(
             "create_tweet",
             creates=True,
@@ -169,45 +186,24 @@ class XPlatform(Platform):
         )
         return self._remote(str(result["data"]["id"]))
 
-    def _upload_image(self, media: Media) -> str | None:
-        """The media id of the uploaded image (alt text set); None, with a warning, when it
-        cannot be loaded or X refuses it as content."""
-        try:
-            image = load_release_image(self, media, max_bytes=IMAGE_MAX_BYTES)
-            response = call(
-                self.session,
-                "POST",
-                f"{REAL_HOST}/2/media/upload",
-                platform=self.name,
-                timeout=self.timeout,
-                files={"media": (image.filename, image.data, image.mime)},
-                data={
-                    "media_category": "tweet_gif" if image.mime == "image/gif" else "tweet_image"
-                },
-                **self._signed(),
-            )
-        except (ImageUnavailable, ContentRejected) as exc:
-            skip_image(self.name, media, exc)
-            return None
-        try:
-            media_id = str(response.json()["data"]["id"])
-        except (ValueError, KeyError, TypeError):
-            raise TransientError(
-                "x: media upload answered without a media id", platform=self.name
-            ) from None
-        if media.alt:
-            metadata = {"alt_text": {"text": fit_alt(media.alt, ALT_LIMIT)}}
-            try:
-                self._call(
-                    "request",
-                    "POST",
-                    "/2/media/metadata",
-                    json={"id": media_id, "metadata": metadata},
-                    user_auth=self.user_auth,
-                )
-            except ContentRejected as exc:  # the image is still worth showing
-                log.warning("x: image attached without its alt text: %s", exc)
-        return media_id
+    def pause(self, seconds: float) -> None:
+        """Waits before asking X again whether a GIF is processed (see
+        :mod:`dissem.platforms.x_media`; tests replace it with a clock that jumps)."""
+        time.sleep(seconds)
+
+    def api_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One signed call to X's API outside tweepy (media uploads), through the adapter's
+        session; a 2xx answer, or the error tree (a 429 read by :func:`throttled_until`)."""
+        return call(
+            self.session,
+            method,
+            f"{REAL_HOST}{path}",
+            platform=self.name,
+            timeout=self.timeout,
+            classify=lambda r: self._throttled(r) if r.status_code == 429 else None,
+            **kwargs,
+            **self._signed(),
+        )
 
     def _signed(self) -> dict[str, Any]:
         """How tweepy authenticates a request: OAuth 1.0a signing, or the user bearer token."""
@@ -236,32 +232,35 @@ class XPlatform(Platform):
         return None
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
-        """Public metrics, and non-public ones (impressions, link clicks) where X gives them."""
-        if not remote_ids:
-            return {}
-        result = self._call(
-            "get_tweets",
-            list(remote_ids[: self.capabilities.metrics_batch]),
-            tweet_fields=["public_metrics", "non_public_metrics"],
-            user_auth=self.user_auth,
-        )
+        """Public metrics of up to 100 posts, and the non-public ones (impressions, link
+        clicks) of those younger than 30 days, in a separate request (see the module doc):
+        one refused post must not cost the others their numbers. A post X still refuses
+        them for is asked again without them; posts X does not return are left out."""
+        ids = [str(i) for i in remote_ids[: self.capabilities.metrics_batch]]
+        now = self.now()
+        young = [i for i in ids if young_enough(i, now)]
+        samples, refused = self._metrics(young, private=True) if young else ({}, [])
+        rest = [i for i in ids if i not in young] + refused
+        if rest:
+            samples.update(self._metrics(rest, private=False)[0])
+        return samples
+
+    def _metrics(
+        self, ids: list[str], *, private: bool
+    ) -> tuple[dict[str, MetricSample], list[str]]:
+        """One lookup of ``ids``: their samples, and the ids X refused the non-public
+        fields for (left out of ``data``)."""
+        fields = ["public_metrics", "non_public_metrics"] if private else ["public_metrics"]
+        result = self._call("get_tweets", ids, tweet_fields=fields, user_auth=self.user_auth)
+        if not isinstance(result, Mapping):
+            return {}, []
         samples: dict[str, MetricSample] = {}
         for tweet in result.get("data") or []:
-            public = tweet.get("public_metrics") or {}
-            private = tweet.get("non_public_metrics") or {}
-            values = {
-                "likes": public.get("like_count"),
-                "reposts": public.get("retweet_count"),
-                "replies": public.get("reply_count"),
-                "quotes": public.get("quote_count"),
-                "bookmarks": public.get("bookmark_count"),
-                "views": private.get("impression_count", public.get("impression_count")),
-                "link_clicks": private.get("url_link_clicks"),
-            }
-            samples[str(tweet["id"])] = MetricSample(
-                values={k: int(v) for k, v in values.items() if v is not None}, raw=tweet
-            )
-        return samples
+            sample = _sample(tweet)
+            if sample is not None:
+                samples[str(tweet["id"])] = sample
+        refused = [i for i in _refused_ids(result.get("errors")) if i in ids and i not in samples]
+        return samples, list(dict.fromkeys(refused))
 
     def _remote(self, tweet_id: str) -> RemotePost:
         handle = self.channel.account.lstrip("@")
@@ -300,7 +299,15 @@ class XPlatform(Platform):
         if response.status_code == 403 and "duplicate content" in messages.lower():
             # X does not say which post it duplicates: no remote id
             return Duplicate(f"x: {messages}", platform=self.name, status=403)
+        if response.status_code == 429:
+            return self._throttled(response)
         return error_for_response(response, platform=self.name, creates=creates)
+
+    def _throttled(self, response: requests.Response) -> RateLimited:
+        base = error_for_response(response, platform=self.name, creates=False)
+        until, cap = throttled_until(response, self.now())
+        message = f"{base}; the 24-hour {cap} cap is used up" if cap else str(base)
+        return RateLimited(message, retry_at=until, platform=self.name, status=429)
 
     # --- the OAuth 2.0 user token (see dissem.platforms.x_oauth2) -------------------------
     def _bearer(self, *, force: bool = False) -> str:
@@ -327,3 +334,88 @@ class XPlatform(Platform):
     def maintain_credentials(self, now: datetime) -> list[TokenStatus]:
         """Renews the OAuth 2.0 token pair when the access token is about to expire."""
         return self.oauth2.maintain(now) if self.oauth2 is not None else []
+
+
+def posted_at(tweet_id: str) -> datetime | None:
+    """When the post ``tweet_id`` was made, read from the id: the bits above the 22nd are
+    milliseconds since :data:`X_EPOCH_MS`. None for an id that is not a number."""
+    try:
+        number = int(tweet_id)
+    except ValueError:
+        return None
+    if number <= 0:
+        return None
+    millis = (number >> 22) + X_EPOCH_MS
+    return datetime.fromtimestamp(millis // 1000, UTC) + timedelta(milliseconds=millis % 1000)
+
+
+def young_enough(tweet_id: str, now: datetime) -> bool:
+    """Whether X still has non-public metrics for ``tweet_id`` at ``now``."""
+    made = posted_at(tweet_id)
+    return made is not None and now - made < NON_PUBLIC_WINDOW - NON_PUBLIC_MARGIN
+
+
+def throttled_until(response: requests.Response, now: datetime) -> tuple[datetime, str | None]:
+    """When a throttled X account may post again, and which 24-hour cap (``"user"``,
+    ``"app"``) is used up, if one is.
+
+    A 24-hour cap at ``remaining: 0`` wins: its ``-reset`` (epoch seconds), the later of the
+    two when both are; a cap without a usable reset waits a day. Otherwise the 15-minute
+    window (:func:`dissem.platforms.http.parse_retry_at`). Header names as X sends them and
+    the node client twitter-api-v2 reads them (``x-user-limit-24hour-limit/-remaining/-reset``
+    as ``rateLimit.userDay``, ``x-app-limit-24hour-*`` as ``rateLimit.day``;
+    src/client-mixins/request-handler.helper.ts).
+    """
+    found: list[tuple[datetime, str]] = []
+    for scope in ("user", "app"):
+        if (response.headers.get(f"x-{scope}-limit-24hour-remaining") or "").strip() != "0":
+            continue
+        reset = (response.headers.get(f"x-{scope}-limit-24hour-reset") or "").strip()
+        try:
+            until = datetime.fromtimestamp(float(reset), UTC)
+        except (ValueError, OverflowError, OSError):
+            until = now + timedelta(hours=24)
+        found.append((until, scope))
+    if found:
+        return max(found)
+    return parse_retry_at(response, now), None
+
+
+def _sample(tweet: Any) -> MetricSample | None:
+    """The normalised metrics of one tweet of a lookup answer; None when it is not one."""
+    if not isinstance(tweet, Mapping) or not tweet.get("id"):
+        return None
+    public = tweet.get("public_metrics")
+    public = public if isinstance(public, Mapping) else {}
+    private = tweet.get("non_public_metrics")
+    private = private if isinstance(private, Mapping) else {}
+    values = {
+        "likes": public.get("like_count"),
+        "reposts": public.get("retweet_count"),
+        "replies": public.get("reply_count"),
+        "quotes": public.get("quote_count"),
+        "bookmarks": public.get("bookmark_count"),
+        "views": private.get("impression_count", public.get("impression_count")),
+        "link_clicks": private.get("url_link_clicks"),
+    }
+    counts = {
+        k: int(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return MetricSample(values=counts, raw=tweet)
+
+
+def _refused_ids(errors: Any) -> list[str]:
+    """Ids of posts X left out of ``data`` for a "Field Authorization Error" on a
+    non-public metric."""
+    found: list[str] = []
+    for error in errors if isinstance(errors, list) else []:
+        if (
+            isinstance(error, Mapping)
+            and str(error.get("type") or "").endswith(_FIELD_REFUSED)
+            and str(error.get("field") or "non_public_metrics").startswith("non_public_metrics")
+            and (error.get("resource_id") or error.get("value"))
+        ):
+            found.append(str(error.get("resource_id") or error.get("value")))
+    return found

@@ -1,4 +1,5 @@
-"""X (API v2) stand-in: ``/x/2/tweets``, ``/x/2/users/me``, ``/x/2/users/:id/tweets``.
+"""X (API v2) stand-in: ``/x/2/tweets``, ``/x/2/users/me``, ``/x/2/users/:id/tweets``, and
+the media endpoints of :mod:`dissem.sandbox.x_media`.
 
 Accepts OAuth 1.0a (``Authorization: OAuth`` with non-empty ``oauth_consumer_key`` and
 ``oauth_token``; signatures are not checked) or an OAuth 2.0 user token (``Bearer``); the
@@ -6,16 +7,26 @@ access token decides the account. Enforces the weighted 280 limit, answers 403 "
 content" when an account repeats a text, returns URLs rewritten to ``t.co`` like X does, and
 throttles with 429 and ``x-rate-limit-reset`` (epoch seconds).
 
-Media: the one-shot ``POST /x/2/media/upload`` (multipart ``media``, ``media_category``
-``tweet_image``; or JSON with ``media`` base64-encoded) keeps an image of at most 5 MB for the
-uploading account and answers ``{"data": {"id", "media_key", "size", ...}}``;
-``POST /x/2/media/metadata`` sets its alt text (at most 1000 characters); ``POST /x/2/tweets``
-with ``media.media_ids`` (at most 4, the caller's own, unexpired) attaches them.
+The 24-hour posting caps: with ``user_24h_limit`` (posts per account) or ``app_24h_limit``
+(posts of all accounts) set in the X state bucket, ``POST /2/tweets`` answers with
+``x-user-limit-24hour-limit/-remaining/-reset`` (and ``x-app-limit-24hour-*``) headers, and
+a post over a cap is refused with 429, those headers at ``remaining: 0`` and ``reset`` the
+epoch second when the oldest post of the window leaves it; ``x-rate-limit-*`` keep
+describing the 15-minute window, which is not what is exhausted. X sends these headers
+(undocumented on docs.x.com; the node client twitter-api-v2 reads them as ``rateLimit.day``
+and ``rateLimit.userDay``, src/client-mixins/request-handler.helper.ts).
+
+Lookup (``GET /2/tweets``) gives ``non_public_metrics`` only for the
+caller's own posts younger than 30 days (https://developer.x.com/en/docs/x-api/metrics:
+"Non-public, organic, and promoted metrics are only available for Posts created within the
+last 30 days"). Asked for any other post, X answers 200 without that post in ``data`` and one
+``errors`` entry per field ("Field Authorization Error", type
+``https://api.twitter.com/2/problems/not-authorized-for-field``, section ``data``), so the
+stand-in does the same; an unknown id is a "Not Found Error" entry.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -26,24 +37,24 @@ from dissem.sandbox.core import (
     Reject,
     Request,
     Response,
-    StandIn,
     account_for,
     json_response,
     route,
 )
 from dissem.sandbox.state import PostRecord, engagement
-from dissem.sandbox.uploads import image_entry, image_size, multipart_fields, sniff_image
+from dissem.sandbox.x_media import XMediaRoutes
 
 _URL = re.compile(r"https?://\S+")
 _OAUTH_PAIR = re.compile(r'(\w+)="([^"]*)"')
 _TWITTER_EPOCH_MS = 1288834974657
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
-#: X's limits for a post image and its alt text; an upload expires after a day
-IMAGE_LIMIT = 5 * 1024 * 1024
-ALT_LIMIT = 1000
-MAX_MEDIA = 4
-MEDIA_TTL = timedelta(hours=24)
-_CATEGORIES = ("tweet_image", "tweet_gif", "dm_image", "dm_gif")
+#: the windows of X's caps on posting
+WINDOW_15_MIN = timedelta(minutes=15)
+DAY = timedelta(hours=24)
+#: non-public metrics exist for this long after a post
+NON_PUBLIC_WINDOW = timedelta(days=30)
+_NON_PUBLIC_FIELDS = ("impression_count", "url_link_clicks", "user_profile_clicks")
+_PROBLEMS = "https://api.twitter.com/2/problems/"
 
 
 def tco(text: str) -> str:
@@ -53,7 +64,7 @@ def tco(text: str) -> str:
     )
 
 
-class XStandIn(StandIn):
+class XStandIn(XMediaRoutes):
     """Stands in for ``https://api.twitter.com`` under ``/x``."""
 
     name = "x"
@@ -113,8 +124,11 @@ class XStandIn(StandIn):
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and self.env.state.get_post(self.name, str(reply_to)) is None:
             raise Reject(self.error(400, "The tweet you are replying to does not exist."))
-        media = self._attached(body, user_id, req.now)
+        media = self.attached(body, user_id, req.now)
         with self.env.state.lock:
+            caps = self._daily_caps(user_id, req.now)
+            if any(left <= 0 for _, left, _ in caps.values()):
+                raise Reject(self._over_daily_cap(caps, req.now))
             if any(p.text == text for p in self.env.state.posts(self.name, user_id)):
                 raise Reject(self.error(403, DUPLICATE))
             millis = int(req.now.timestamp() * 1000) - _TWITTER_EPOCH_MS
@@ -130,90 +144,44 @@ class XStandIn(StandIn):
                     reply_to=str(reply_to) if reply_to else None,
                     media=[m["id"] for m in media],
                     extra={"username": username},
-                    images=[image_entry(m["id"], m["alt"], m["mime"], m["size"]) for m in media],
+                    images=self.image_entries(media),
                 )
             )
         data = {"id": tweet_id, "text": tco(text), "edit_history_tweet_ids": [tweet_id]}
-        return json_response({"data": data}, 201)
+        caps = {k: (limit, left - 1, reset) for k, (limit, left, reset) in caps.items()}
+        return json_response({"data": data}, 201, _cap_headers(caps))
 
-    @route("POST", r"/2/media/upload")
-    def upload_media(self, req: Request) -> Response:
-        """The one-shot upload of an image (multipart, or JSON with base64 ``media``)."""
-        user_id, _ = self.user(req)
-        fields = multipart_fields(req)
-        if fields is not None:
-            data = fields["media"].data if "media" in fields else b""
-            category = fields["media_category"].text if "media_category" in fields else ""
-        else:
-            body = req.json()
-            try:
-                data = base64.b64decode(str(body.get("media") or ""), validate=True)
-            except ValueError:
-                data = b""
-            category = str(body.get("media_category") or "")
-        if category not in _CATEGORIES:
-            raise Reject(self.error(400, f"media_category must be one of {', '.join(_CATEGORIES)}"))
-        mime = sniff_image(data)
-        if mime is None:
-            raise Reject(self.error(400, "media is missing or not a supported image"))
-        if len(data) > IMAGE_LIMIT:
-            raise Reject(self.error(400, "File size exceeds 5242880 bytes."))
-        with self.env.state.lock:
-            media_id = str(self.env.serial(self.name) + 1_900_000_000_000_000_000)
-            self.env.state.bucket(self.name).setdefault("media", {})[media_id] = {
-                "id": media_id,
-                "account": user_id,
-                "mime": mime,
-                "size": len(data),
-                "alt": "",
-                "at": req.now.isoformat(),
-                "used": False,
-            }
-            self.env.state.changed()
-        answer: dict[str, Any] = {
-            "id": media_id,
-            "media_key": f"3_{media_id}",
-            "size": len(data),
-            "expires_after_secs": int(MEDIA_TTL.total_seconds()),
+    def _daily_caps(self, user_id: str, now: datetime) -> dict[str, tuple[int, int, datetime]]:
+        """``{"user"|"app": (limit, remaining, reset)}`` for the 24-hour caps set in the
+        state bucket (``user_24h_limit``, ``app_24h_limit``), before a new post."""
+        bucket = self.env.state.bucket(self.name)
+        caps: dict[str, tuple[int, int, datetime]] = {}
+        for scope, account in (("user", user_id), ("app", None)):
+            limit = bucket.get(f"{scope}_24h_limit")
+            if limit is None:
+                continue
+            recent = sorted(
+                p.created_at
+                for p in self.env.state.posts(self.name, account)
+                if now - p.created_at < DAY
+            )
+            reset = recent[0] + DAY if recent else now + DAY
+            caps[scope] = (int(limit), int(limit) - len(recent), reset)
+        return caps
+
+    def _over_daily_cap(
+        self, caps: dict[str, tuple[int, int, datetime]], now: datetime
+    ) -> Response:
+        """X's 429 for an exhausted 24-hour cap: the problem body, the 15-minute window's
+        headers (not exhausted) and the 24-hour ones at zero."""
+        body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank"}
+        headers = {
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": "99",
+            "x-rate-limit-reset": str(int((now + WINDOW_15_MIN).timestamp())),
+            **_cap_headers(caps),
         }
-        size = image_size(data)
-        if size:
-            answer["image"] = {"image_type": mime, "w": size[0], "h": size[1]}
-        return json_response({"data": answer})
-
-    @route("POST", r"/2/media/metadata")
-    def media_metadata(self, req: Request) -> Response:
-        """Alt text for an uploaded image (``metadata.alt_text.text``)."""
-        user_id, _ = self.user(req)
-        body = req.json()
-        alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
-        if not isinstance(alt, str) or len(alt) > ALT_LIMIT:
-            raise Reject(self.error(400, f"alt_text.text must be a string of at most {ALT_LIMIT}"))
-        with self.env.state.lock:
-            entry = self.env.state.bucket(self.name).get("media", {}).get(str(body.get("id")))
-            if entry is None or entry["account"] != user_id:
-                raise Reject(self.error(400, "media id not found"))
-            entry["alt"] = alt
-            self.env.state.changed()
-        meta = {"alt_text": {"text": alt}}
-        return json_response({"data": {"id": entry["id"], "associated_metadata": meta}})
-
-    def _attached(self, body: dict[str, Any], user_id: str, now: datetime) -> list[dict[str, Any]]:
-        """The uploads named by ``media.media_ids``, checked as X does; 400 otherwise."""
-        media = body.get("media")
-        ids = (media.get("media_ids") if isinstance(media, dict) else None) or []
-        if not isinstance(ids, list) or len(ids) > MAX_MEDIA:
-            raise Reject(self.error(400, f"media.media_ids must list at most {MAX_MEDIA} ids"))
-        found: list[dict[str, Any]] = []
-        with self.env.state.lock:
-            stored = self.env.state.bucket(self.name).get("media", {})
-            for media_id in ids:
-                entry = stored.get(str(media_id))
-                fresh = entry is not None and now - datetime.fromisoformat(entry["at"]) < MEDIA_TTL
-                if entry is None or entry["account"] != user_id or not fresh:
-                    raise Reject(self.error(400, "Your media IDs are invalid."))
-                found.append(entry)
-        return found
+        return json_response({**body, "status": 429}, 429, headers)
 
     @route("GET", r"/2/users/me")
     def me(self, req: Request) -> Response:
@@ -250,10 +218,41 @@ class XStandIn(StandIn):
         for tweet_id in ids:
             post = self.env.state.get_post(self.name, tweet_id)
             if post is None:
-                errors.append({"resource_id": tweet_id, "title": "Not Found Error"})
+                errors.append(_not_found(tweet_id))
+                continue
+            refused = self._refused_fields(post, req, mine=post.account == user_id)
+            if refused:  # X drops the whole post, not just the field
+                errors.extend(refused)
             else:
                 data.append(self._tweet(post, req, mine=post.account == user_id))
-        return json_response({"data": data, **({"errors": errors} if errors else {})})
+        return json_response({**({"data": data} if data else {}), **_errors(errors)})
+
+    def _refused_fields(
+        self, post: PostRecord, req: Request, *, mine: bool
+    ) -> list[dict[str, Any]]:
+        """X's "Field Authorization Error" entries when ``non_public_metrics`` is asked for
+        a post that is not the caller's or is 30 days old or older; [] when it may be read."""
+        fields = set((req.arg("tweet.fields") or "").split(","))
+        if "non_public_metrics" not in fields or (
+            mine and req.now - post.created_at < NON_PUBLIC_WINDOW
+        ):
+            return []
+        parameter = "ids" if req.arg("ids") is not None else "id"
+        return [
+            {
+                "value": post.remote_id,
+                "detail": f"Sorry, you are not authorized to access 'non_public_metrics.{field}' "
+                f"on the Tweet with {parameter} : [{post.remote_id}].",
+                "title": "Field Authorization Error",
+                "resource_type": "tweet",
+                "parameter": parameter,
+                "resource_id": post.remote_id,
+                "type": _PROBLEMS + "not-authorized-for-field",
+                "field": f"non_public_metrics.{field}",
+                "section": "data",
+            }
+            for field in _NON_PUBLIC_FIELDS
+        ]
 
     def _tweet(self, post: PostRecord, req: Request, *, mine: bool) -> dict[str, Any]:
         fields = set((req.arg("tweet.fields") or "").split(","))
@@ -275,13 +274,38 @@ class XStandIn(StandIn):
                 "impression_count": counts["views"],
             }
         # non-public metrics exist only for one's own tweets of the last 30 days
-        if "non_public_metrics" in fields and mine and req.now - post.created_at < timedelta(30):
+        if "non_public_metrics" in fields and not self._refused_fields(post, req, mine=mine):
             tweet["non_public_metrics"] = {
                 "impression_count": counts["views"],
                 "url_link_clicks": counts["link_clicks"],
                 "user_profile_clicks": counts["link_clicks"] // 3,
             }
         return tweet
+
+
+def _cap_headers(caps: dict[str, tuple[int, int, datetime]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for scope, (limit, left, reset) in caps.items():
+        headers[f"x-{scope}-limit-24hour-limit"] = str(limit)
+        headers[f"x-{scope}-limit-24hour-remaining"] = str(max(left, 0))
+        headers[f"x-{scope}-limit-24hour-reset"] = str(int(reset.timestamp()))
+    return headers
+
+
+def _not_found(tweet_id: str) -> dict[str, Any]:
+    return {
+        "value": tweet_id,
+        "detail": f"Could not find tweet with ids: [{tweet_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": "ids",
+        "resource_id": tweet_id,
+        "type": _PROBLEMS + "resource-not-found",
+    }
+
+
+def _errors(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"errors": errors} if errors else {}
 
 
 STAND_INS = (XStandIn,)

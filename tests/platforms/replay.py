@@ -23,6 +23,8 @@ Fixture file format
         state: {rkey: "..."}               # ctx.state before the call (publish/lookup)
         ids: ["1", "2"]                    # fetch_metrics
         since: "2026-11-30T00:00:00Z"      # lookup
+        now: "2026-11-30T12:00:00Z"        # the adapter's clock (cases that depend on the
+                                           #   time, e.g. X's 30 days of non-public metrics)
         channel: {account: "..."}          # channel fields for this entry
         exchanges:                         # what the adapter must ask, and the answers
           - source: ...                    # optional; defaults to the entry's

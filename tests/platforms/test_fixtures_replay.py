@@ -169,6 +169,9 @@ def test_adapter_meets_documented_answers(
         adapter = build_adapter(channel, settings, environ=environ)
         if hasattr(adapter, "pause"):  # container status polls: no wall-clock waits here
             adapter.pause = lambda seconds: None
+        if entry.get("now") is not None:
+            fixed = as_datetime(entry.get("now"))
+            adapter.clock = lambda: fixed
         result: Any = None
         error: Exception | None = None
         start = datetime.now(UTC)

@@ -276,13 +276,51 @@ def lookup_after_publish(rig: Rig) -> None:
 
 
 def metrics_of_old_post(rig: Rig) -> None:
-    """A post 31 days old and a new one, their metrics read together."""
+    """A post 31 days old and a new one, their metrics read together by an adapter whose
+    clock lags a month (so it takes both for young): X's refusal of the old one answers."""
     adapter = rig.adapter()
+    old = rig.publish(adapter)
+    then = rig.clock.now
+    rig.advance(timedelta(days=31))
+    new = rig.publish(adapter)
+    adapter.clock = lambda: then
+    rig.recorder.clear()
+    adapter.fetch_metrics([old.remote_id, new.remote_id])
+
+
+def metrics_young_and_old(rig: Rig) -> None:
+    """A post 31 days old and a new one, read by an adapter on the sandbox's clock (the old
+    one is asked for public metrics in a request of its own)."""
+    adapter = rig.adapter()
+    adapter.clock = rig.clock
     old = rig.publish(adapter)
     rig.advance(timedelta(days=31))
     new = rig.publish(adapter)
     rig.recorder.clear()
-    adapter.fetch_metrics([old.remote_id, new.remote_id])
+    adapter.fetch_metrics([new.remote_id, old.remote_id])
+
+
+def daily_cap(rig: Rig) -> None:
+    """The account's 24-hour posting cap used up (one post allowed), then a post."""
+    bucket = rig.sb.state.bucket(rig.platform)
+    bucket["user_24h_limit"] = 1
+    try:
+        adapter = rig.adapter()
+        rig.publish(adapter)
+        rig.recorder.clear()
+        rig.call(adapter)
+    finally:
+        bucket.pop("user_24h_limit")
+
+
+def blocked_page(rig: Rig) -> None:
+    """The Page blocked for policy violations (code 368), then a post."""
+    bucket = rig.sb.state.bucket(rig.platform)
+    bucket["blocked_pages"] = [ACCOUNTS[rig.platform][0]]
+    try:
+        rig.call(rig.adapter())
+    finally:
+        bucket.pop("blocked_pages")
 
 
 def upload_big_blob(rig: Rig) -> None:
@@ -322,6 +360,9 @@ DRIVERS: dict[str, Callable[[Rig], None]] = {
         publish_unfinished_container,
         lookup_after_publish,
         metrics_of_old_post,
+        metrics_young_and_old,
+        daily_cap,
+        blocked_page,
         upload_big_blob,
     )
 }
