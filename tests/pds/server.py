@@ -271,8 +271,9 @@ def _account(process: subprocess.Popen[str], log: Path) -> PdsAccount:
             data = json.loads(line)
         except ValueError:
             continue
-        if isinstance(data, dict) and "url" in data:
-            return PdsAccount(**{k: str(data[k]) for k in PdsAccount.__dataclass_fields__})
+        fields = PdsAccount.__dataclass_fields__
+        if isinstance(data, dict) and fields.keys() <= data.keys():  # not a stray log line
+            return PdsAccount(**{k: str(data[k]) for k in fields})
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
