@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     max_attempts: int = Field(6, description="tries before a transient failure becomes final")
     backoff_base: float = Field(30.0, description="seconds; retry n waits base * 2**(n-1)")
     backoff_max: float = Field(3600.0, description="cap on one backoff, seconds")
+    blocked_pause_hours: float = Field(
+        24.0,
+        gt=0,
+        description="hours a channel waits when the platform blocks the account from posting "
+        "without saying until when (Facebook code 368); its posts wait with it",
+    )
     stagger_seconds: int = Field(120, description="spread of one release over its channels")
     evergreen_interval_days: int = Field(30, description="default re-share interval")
     health_port: int | None = Field(None, description="port for /healthz and /metrics")

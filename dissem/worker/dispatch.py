@@ -11,7 +11,7 @@ ok                     published (remote id/url/data; first metrics in 1 h)
 TransientError         scheduled after exponential backoff; failed after ``max_attempts``
 RateLimited            scheduled at ``retry_at``; the channel paused until then
 AuthError              failed; the channel paused until a person acts; alert
-AccountBlocked         post stays scheduled behind a pause of BLOCKED_PAUSE; alert
+AccountBlocked         post stays scheduled; the channel paused blocked_pause_hours; alert
 ContentRejected        failed with the platform's reason
 Duplicate              published when the platform names the post, else unconfirmed
 OutcomeUnknown         unconfirmed (reconcile looks it up)
@@ -65,7 +65,6 @@ from dissem.worker.backoff import next_retry_at
 from dissem.worker.context import Alerter, DbPublishContext, LeaseLost, NullAlerter
 
 __all__ = [
-    "BLOCKED_PAUSE",
     "CREDENTIALS_RETRY",
     "AdapterPool",
     "DispatchStats",
@@ -86,11 +85,6 @@ WINDOW_PER_THREAD = 4
 MIN_WINDOW = 8
 #: how long a channel whose credentials are missing is skipped before trying again
 CREDENTIALS_RETRY = timedelta(minutes=5)
-#: how long a channel waits when the platform bars the account from posting without saying
-#: until when (Facebook 368): long enough not to knock again and again during the block (that
-#: can prolong it), short enough that posts go out by themselves once it is lifted; a person,
-#: alerted, can resume the channel sooner or cancel its posts
-BLOCKED_PAUSE = timedelta(hours=24)
 
 AdapterFactory = Callable[[Channel], Platform]
 
@@ -230,8 +224,12 @@ def classify(
             pause_reason=redact(f"auth: {exc}"),
         )
     if isinstance(exc, AccountBlocked):
-        # Nothing was sent and the content is not at fault: the post keeps its place.
-        until = finished + BLOCKED_PAUSE
+        # Nothing was sent and the content is not at fault: the post keeps its place. The
+        # platform does not say until when; DISSEM_BLOCKED_PAUSE_HOURS (24 by default) is
+        # long enough not to knock again and again during the block (that can prolong it)
+        # and short enough that posts go out by themselves once it is lifted; the alerted
+        # person can resume the channel sooner or cancel its posts.
+        until = finished + timedelta(hours=settings.blocked_pause_hours)
         return out(
             PostState.SCHEDULED,
             "account_blocked",

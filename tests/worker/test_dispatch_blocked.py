@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.platforms.registry import build_adapter
 from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.store.models import PostState
-from dissem.worker.dispatch import BLOCKED_PAUSE, AdapterPool, DispatchStats, dispatch_once
+from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
 
 PAGE = "100000000000368"
 TOKEN = "fb-blocked-page-token-5e1d"
@@ -40,7 +40,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 def test_a_policy_block_keeps_the_post_pauses_the_channel_and_alerts(
     qfactory: sessionmaker[Session], sandbox: RunningSandbox
 ) -> None:
-    settings = queue_settings(sandbox_url=sandbox.url, http_timeout=5.0)
+    settings = queue_settings(sandbox_url=sandbox.url, http_timeout=5.0, blocked_pause_hours=6)
     environ = {"TEST_FB_BLOCKED_TOKEN": TOKEN}
     adapters = AdapterPool(settings, lambda ch: build_adapter(ch, settings, environ=environ))
     add_channel(
@@ -68,7 +68,7 @@ def test_a_policy_block_keeps_the_post_pauses_the_channel_and_alerts(
     sandbox.state.bucket("facebook")["blocked_pages"] = [PAGE]
     try:
         dispatch()
-        until = T0 + BLOCKED_PAUSE
+        until = T0 + timedelta(hours=6)  # DISSEM_BLOCKED_PAUSE_HOURS
         post = get_post(qfactory, first)
         # kept, not failed, not unconfirmed (a 368 used to be taken for a duplicate)
         assert (post.state, post.due_at, post.attempts) == (PostState.SCHEDULED, until, 0)
