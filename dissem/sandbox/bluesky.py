@@ -44,7 +44,10 @@ IMAGE_LIMIT = 2_000_000
 THUMB_LIMIT = 1_000_000
 MAX_LANGS = 3
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
-BLOB_LIMIT = 50_000_000
+#: what uploadBlob takes at most: the PDS's default PDS_BLOB_UPLOAD_LIMIT, 5 MiB
+#: (bluesky-social/atproto packages/pds/src/config/config.ts); more is HTTP 413
+#: PayloadTooLarge "request entity too large" (packages/xrpc-server/src/util.ts)
+BLOB_LIMIT = 5 * 1024 * 1024
 MAX_IMAGES = 4
 
 
@@ -212,7 +215,7 @@ class BlueskyStandIn(StandIn):
         if not req.body:
             raise Reject(self.error(400, "Request body is empty"))
         if len(req.body) > BLOB_LIMIT:
-            raise Reject(self.error(413, "Blob too large", "BlobTooLarge"))
+            raise Reject(self.error(413, "request entity too large", "PayloadTooLarge"))
         sniffed = sniff_image(req.body)
         if mime.startswith("image/") and sniffed != mime:
             raise Reject(self.error(400, f"Blob is not a {mime} image", "InvalidMimeType"))

@@ -20,7 +20,7 @@ import base64
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -344,6 +344,31 @@ def upload_big_blob(rig: Rig) -> None:
     )
 
 
+def container_error(rig: Rig) -> None:
+    """A container whose image Meta cannot process (the bucket's ``failing_images``): the
+    adapter publishes, the status check answers ERROR with the platform's reason."""
+    part = rig.part()
+    src = part.media[0].src if part.media else "https://cdn.example.org/rusak.jpg"
+    reason = "UNKNOWN" if rig.platform == "threads" else "2207003"
+    rig.sb.state.bucket(rig.platform)["failing_images"] = {src: reason}
+    rig.call(rig.adapter(), replace(part, media=(Media(src, ""),)))
+
+
+def publish_too_soon(rig: Rig) -> None:
+    """A container the status calls FINISHED that threads_publish cannot find yet (the
+    stand-in's ``publish_lag_seconds``), published by the adapter."""
+    rig.sb.state.bucket(rig.platform)["publish_lag_seconds"] = 60
+    rig.call(rig.adapter())
+
+
+def metrics_of_published(rig: Rig) -> None:
+    """Two posts published, then their metrics read together."""
+    adapter = rig.adapter()
+    ids = [rig.publish(adapter).remote_id for _ in range(2)]
+    rig.recorder.clear()
+    adapter.fetch_metrics(ids)
+
+
 DRIVERS: dict[str, Callable[[Rig], None]] = {
     f.__name__: f
     for f in (
@@ -364,6 +389,9 @@ DRIVERS: dict[str, Callable[[Rig], None]] = {
         daily_cap,
         blocked_page,
         upload_big_blob,
+        container_error,
+        publish_too_soon,
+        metrics_of_published,
     )
 }
 
