@@ -7,16 +7,25 @@ An adapter is one class per platform. It states its limits and abilities as data
   errors of :mod:`dissem.errors` (``RateLimited``, ``TransientError``, ``OutcomeUnknown``,
   ``Duplicate``, ``ContentRejected``, ``AuthError``). It never retries by itself and never
   sleeps: retrying is the scheduler's decision.
-- :meth:`Platform.lookup` answers "did this post go out?" after an unknown outcome, by the
-  idempotency key, the rkey, the container id or by matching the text among the account's
-  recent posts. It returns ``None`` when the post is not there, and raises
-  :class:`LookupUnsupported` when the platform cannot be asked (Telegram).
+- :meth:`Platform.lookup` answers "did this post go out?" after an unknown outcome, and
+  must *prove* that what it returns is this post, never merely a post like it: by the rkey
+  or the container id where the platform keeps one, else by its text **and** its place
+  (this account; created at or after ``since``; replying to ``reply_to``, or to nothing for
+  a first part or a single post, where the platform has threads) and never a remote post in
+  ``taken`` (recorded for another post of the channel). It returns ``None`` when the post
+  is not there, raises :class:`LookupAmbiguous` when something there may be it but cannot
+  be told apart (two posts fit, or the platform does not show what a post replies to): a
+  person decides; and raises :class:`LookupUnsupported` when the platform cannot be asked
+  (Telegram).
 - :meth:`Platform.fetch_metrics` reads engagement for a batch of remote ids (at most
   ``capabilities.metrics_batch``), normalised to :data:`METRIC_NAMES`.
 - :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it;
   :meth:`Platform.maintain_credentials` renews those that are due, and
   :meth:`Platform.use_token_store` hands the adapter the store that keeps renewed tokens
   across restarts and workers (see :mod:`dissem.platforms.tokens`).
+- :meth:`Platform.permalink` reads a published post's public address where the platform
+  must be asked for it (Instagram, Threads); reconcile fills in addresses a publish could
+  not read.
 
 Every adapter uses one ``requests.Session`` and a timeout on every call.
 """
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
@@ -34,7 +43,7 @@ import requests
 
 from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import CredentialsMissing, DissemError
+from dissem.errors import CredentialsMissing, DissemError, OutcomeUnknown
 from dissem.platforms.http import PlatformSession
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.redact import register_secret
@@ -56,6 +65,15 @@ METRIC_NAMES: tuple[str, ...] = (
 
 class LookupUnsupported(DissemError):
     """Raised by :meth:`Platform.lookup` when the platform offers no way to check."""
+
+
+class LookupAmbiguous(OutcomeUnknown):
+    """Raised by :meth:`Platform.lookup` when the platform holds something that may be this
+    post but lookup cannot prove it is (two posts fit; the platform does not say what a
+    post replies to; a container went out but its post cannot be singled out). Taking one
+    could record another post's remote id, and sending again could duplicate it: a person
+    decides. The message says what was seen. An :class:`OutcomeUnknown`, so that a publish
+    meeting it (a container found already published) leaves the post to reconcile."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +173,23 @@ class Platform(ABC):
         """Send one part; ``reply_to``/``root`` chain a thread. Raises the error tree."""
 
     @abstractmethod
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
-        """Find a post that may have gone out; None if absent. Raises LookupUnsupported."""
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
+        """The remote post that is provably this one (see the module doc), or None when
+        there is none since ``since``.
+
+        ``reply_to`` is where the post must be: the previous part of its thread as dispatch
+        sent it (None for a first part or a single post, which must reply to nothing);
+        ``taken`` holds remote ids already recorded for other posts of the channel, never
+        to be returned. Raises :class:`LookupAmbiguous` when it cannot prove which post is
+        this one, :class:`LookupUnsupported` when the platform cannot be asked."""
 
     @abstractmethod
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
@@ -180,6 +213,12 @@ class Platform(ABC):
         """Renews the tokens due by ``now``; how each renewable token stands afterwards (for
         expiry alerts). A refused renewal is reported, not raised. Default: none."""
         return []
+
+    def permalink(self, remote_id: str) -> str | None:
+        """The public address of a published post when the platform has to be asked for it,
+        None when it cannot be read now; the default asks nothing (the adapters that build
+        addresses themselves return them from :meth:`publish`)."""
+        return None
 
     def close(self) -> None:
         self.session.close()

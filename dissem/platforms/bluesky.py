@@ -35,7 +35,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -43,7 +43,14 @@ import requests
 
 from dissem.compose.types import Media, Part
 from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
-from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
+from dissem.platforms.base import (
+    Capabilities,
+    LookupAmbiguous,
+    MetricSample,
+    Platform,
+    PublishContext,
+    RemotePost,
+)
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, load_release_image, skip_image
 from dissem.platforms.tokens import KeptToken, RenewableToken, TokenStore, fingerprint
@@ -318,11 +325,28 @@ class BlueskyPlatform(Platform):
             raise TransientError("bluesky: uploadBlob answered without a blob", platform=self.name)
         return blob
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
         """The record under the remembered rkey; None when absent or never remembered (then
-        no request was sent)."""
+        no request was sent). The rkey is chosen for this post alone, so the record is proof
+        by itself: text and place are not compared. Raises :class:`LookupAmbiguous` when
+        that record is already recorded for another post (``taken``), which only a person
+        can untangle."""
         rkey = ctx.state.get("rkey")
-        return self._get_record(rkey) if rkey else None
+        found = self._get_record(rkey) if rkey else None
+        if found is not None and found.remote_id in taken:
+            raise LookupAmbiguous(
+                f"bluesky: the record under rkey {rkey} ({found.remote_id}) is already "
+                "recorded for another post"
+            )
+        return found
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         """``app.bsky.feed.getPosts`` for up to 25 post URIs."""

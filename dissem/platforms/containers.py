@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from dissem.compose.types import Part
@@ -55,9 +55,9 @@ from dissem.errors import (
     PlatformError,
     TransientError,
 )
-from dissem.platforms.base import MetricSample, PublishContext, RemotePost
+from dissem.platforms.base import LookupAmbiguous, MetricSample, PublishContext, RemotePost
 from dissem.platforms.meta import GraphPlatform
-from dissem.platforms.text_match import same_text
+from dissem.platforms.text_match import UNKNOWN, Candidate, listed_at, pick
 from dissem.redact import redact
 
 __all__ = ["CONTAINER_KEY", "STATUS_WAITS", "ContainerPlatform", "insight_values"]
@@ -84,6 +84,8 @@ class ContainerPlatform(GraphPlatform):
     #: Instagram's ``status`` (an error subcode)
     error_field: ClassVar[str] = "error_message"
     text_field: ClassVar[str]  # "caption" / "text"
+    #: the field of a listed reply naming the post it answers (read on a replies listing)
+    parent_field: ClassVar[str] = "replied_to"
     #: insight metric name -> normalised name (:data:`~dissem.platforms.base.METRIC_NAMES`)
     insight_names: ClassVar[Mapping[str, str]]
     #: insight metrics asked for and kept only in the raw payload
@@ -114,7 +116,7 @@ class ContainerPlatform(GraphPlatform):
         if container:
             state = self.container_state(container)
             if state[0] == "PUBLISHED":
-                found = self.find_published(part, since=None)
+                found = self.find_published(part, since=None, reply_to=reply_to)
                 if found is None:
                     raise Duplicate(
                         f"{self.name}: container {container} is already published, but its "
@@ -192,20 +194,33 @@ class ContainerPlatform(GraphPlatform):
         reason = str(answer.get(self.error_field) or "") if status == "ERROR" else ""
         return status, reason
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
         """Settles an unknown outcome by the remembered container: None when there is none
         or it is not PUBLISHED (publishing again is then safe); the media when it is.
 
-        Raises :class:`OutcomeUnknown` when the container is PUBLISHED but its media is not
-        among the posts since ``since`` (it went out; a person should look).
+        The container proves the post went out, not which media it became (neither
+        platform names the media of a container), so the media is the one post since
+        ``since`` with the part's text at its place (:meth:`find_published`). Raises
+        :class:`LookupAmbiguous` when none or several fit: it went out, and a person
+        should say which post it is.
         """
         container = ctx.state.get(CONTAINER_KEY)
         if not container or self.container_status(container) != "PUBLISHED":
             return None
-        found = self.find_published(part, since=since)
+        found = self.find_published(part, since=since, reply_to=reply_to, taken=taken)
         if found is None:
-            raise OutcomeUnknown(
-                f"{self.name}: container {container} is published but its media was not found",
+            raise LookupAmbiguous(
+                f"{self.name}: container {container} is published, but no post since "
+                f"{since.isoformat()} has its text and place (apart from posts recorded for "
+                "other posts)",
                 platform=self.name,
             )
         return found
@@ -215,24 +230,68 @@ class ContainerPlatform(GraphPlatform):
         answer = self.graph("GET", container, params={"fields": f"id,{self.status_field}"})
         return str(answer.get(self.status_field) or "")
 
-    def find_published(self, part: Part, *, since: datetime | None) -> RemotePost | None:
-        """The account's recent post whose text equals ``part.text`` (up to whitespace)."""
+    def find_published(
+        self,
+        part: Part,
+        *,
+        since: datetime | None,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
+        """The account's one recent post (since ``since``, when given) with ``part``'s text
+        at its place: replying to ``reply_to``, or to nothing; never one in ``taken``. None
+        when there is none; :class:`LookupAmbiguous` when several fit or a reply's parent
+        is not shown (see :func:`dissem.platforms.text_match.pick`).
+
+        A listing other than ``create_edge`` lists replies (Threads' ``/{user}/replies``),
+        whose items name their parent in :attr:`parent_field` (``replied_to {id}``,
+        https://developers.facebook.com/docs/threads/reference/user); the posts of the
+        ``create_edge`` listing reply to nothing. The found post's URL is the listing's
+        ``permalink``, else the one ``GET /{media}?fields=permalink`` gives (the field is
+        left out now and then, e.g. for flagged media; Threads reference,
+        https://developers.facebook.com/docs/threads/retrieve-and-manage-replies)."""
+        edge = self.listing_edge(part)
+        replies = edge != self.create_edge
+        fields = f"id,{self.text_field},timestamp,permalink"
         params = {
-            "fields": f"id,{self.text_field},timestamp,permalink",
+            "fields": f"{fields},{self.parent_field}" if replies else fields,
             "limit": str(LOOKUP_PAGE_SIZE),
         }
         if since is not None:
             params["since"] = str(int(since.timestamp()))
-        answer = self.graph(
-            "GET", f"{self.channel.account}/{self.listing_edge(part)}", params=params
+        answer = self.graph("GET", f"{self.channel.account}/{edge}", params=params)
+        candidates = [
+            Candidate(
+                post=RemotePost(
+                    remote_id=str(item["id"]),
+                    url=str(item["permalink"]) if item.get("permalink") else None,
+                ),
+                text=str(item.get(self.text_field) or ""),
+                created_at=listed_at(item.get("timestamp")),
+                parent=self._parent(item) if replies else None,
+            )
+            for item in answer.get("data") or []
+            if isinstance(item, Mapping) and item.get("id")
+        ]
+        found = pick(
+            part.text,
+            candidates,
+            since=since or datetime.min.replace(tzinfo=UTC),
+            # where posts cannot reply (Instagram) publish ignores reply_to; lookup too
+            reply_to=reply_to if self.capabilities.threads else None,
+            taken=taken,
+            platform=self.name,
         )
-        for item in answer.get("data") or []:
-            if isinstance(item, Mapping) and same_text(
-                str(item.get(self.text_field) or ""), part.text
-            ):
-                url = item.get("permalink")
-                return RemotePost(remote_id=str(item["id"]), url=str(url) if url else None)
-        return None
+        if found is not None and found.url is None:
+            found = RemotePost(remote_id=found.remote_id, url=self.permalink(found.remote_id))
+        return found
+
+    def _parent(self, item: Mapping[str, Any]) -> str:
+        """The id a listed reply answers, or :data:`UNKNOWN` when the listing omits it."""
+        parent = item.get(self.parent_field)
+        if isinstance(parent, Mapping) and parent.get("id"):
+            return str(parent["id"])
+        return UNKNOWN
 
     def permalink(self, media_id: str) -> str | None:
         """The public URL of a just-published media, or None when it cannot be read now.

@@ -14,7 +14,8 @@
   text goes out through ``/feed`` instead (see :mod:`dissem.platforms.media`). Photo posts
   answer ``{"id": <photo>, "post_id": "<page>_<post>"}``; the post id is kept, so lookup
   (their caption is the post's ``message``) and metrics work as for any post.
-- lookup: the Page's recent posts (``/{page-id}/posts``) matched by their message.
+- lookup: the Page's recent posts (``/{page-id}/posts``) matched by their message and
+  creation time, never one recorded for another post.
 - metrics: ``/?ids=...&fields=reactions.summary(total_count),comments.summary(total_count),
   shares`` for up to 50 posts per call (post insights were mostly retired in 2025-2026).
 
@@ -24,7 +25,7 @@ token do not expire). ``channel.account`` is the Page id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ from dissem.platforms.base import (
 from dissem.platforms.http import call
 from dissem.platforms.media import ImageData, ImageUnavailable, load_release_image, skip_image
 from dissem.platforms.meta import GraphPlatform
-from dissem.platforms.text_match import same_text
+from dissem.platforms.text_match import Candidate, listed_at, pick
 
 __all__ = ["FacebookPage"]
 
@@ -140,9 +141,19 @@ class FacebookPage(GraphPlatform):
             )
         return body
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
-        """The Page's post whose message equals ``part.text`` (up to whitespace), published
-        at or after ``since``; None when there is none."""
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
+        """The Page's post created at or after ``since`` whose message equals ``part.text``
+        (up to whitespace) and that is not in ``taken``; None when there is none (see
+        :func:`dissem.platforms.text_match.pick`). Page posts reply to nothing (publish
+        ignores ``reply_to``), so the place is the Page and the time."""
         answer = self.graph(
             "GET",
             f"{self.channel.account}/posts",
@@ -152,11 +163,18 @@ class FacebookPage(GraphPlatform):
                 "limit": str(LOOKUP_PAGE_SIZE),
             },
         )
-        for post in answer.get("data") or []:
-            if isinstance(post, Mapping) and same_text(str(post.get("message", "")), part.text):
-                url = post.get("permalink_url")
-                return self._remote(str(post["id"]), str(url) if url else None)
-        return None
+        candidates = [
+            Candidate(
+                post=self._remote(str(post["id"]), _text_or_none(post.get("permalink_url"))),
+                text=str(post.get("message") or ""),
+                created_at=listed_at(post.get("created_time")),
+            )
+            for post in answer.get("data") or []
+            if isinstance(post, Mapping) and post.get("id")
+        ]
+        return pick(
+            part.text, candidates, since=since, reply_to=None, taken=taken, platform=self.name
+        )
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         """likes (all reactions), replies (comments) and shares of up to 50 posts; posts
@@ -175,6 +193,10 @@ class FacebookPage(GraphPlatform):
 
     def _remote(self, post_id: str, url: str | None = None) -> RemotePost:
         return RemotePost(remote_id=post_id, url=url or f"https://www.facebook.com/{post_id}")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def _engagement(raw: Mapping[str, Any]) -> dict[str, int]:

@@ -17,7 +17,8 @@
   call answers 426 ``NONEXISTENT_VERSION``, which becomes an :class:`~dissem.errors.AuthError`
   naming ``DISSEM_LINKEDIN_VERSION`` (the channel pauses: every post would fail alike).
 - throttling: 429 without headers; see :func:`retry_at_after_429`.
-- lookup: the organization's recent posts (``q=author``) matched by commentary.
+- lookup: the organization's recent posts (``q=author``) matched by commentary and
+  creation time, never one recorded for another post.
 - metrics: ``organizationalEntityShareStatistics`` for shares and ugcPosts.
 - images (Images API): ``POST /rest/images?action=initializeUpload
   {initializeUploadRequest: {owner}}`` gives an image URN and an ``uploadUrl``; the bytes go
@@ -37,7 +38,7 @@ Credentials: ``access_token`` (scope ``w_organization_social``; metrics need
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -63,7 +64,7 @@ from dissem.platforms.base import (
 )
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
-from dissem.platforms.text_match import same_text
+from dissem.platforms.text_match import Candidate, listed_at, pick
 from dissem.redact import redact
 
 __all__ = ["LinkedInOrganization", "post_url", "retry_at_after_429"]
@@ -238,23 +239,38 @@ class LinkedInOrganization(Platform):
             return {"Authorization": f"Bearer {self.credentials.get('access_token', '')}"}
         return {}
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
         """The organization's post created at or after ``since`` whose commentary equals
-        ``part.text`` (up to whitespace); None when there is none."""
+        ``part.text`` (up to whitespace) and that is not in ``taken``; None when there is
+        none (see :func:`dissem.platforms.text_match.pick`). Organization posts reply to
+        nothing (publish ignores ``reply_to``), so the place is the organization and the
+        time."""
         response = self._call(
             "GET",
             "/rest/posts",
             params={"author": self.channel.account, "q": "author", "count": LOOKUP_PAGE_SIZE},
             extra_headers={"X-RestLi-Method": "FINDER"},
         )
-        since_ms = since.timestamp() * 1000
-        for post in _json(response).get("elements") or []:
-            if not isinstance(post, Mapping):
-                continue
-            created = post.get("publishedAt") or post.get("createdAt") or 0
-            if created >= since_ms and same_text(str(post.get("commentary", "")), part.text):
-                return RemotePost(remote_id=str(post["id"]), url=post_url(str(post["id"])))
-        return None
+        candidates = [
+            Candidate(
+                post=RemotePost(remote_id=str(post["id"]), url=post_url(str(post["id"]))),
+                text=str(post.get("commentary") or ""),
+                created_at=listed_at(post.get("publishedAt") or post.get("createdAt")),
+            )
+            for post in _json(response).get("elements") or []
+            if isinstance(post, Mapping) and post.get("id")
+        ]
+        return pick(
+            part.text, candidates, since=since, reply_to=None, taken=taken, platform=self.name
+        )
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         """Lifetime statistics of up to 20 posts (share and ugcPost URNs); posts LinkedIn

@@ -4,7 +4,7 @@ Credentials: ``access_token`` (scopes ``read`` and ``write:statuses``). The chan
 ``api_base`` is the instance (``https://mastodon.social`` by default). The server keeps an
 ``Idempotency-Key`` for an hour, so the scheduler may re-send within that hour; past it,
 :meth:`MastodonPlatform.lookup` lists the account's statuses and matches the text (statuses
-come back as HTML, turned into text here before comparing).
+come back as HTML, turned into text here before comparing) and the place (``in_reply_to_id``).
 
 An image (``part.media``, scope ``write:media``) is uploaded first with ``POST /api/v2/media``
 (multipart ``file``, alt text as ``description``) and named in ``media_ids``. Mastodon
@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -58,7 +58,7 @@ from dissem.platforms.base import (
 )
 from dissem.platforms.http import PlatformSession, call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
-from dissem.platforms.text_match import comparable
+from dissem.platforms.text_match import Candidate, pick
 from dissem.settings import Settings
 
 _BREAK = re.compile(r"<br\s*/?>", re.I)
@@ -349,25 +349,51 @@ class MastodonPlatform(Platform):
             return None
         return media_id
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
-        """The account's newest status created since ``since`` whose text matches ``part``."""
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
+        """The account's status since ``since`` with ``part``'s text, replying to
+        ``reply_to`` (``in_reply_to_id``; nothing for a first part) and not in ``taken``
+        (see :func:`dissem.platforms.text_match.pick`).
+
+        The ``Idempotency-Key`` cannot be asked about (the server keeps it only to answer a
+        repeated POST), so text and place decide. Statuses are read newest first
+        (``GET /api/v1/accounts/:id/statuses``) down to ``since``, at most ``MAX_PAGES``
+        pages."""
         if self._account_id is None:
             self._account_id = str(self._call("GET", "/api/v1/accounts/verify_credentials")["id"])
-        wanted = comparable(part.text)
+        candidates: list[Candidate] = []
         max_id: str | None = None
         for _ in range(MAX_PAGES):
             params = {"limit": PAGE_SIZE, **({"max_id": max_id} if max_id else {})}
             page = self._call("GET", f"/api/v1/accounts/{self._account_id}/statuses", params=params)
+            older = False
             for status in page:
                 created = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
                 if created < since:
-                    return None
-                if comparable(html_to_text(status.get("content", ""))) == wanted:
-                    return RemotePost(remote_id=str(status["id"]), url=status.get("url"))
-            if len(page) < PAGE_SIZE:
-                return None
+                    older = True
+                    break
+                parent = status.get("in_reply_to_id")
+                candidates.append(
+                    Candidate(
+                        post=RemotePost(remote_id=str(status["id"]), url=status.get("url")),
+                        text=html_to_text(status.get("content", "")),
+                        created_at=created,
+                        parent=str(parent) if parent else None,
+                    )
+                )
+            if older or len(page) < PAGE_SIZE:
+                break
             max_id = str(page[-1]["id"])
-        return None
+        return pick(
+            part.text, candidates, since=since, reply_to=reply_to, taken=taken, platform=self.name
+        )
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         """Metrics of up to ``capabilities.metrics_batch`` statuses: one batch call where

@@ -24,7 +24,7 @@ and the shared HTTP helper never chains requests' exceptions, whose texts hold t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -157,7 +157,15 @@ class TelegramPlatform(Platform):
         message_id = str(response.json()["result"]["message_id"])
         return RemotePost(remote_id=message_id, url=self.message_url(message_id))
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
         """Always raises :class:`LookupUnsupported`: a bot cannot read a channel back."""
         raise LookupUnsupported(
             "telegram: a bot cannot read the channel's history; a person must check whether "

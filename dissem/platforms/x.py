@@ -11,8 +11,8 @@ tweepy hard-codes ``https://api.twitter.com`` and passes no timeout, so a transp
 mounted on the adapter's session adds the timeout to every call and, when ``api_base`` is
 not the real host (the sandbox), rewrites the host. X has no idempotency: a repeated text is
 answered 403 "duplicate content" without the existing id, and :meth:`XPlatform.lookup`
-matches the text among the account's recent posts. X builds the link card from the URL
-itself.
+matches the text and the place (what it replies to) among the account's recent posts. X
+builds the link card from the URL itself.
 
 An image (``part.media``) goes up first (:mod:`dissem.platforms.x_media`: the one-shot
 upload for a still image, the chunked one for a GIF, which the one-shot upload does not
@@ -42,7 +42,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -62,6 +62,11 @@ from dissem.settings import Settings
 
 REAL_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")
+#: the t.co link X appends to the text of a post with media
+_MEDIA_LINK_AT_END = re.compile(r"\s*https://t\.co/\w+\s*$")
+#: the three characters X escapes in echoed texts
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 #: X's ids are snowflakes: the bits above the 22nd count milliseconds since this instant
 #: (https://developer.x.com/en/docs/x-ids; twitter/snowflake, IdWorker.scala: twepoch)
 X_EPOCH_MS = 1288834974657
@@ -101,6 +106,43 @@ def comparable(text: str) -> str:
     """``text`` as X would echo it, for matching: URLs (X returns t.co links) and spacing
     removed, NFC-normalised."""
     return text_match.comparable(_URL.sub("<url>", unicodedata.normalize("NFC", text)))
+
+
+def sent_text(tweet: Mapping[str, Any]) -> str:
+    """The text a tweet was sent with, as far as X's echo of it shows.
+
+    X returns ``text`` with ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and ``&gt;``
+    (https://kbravh.dev/html-entities-twitter-api-v2; twitter-ruby #348 for v1.1) and, for
+    attached media, a ``https://t.co/...`` link appended at the end whose ``entities.urls``
+    entry carries a ``media_key`` (display ``pic.x.com/...``; example payloads,
+    https://developer.twitter.com/en/docs/twitter-api/data-dictionary/example-payloads).
+    Both are undone: media links removed (the last t.co link when the tweet has
+    ``attachments.media_keys`` but no entities), the three entities unescaped.
+    """
+    text = str(tweet.get("text") or "")
+    entities = tweet.get("entities")
+    urls = entities.get("urls") if isinstance(entities, Mapping) else None
+    media_links = {
+        str(u["url"])
+        for u in (urls if isinstance(urls, list) else [])
+        if isinstance(u, Mapping) and u.get("url") and u.get("media_key")
+    }
+    attachments = tweet.get("attachments")
+    if media_links:
+        for link in media_links:
+            text = re.sub(r"\s*" + re.escape(link), "", text)
+    elif isinstance(attachments, Mapping) and attachments.get("media_keys"):
+        text = _MEDIA_LINK_AT_END.sub("", text)
+    return _ESCAPED.sub(lambda m: _UNESCAPED[m.group(1)], text)
+
+
+def _replied_to(tweet: Mapping[str, Any]) -> str | None:
+    """The id of the tweet this one replies to (``referenced_tweets`` of type
+    ``replied_to``), None when it replies to nothing."""
+    for ref in tweet.get("referenced_tweets") or []:
+        if isinstance(ref, Mapping) and ref.get("type") == "replied_to" and ref.get("id"):
+            return str(ref["id"])
+    return None
 
 
 class XPlatform(Platform):
@@ -215,21 +257,48 @@ class XPlatform(Platform):
             return {"auth": handler.apply_auth()}
         return {"headers": {"Authorization": f"Bearer {self._bearer()}"}}
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
-        """The account's most recent post since ``since`` whose text matches ``part``."""
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
+        """The account's post since ``since`` with ``part``'s text, replying to ``reply_to``
+        (or to nothing) and not in ``taken`` (see :func:`dissem.platforms.text_match.pick`).
+
+        X has no idempotency key, so text and place are all there is: the parent is the
+        ``replied_to`` entry of ``referenced_tweets`` (X API v2 data dictionary,
+        https://docs.x.com/x-api/fundamentals/data-dictionary), and the echoed text is
+        undone by :func:`sent_text` before comparing."""
         result = self._call(
             "get_users_tweets",
             self._me(),
             max_results=100,
             start_time=since,
-            tweet_fields=["created_at"],
+            tweet_fields=["created_at", "referenced_tweets", "attachments", "entities"],
             user_auth=self.user_auth,
         )
-        wanted = comparable(part.text)
-        for tweet in result.get("data") or []:  # newest first
-            if comparable(tweet["text"]) == wanted:
-                return self._remote(str(tweet["id"]))
-        return None
+        candidates = [
+            text_match.Candidate(
+                post=self._remote(str(tweet["id"])),
+                text=comparable(sent_text(tweet)),
+                created_at=text_match.listed_at(tweet.get("created_at")),
+                parent=_replied_to(tweet),
+            )
+            for tweet in result.get("data") or []
+            if isinstance(tweet, Mapping) and tweet.get("id")
+        ]
+        return text_match.pick(
+            comparable(part.text),
+            candidates,
+            since=since,
+            reply_to=reply_to,
+            taken=taken,
+            platform=self.name,
+        )
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         """Public metrics of up to 100 posts, and the non-public ones (impressions, link

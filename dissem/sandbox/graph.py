@@ -221,22 +221,15 @@ class ContainerStandIn(GraphStandIn, ABC):
         """The answer to publishing a container that is not FINISHED."""
         if status == "IN_PROGRESS":
             return Reject(
-                self.graph_error(  # as the IG error-codes reference has it
-                    "Media ID is not available",
-                    code=9007,
-                    subcode=2207027,
-                    type_="OAuthException",
-                    is_transient=False,
-                    error_user_title="Media not ready for publishing",
-                    error_user_msg=(
-                        "The media is not ready for publishing, please wait for a moment"
-                    ),
+                self.graph_error(
+                    "Media ID is not available", code=9007, subcode=2207027, type_="OAuthException"
                 )
             )
         return self.invalid(f"The media container {creation_id} cannot be published: {status}")
 
     def list_media(self, req: Request, *, replies: bool | None = None) -> Response:
-        """The account's media, newest first, optionally ``since`` (unix seconds)."""
+        """The account's media, newest first, optionally ``since`` (unix seconds); only the
+        ``fields`` asked for when the request names some."""
         self.token(req)
         since = req.arg("since")
         limit = min(int(req.arg("limit") or 25), 100)
@@ -246,7 +239,11 @@ class ContainerStandIn(GraphStandIn, ABC):
             if (since is None or p.created_at.timestamp() >= float(since))
             and (replies is None or bool(p.reply_to) == replies)
         ]
-        return json_response({"data": [self.media_json(p) for p in posts[:limit]]})
+        fields = {f for f in (req.arg("fields") or "").split(",") if f}
+        data = [self.media_json(p) for p in posts[:limit]]
+        if fields:  # Graph answers the fields asked for (``id`` always)
+            data = [{k: v for k, v in d.items() if k in fields or k == "id"} for d in data]
+        return json_response({"data": data})
 
     def media_json(self, post: PostRecord) -> dict[str, Any]:
         return {

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from dissem.compose import counting
 from dissem.sandbox.core import Reject, Request, Response, json_response, route
 from dissem.sandbox.graph import ContainerStandIn, V
+from dissem.sandbox.state import PostRecord
 
 __all__ = ["MAX_LINKS", "ThreadsStandIn"]
 
@@ -65,6 +66,22 @@ class ThreadsStandIn(ContainerStandIn):
 
     def permalink(self, account: str, media_id: str) -> str:
         return f"{self.env.platform_url(self.name)}/@{account}/post/{media_id}"
+
+    def media_json(self, post: PostRecord) -> dict[str, Any]:
+        """A reply also names its parent and the top of its thread, ``replied_to`` and
+        ``root_post`` (``{"id"}`` each), and says ``is_reply``, as Threads' reply listings
+        do (https://developers.facebook.com/docs/threads/retrieve-and-manage-replies)."""
+        item = {**super().media_json(post), "is_reply": bool(post.reply_to)}
+        if post.reply_to:
+            root = post
+            while root.reply_to:
+                parent = self.env.state.get_post(self.name, root.reply_to)
+                if parent is None:
+                    break
+                root = parent
+            item["replied_to"] = {"id": post.reply_to}
+            item["root_post"] = {"id": root.remote_id}
+        return item
 
     def processed(self, container: dict[str, Any]) -> bool:
         return True  # text containers are processed too

@@ -3,9 +3,13 @@ the media endpoints of :mod:`dissem.sandbox.x_media`.
 
 Accepts OAuth 1.0a (``Authorization: OAuth`` with non-empty ``oauth_consumer_key`` and
 ``oauth_token``; signatures are not checked) or an OAuth 2.0 user token (``Bearer``); the
-access token decides the account. Enforces the weighted 280 limit, answers 403 "duplicate
-content" when an account repeats a text, returns URLs rewritten to ``t.co`` like X does, and
-throttles with 429 and ``x-rate-limit-reset`` (epoch seconds).
+access token decides the account. Enforces the weighted 280 limit, answers 403 "You are not
+allowed to create a Tweet with duplicate content." when an account repeats a text, echoes
+texts as X does (URLs rewritten to ``t.co``, ``&<>`` HTML-escaped, a ``t.co`` link appended
+for attached media: :func:`echoed`), answers the ``tweet.fields`` ``created_at``,
+``author_id``, ``referenced_tweets`` (``replied_to``), ``in_reply_to_user_id``,
+``attachments`` and ``entities.urls``, and throttles with 429 and ``x-rate-limit-reset``
+(epoch seconds).
 
 The 24-hour posting caps: with ``user_24h_limit`` (posts per account) or ``app_24h_limit``
 (posts of all accounts) set in the X state bucket, ``POST /2/tweets`` answers with
@@ -59,9 +63,64 @@ _PROBLEMS = "https://api.twitter.com/2/problems/"
 
 def tco(text: str) -> str:
     """``text`` with every URL replaced by a ``t.co`` link, as X returns tweet texts."""
-    return _URL.sub(
-        lambda m: "https://t.co/" + hashlib.sha1(m.group().encode()).hexdigest()[:10], text
-    )
+    return _URL.sub(lambda m: _tco_link(m.group()), text)
+
+
+def _tco_link(url: str) -> str:
+    return "https://t.co/" + hashlib.sha1(url.encode()).hexdigest()[:10]
+
+
+def echoed(post: PostRecord) -> tuple[str, list[dict[str, Any]]]:
+    """A tweet's ``text`` as X answers it, and its ``entities.urls``.
+
+    X wraps every URL in a ``t.co`` link, escapes ``&``, ``<`` and ``>`` as HTML entities
+    (https://kbravh.dev/html-entities-twitter-api-v2;
+    https://twittercommunity.com/t/tweet-text-html-encoding-clarity/68810) and, when media
+    is attached, appends one more ``t.co`` link whose entity carries the ``media_key`` and
+    shows as ``pic.x.com/...`` (X API v2 example payloads,
+    https://developer.twitter.com/en/docs/twitter-api/data-dictionary/example-payloads).
+    """
+    urls: list[dict[str, Any]] = []
+    pieces: list[str] = []
+    last = 0
+    for m in _URL.finditer(post.text):
+        pieces.append(_escape(post.text[last : m.start()]))
+        link = _tco_link(m.group())
+        start = sum(len(p) for p in pieces)
+        pieces.append(link)
+        urls.append(
+            {
+                "start": start,
+                "end": start + len(link),
+                "url": link,
+                "expanded_url": m.group(),
+                "display_url": m.group().split("://", 1)[-1][:26],
+            }
+        )
+        last = m.end()
+    pieces.append(_escape(post.text[last:]))
+    text = "".join(pieces)
+    if post.media:
+        link = _tco_link(f"media:{post.remote_id}")
+        text = f"{text} {link}" if text else link
+        username = post.extra.get("username", "i")
+        for media_id in post.media:
+            urls.append(
+                {
+                    "start": len(text) - len(link),
+                    "end": len(text),
+                    "url": link,
+                    "expanded_url": f"https://x.com/{username}/status/{post.remote_id}/photo/1",
+                    "display_url": "pic.x.com/" + link.rsplit("/", 1)[-1],
+                    "media_key": f"3_{media_id}",
+                }
+            )
+    return text, urls
+
+
+def _escape(text: str) -> str:
+    """X's escaping of a tweet's text: ``&``, ``<`` and ``>`` only (quotes stay)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class XStandIn(XMediaRoutes):
@@ -147,7 +206,9 @@ class XStandIn(XMediaRoutes):
                     images=self.image_entries(media),
                 )
             )
-        data = {"id": tweet_id, "text": tco(text), "edit_history_tweet_ids": [tweet_id]}
+        created = self.env.state.get_post(self.name, tweet_id)
+        echo = echoed(created)[0] if created is not None else tco(text)
+        data = {"id": tweet_id, "text": echo, "edit_history_tweet_ids": [tweet_id]}
         caps = {k: (limit, left - 1, reset) for k, (limit, left, reset) in caps.items()}
         return json_response({"data": data}, 201, _cap_headers(caps))
 
@@ -256,13 +317,26 @@ class XStandIn(XMediaRoutes):
 
     def _tweet(self, post: PostRecord, req: Request, *, mine: bool) -> dict[str, Any]:
         fields = set((req.arg("tweet.fields") or "").split(","))
+        text, urls = echoed(post)
         tweet: dict[str, Any] = {
             "id": post.remote_id,
-            "text": tco(post.text),
+            "text": text,
             "edit_history_tweet_ids": [post.remote_id],
         }
         if "created_at" in fields:
             tweet["created_at"] = post.created_at.isoformat().replace("+00:00", "Z")
+        if "author_id" in fields:
+            tweet["author_id"] = post.account
+        if post.reply_to and "referenced_tweets" in fields:
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": post.reply_to}]
+        if post.reply_to and "in_reply_to_user_id" in fields:
+            parent = self.env.state.get_post(self.name, post.reply_to)
+            if parent is not None:
+                tweet["in_reply_to_user_id"] = parent.account
+        if post.media and "attachments" in fields:
+            tweet["attachments"] = {"media_keys": [f"3_{m}" for m in post.media]}
+        if urls and "entities" in fields:
+            tweet["entities"] = {"urls": urls}
         counts = engagement(post.remote_id, post.created_at, req.now)
         if "public_metrics" in fields:
             tweet["public_metrics"] = {

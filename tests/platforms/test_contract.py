@@ -3,7 +3,9 @@ against the in-process sandbox (specs in conftest.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +21,13 @@ from dissem.errors import (
     RateLimited,
     TransientError,
 )
-from dissem.platforms.base import METRIC_NAMES, LookupUnsupported, MemoryContext, Platform
+from dissem.platforms.base import (
+    METRIC_NAMES,
+    LookupAmbiguous,
+    LookupUnsupported,
+    MemoryContext,
+    Platform,
+)
 from dissem.platforms.registry import available_platforms, get_platform
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.settings import Settings
@@ -215,3 +223,112 @@ def test_no_secret_in_errors_or_logs(
     for secret in spec.credentials.values():
         for text in texts:
             assert secret not in text
+
+
+# --- a lookup proves the post is this post: text AND place, never another post's ---------
+
+#: the platforms whose lookup matches the text (and place) among the account's posts;
+#: Bluesky proves a post by its rkey, Telegram cannot be asked
+TEXT_MATCHING = {"x", "mastodon", "facebook", "linkedin", "instagram", "threads"}
+#: where a remembered container proves the post went out: not finding it is for review
+CONTAINERS = {"instagram", "threads"}
+
+
+@pytest.fixture
+def text_platform(platform: str) -> str:
+    if platform not in TEXT_MATCHING:
+        pytest.skip(f"{platform} does not match posts by their text")
+    return platform
+
+
+def absent(platform: str, look: Callable[[], object]) -> None:
+    """``look()`` takes no post: None, or for a published container LookupAmbiguous (it
+    went out, but nothing there is provably it)."""
+    if platform in CONTAINERS:
+        with pytest.raises(LookupAmbiguous):
+            look()
+    else:
+        assert look() is None
+
+
+def twin(sandbox: RunningSandbox, platform: str, remote_id: str) -> str:
+    """Adds to the platform a second post with the same text, account and parent, a second
+    later (as if a person had posted it again); returns its id."""
+    original = sandbox.state.get_post(platform, remote_id)
+    assert original is not None
+    head, digits = re.fullmatch(r"(.*?)(\d+)", remote_id).groups()  # type: ignore[union-attr]
+    number = int(digits)
+    while sandbox.state.get_post(platform, f"{head}{number}") is not None:
+        number += 1
+    copy = dataclasses.replace(
+        original, remote_id=f"{head}{number}", created_at=original.created_at + timedelta(1 / 86400)
+    )
+    sandbox.state.add_post(copy)
+    return copy.remote_id
+
+
+def test_a_post_with_the_text_at_another_place_is_not_taken(
+    adapter: Platform, spec: Any, text_platform: str, unique: Callable[[str], str]
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    root_a = adapter.publish(spec.part(unique("root a"), 1, 2), ctx())
+    text, context = unique("A paragraph two releases share"), ctx()
+    if adapter.capabilities.threads:
+        root_b = adapter.publish(spec.part(unique("root b"), 1, 2), ctx())
+        second = spec.part(text, 2, 2)
+        posted = adapter.publish(second, context, reply_to=root_a, root=root_a)
+        absent(text_platform, lambda: adapter.lookup(second, context, since=since, reply_to=root_b))
+        found = adapter.lookup(second, context, since=since, reply_to=root_a)
+        assert found is not None and found.remote_id == posted.remote_id
+    else:  # posts reply to nothing here (publish ignores reply_to): the place is the time
+        single = spec.part(text)
+        posted = adapter.publish(single, context)
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        absent(text_platform, lambda: adapter.lookup(single, context, since=later))
+        found = adapter.lookup(single, context, since=since, reply_to=root_a)
+        assert found is not None and found.remote_id == posted.remote_id
+
+
+def test_a_first_part_is_not_a_reply_with_its_text(
+    adapter: Platform, spec: Any, text_platform: str, unique: Callable[[str], str]
+) -> None:
+    if not adapter.capabilities.threads:
+        pytest.skip(f"{spec.platform} has no threads")
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    root = adapter.publish(spec.part(unique("root"), 1, 2), ctx())
+    text, context = unique("Shared words"), ctx()
+    adapter.publish(spec.part(text, 2, 2), context, reply_to=root, root=root)
+    absent(text_platform, lambda: adapter.lookup(spec.part(text), context, since=since))
+
+
+def test_a_post_recorded_for_another_post_is_not_taken(
+    adapter: Platform, spec: Any, text_platform: str, unique: Callable[[str], str]
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    part, context = spec.part(unique("Recorded for release one")), ctx()
+    posted = adapter.publish(part, context)
+    found = adapter.lookup(part, context, since=since, taken={"someone-else"})
+    assert found is not None and found.remote_id == posted.remote_id
+    absent(
+        text_platform,
+        lambda: adapter.lookup(part, context, since=since, taken={posted.remote_id}),
+    )
+
+
+def test_two_posts_that_fit_are_for_review(
+    adapter: Platform,
+    spec: Any,
+    text_platform: str,
+    sandbox: RunningSandbox,
+    unique: Callable[[str], str],
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    part, context = spec.part(unique("Posted twice")), ctx()
+    posted = adapter.publish(part, context)
+    other = twin(sandbox, text_platform, posted.remote_id)
+    with pytest.raises(LookupAmbiguous) as caught:
+        adapter.lookup(part, context, since=since)
+    assert posted.remote_id in str(caught.value) and other in str(caught.value)
+    # the other one recorded for another post: this one is proven again
+    found = adapter.lookup(part, context, since=since, taken={other})
+    assert found is not None and found.remote_id == posted.remote_id

@@ -101,7 +101,7 @@ def test_a_reply_is_found_among_replies(
     sandbox.faults.force("threads", Fault.DROP)
     with pytest.raises(OutcomeUnknown):
         th.publish(second, context, reply_to=root, root=root)
-    found = th.lookup(second, context, since=since)
+    found = th.lookup(second, context, since=since, reply_to=root)
     assert found is not None
     record = sandbox.state.get_post("threads", found.remote_id)
     assert record is not None and record.reply_to == root.remote_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -248,6 +248,8 @@ class FakeWorld:
     plans: dict[str, list[Step]] = field(default_factory=dict)  # text -> next steps
     lookup_error: BaseException | None = None
     lookups: list[tuple[str, datetime]] = field(default_factory=list)
+    #: per lookup, the place it was asked to prove: (reply_to, taken)
+    places: list[tuple[RemotePost | None, frozenset[str]]] = field(default_factory=list)
     unsupported: set[str] = field(default_factory=set)  # platforms that cannot look up
     on_publish: Callable[[PublishContext], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -307,14 +309,24 @@ class FakeAdapter(Platform):
             raise OutcomeUnknown("connection dropped after the request was sent")
         return remote
 
-    def lookup(self, part: Part, ctx: PublishContext, *, since: datetime) -> RemotePost | None:
+    def lookup(
+        self,
+        part: Part,
+        ctx: PublishContext,
+        *,
+        since: datetime,
+        reply_to: RemotePost | None = None,
+        taken: Collection[str] = frozenset(),
+    ) -> RemotePost | None:
         w = self.world
         w.lookups.append((ctx.idempotency_key, since))
+        w.places.append((reply_to, frozenset(taken)))
         if self.channel.platform in w.unsupported:
             raise LookupUnsupported(f"{self.channel.platform} cannot be asked")
         if w.lookup_error is not None:
             raise w.lookup_error
-        return w.posts.get(ctx.idempotency_key)
+        found = w.posts.get(ctx.idempotency_key)
+        return None if found is not None and found.remote_id in taken else found
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
         return {}
