@@ -221,8 +221,16 @@ class ContainerStandIn(GraphStandIn, ABC):
         """The answer to publishing a container that is not FINISHED."""
         if status == "IN_PROGRESS":
             return Reject(
-                self.graph_error(
-                    "Media ID is not available", code=9007, subcode=2207027, type_="OAuthException"
+                self.graph_error(  # as the IG error-codes reference has it
+                    "Media ID is not available",
+                    code=9007,
+                    subcode=2207027,
+                    type_="OAuthException",
+                    is_transient=False,
+                    error_user_title="Media not ready for publishing",
+                    error_user_msg=(
+                        "The media is not ready for publishing, please wait for a moment"
+                    ),
                 )
             )
         return self.invalid(f"The media container {creation_id} cannot be published: {status}")
