@@ -51,6 +51,8 @@ from dissem.sandbox.x_media import XMediaRoutes
 _URL = re.compile(r"https?://\S+")
 _OAUTH_PAIR = re.compile(r'(\w+)="([^"]*)"')
 _TWITTER_EPOCH_MS = 1288834974657
+#: X's 403 for a repeated text, body {"detail", "type": "about:blank", "title": "Forbidden",
+#: "status": 403}, naming no post (akrherz/iembot#163; plhery/node-twitter-api-v2#469)
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 #: the windows of X's caps on posting
 WINDOW_15_MIN = timedelta(minutes=15)
