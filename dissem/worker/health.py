@@ -7,10 +7,10 @@ every worker reports the shared queue); publish latency and lateness are this wo
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -19,10 +19,17 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dissem.bounded_http import BoundedHandler, BoundedServer, Limits
 from dissem.store.models import ChannelRow, Post, PostState
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 LATENESS_WINDOW = timedelta(hours=1)
+#: ``/healthz`` statuses answered 200; any other is 503
+HEALTHY = frozenset({"ok", "stopping"})
+#: scrapes and probes need no body and few connections
+LIMITS = Limits(max_body=64 * 1024, max_connections=16, header_timeout=5.0)
 
 
 class WorkerMetrics:
@@ -89,7 +96,9 @@ class _QueueCollector(Collector):
 
 
 class HealthServer:
-    """A small HTTP server on its own thread; ``status()`` feeds ``/healthz``."""
+    """A small HTTP server on its own thread; ``status()`` feeds ``/healthz``, which answers
+    503 unless its ``status`` is ``ok`` or ``stopping``. Bounded by :data:`LIMITS` (no body
+    is needed: one over 64 KiB is refused 413)."""
 
     def __init__(
         self,
@@ -100,19 +109,22 @@ class HealthServer:
     ) -> None:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else ~40 ms per keep-alive request
-
+        class Handler(BoundedHandler):
             def do_GET(self) -> None:
+                self.read_body()  # none is expected; one within the limit is skipped
                 code = 200
                 if self.path == "/healthz":
                     status = outer.status()
                     body = json.dumps(status, default=str).encode()
                     ctype = "application/json"
-                    code = 503 if status.get("status") == "stale" else 200
+                    code = 200 if status.get("status") in HEALTHY else 503
                 elif self.path == "/metrics":
-                    body = generate_latest(outer.metrics.registry)
+                    try:
+                        body = generate_latest(outer.metrics.registry)
+                    except Exception as exc:  # the queue gauges read the database
+                        log.warning("/metrics: cannot read the queue (%s)", type(exc).__name__)
+                        self.send_error(503, "the database cannot be read")
+                        return
                     ctype = "text/plain; version=0.0.4"
                 else:
                     self.send_error(404)
@@ -123,13 +135,9 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
         self.metrics = metrics
         self.status = status
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = BoundedServer((host, port), Handler, LIMITS, name="health")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
