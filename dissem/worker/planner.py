@@ -18,6 +18,16 @@ Rules (the post lifecycle in DESIGN.md):
   (re-planning or editing a re-share keeps that bound).
 
 Compose failures are reported per release and never stop the others.
+
+Composing runs outside any transaction
+--------------------------------------
+A composition renders a template, which may take long (a slow or hostile one). Holding the
+write transaction meanwhile would hold SQLite's write lock (or PostgreSQL's row locks)
+and stop dispatch, reconcile and every other writer. So :func:`plan_posts` never composes:
+it takes the compositions from a :class:`Compositions` made beforehand and notes each one it
+lacks. :func:`dissem.worker.sync.sync` runs the pass, and when compositions were lacking,
+rolls it back, composes them with no transaction open and runs the pass again; nothing but
+the database decides what is composed, so the second pass normally finds all it needs.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from dissem.compose import compose
+from dissem.compose import Composition, compose
 from dissem.config.models import Channel, LoadedConfig, Release
 from dissem.planning import PlanRequest, next_evergreen, plan_many
 from dissem.settings import Settings
@@ -76,6 +86,48 @@ class PlanChanges:
         )
 
 
+class Compositions:
+    """The compositions of one sync, keyed by release and channel, made outside any
+    transaction (:meth:`make`) and read by the planning pass (:meth:`get`).
+
+    ``composing`` gives the channel a release is composed for: its server's limits filled in
+    where the config leaves them unset (see :func:`dissem.worker.sync.sync`); by default the
+    channel as configured. A composition that raised keeps its error: the pass reports it
+    for that release as if it had composed then.
+    """
+
+    def __init__(
+        self, now: datetime, composing: Callable[[Channel], Channel] | None = None
+    ) -> None:
+        self.now = now
+        self.composing = composing or (lambda channel: channel)
+        self._made: dict[tuple[str, str], Composition | Exception] = {}
+        #: what the last pass asked for and did not find: (release, channel)
+        self.missing: dict[tuple[str, str], tuple[Release, Channel]] = {}
+
+    def get(self, rel: Release, channel: Channel) -> Composition | None:
+        """The composition of ``rel`` for ``channel``; None (noted in :attr:`missing`) when
+        it has not been made yet. Raises the error composing raised."""
+        found = self._made.get((rel.id, channel.name))
+        if found is None:
+            self.missing[(rel.id, channel.name)] = (rel, channel)
+            return None
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def make(self) -> int:
+        """Composes what the last pass missed; call it with no transaction open. Returns
+        how many were made."""
+        todo, self.missing = self.missing, {}
+        for key, (rel, channel) in todo.items():
+            try:
+                self._made[key] = compose(rel, self.composing(channel), self.now)
+            except Exception as exc:  # reported by the pass, for this release only
+                self._made[key] = exc
+        return len(todo)
+
+
 def plan_posts(
     session: Session,
     config: LoadedConfig,
@@ -84,17 +136,16 @@ def plan_posts(
     *,
     releases: set[str] | None = None,
     channels_changed: set[str] | None = None,
-    composing: Callable[[Channel], Channel] | None = None,
+    compositions: Compositions,
 ) -> PlanChanges:
     """Brings posts in line with ``config`` for ``releases`` (all when None).
 
-    ``composing`` gives the channel a release is composed for: its server's limits filled in
-    where the config leaves them unset (see :func:`dissem.worker.sync.sync`); by default the
-    channel as configured. It must not do I/O: the pass runs in one transaction.
+    Composes nothing (see the module doc): a post whose composition is not in
+    ``compositions`` is not made, and ``compositions.missing`` names it; the caller rolls
+    the pass back, calls :meth:`Compositions.make` outside the transaction and runs it
+    again.
     """
-    run = _Pass(session, config, settings, now, _taken_by_channel(session))
-    if composing is not None:
-        run.composing = composing
+    run = _Pass(session, config, settings, now, _taken_by_channel(session), compositions)
     rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
     chan_rows = set(session.scalars(select(ChannelRow.name)))
     for loaded in config.releases:
@@ -130,9 +181,8 @@ class _Pass:
     settings: Settings
     now: datetime
     taken: dict[str, list[datetime]]
+    compositions: Compositions
     out: PlanChanges = field(default_factory=PlanChanges)
-    #: the channel as composing sees it (see :func:`plan_posts`)
-    composing: Callable[[Channel], Channel] = field(default=lambda channel: channel)
 
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
@@ -173,7 +223,9 @@ class _Pass:
         self, rel: Release, row: ReleaseRow, channel: Channel, seq: int, earliest: datetime | None
     ) -> None:
         now = self.now
-        comp = compose(rel, self.composing(channel), now)
+        comp = self.compositions.get(rel, channel)
+        if comp is None:  # made outside the transaction, then the pass runs again
+            return
         due = None if comp.skipped else self.plan_one(rel, channel, seq, earliest)
         if comp.skipped:
             state, reason = PostState.SKIPPED, comp.skipped

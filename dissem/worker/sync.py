@@ -1,5 +1,10 @@
 """``dissem sync`` and the daemon's sync job: load the config folder, mirror it into the
-database, and bring the posts in line (compose and plan), all in one transaction."""
+database, and bring the posts in line (compose and plan).
+
+The database work is one short transaction; composing happens outside it (a template may
+be slow, and the write lock stops every other writer): a pass that lacks compositions is
+rolled back, they are made with no transaction open, and the pass runs again (see
+:mod:`dissem.worker.planner`)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from dissem.errors import ConfigProblem
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.worker.planner import (
+    Compositions,
     PlanChanges,
     expire_posts,
     open_release_ids,
@@ -74,28 +80,54 @@ def sync(
             for name, channel in config.channels.items()
             if channel.enabled
         }
-    with transaction(session_factory) as session:
-        changes = record_config(session, config, now)
-        touched = set(changes.releases_added) | set(changes.releases_changed)
-        touched |= set(changes.releases_deleted)
-        touched |= stale_release_ids(session)
-        touched |= {lr.release.id for lr in config.releases if lr.release.priority == "evergreen"}
-        if changes.channels_removed:  # their open posts are cancelled
-            touched |= open_release_ids(session, set(changes.channels_removed))
-        changed_channels = set(changes.channels_changed) | set(changes.channels_added)
-        if changed_channels:
-            touched |= {
-                lr.release.id
-                for lr in config.releases
-                if changed_channels & set(config.targets_of(lr.release))
-            }
-        plan = plan_posts(
-            session,
-            config,
-            settings,
-            now,
-            releases=touched,
-            channels_changed=set(changes.channels_changed),
-            composing=lambda channel: composing.get(channel.name, channel),
-        )
-    return SyncResult(config=config, changes=changes, plan=plan)
+    compositions = Compositions(now, lambda channel: composing.get(channel.name, channel))
+    while True:
+        try:
+            with transaction(session_factory) as session:
+                changes, plan = _record_and_plan(session, config, settings, now, compositions)
+                if compositions.missing:
+                    raise _Compose
+        except _Compose:
+            # The pass was rolled back: no transaction is open while composing. Each round
+            # makes at least one new composition, so this ends (normally after one round).
+            compositions.make()
+            continue
+        return SyncResult(config=config, changes=changes, plan=plan)
+
+
+class _Compose(Exception):
+    """Rolls back a planning pass that lacked compositions (see :func:`sync`)."""
+
+
+def _record_and_plan(
+    session: Session,
+    config: LoadedConfig,
+    settings: Settings,
+    now: datetime,
+    compositions: Compositions,
+) -> tuple[RecordChanges, PlanChanges]:
+    """One pass in one transaction: the config recorded, the releases it touched planned."""
+    changes = record_config(session, config, now)
+    touched = set(changes.releases_added) | set(changes.releases_changed)
+    touched |= set(changes.releases_deleted)
+    touched |= stale_release_ids(session)
+    touched |= {lr.release.id for lr in config.releases if lr.release.priority == "evergreen"}
+    if changes.channels_removed:  # their open posts are cancelled
+        touched |= open_release_ids(session, set(changes.channels_removed))
+    changed_channels = set(changes.channels_changed) | set(changes.channels_added)
+    if changed_channels:
+        touched |= {
+            lr.release.id
+            for lr in config.releases
+            if changed_channels & set(config.targets_of(lr.release))
+        }
+    plan = plan_posts(
+        session,
+        config,
+        settings,
+        now,
+        releases=touched,
+        channels_changed=set(changes.channels_changed),
+        compositions=compositions,
+    )
+    return changes, plan
