@@ -27,9 +27,11 @@ text limits where the channel sets no ``max_length`` / ``url_length``
 Metrics: ``GET /api/v1/statuses?id[]=...`` reads up to :data:`STATUSES_BATCH` statuses in one
 call on Mastodon 4.3 and later ("4.3.0 - added",
 https://docs.joinmastodon.org/methods/statuses/#index; more ids than
-``DEFAULT_STATUSES_LIMIT`` (20) is a 422). An older server (its instance ``version``) is read
-one ``GET /api/v1/statuses/:id`` at a time, and so is one that answers the batch call 404,
-405, 410 or 501 (no such route: Rails' 404 page), which the adapter then remembers.
+``DEFAULT_STATUSES_LIMIT`` (20) is a 422). A server whose instance states an older
+``version`` is read one ``GET /api/v1/statuses/:id`` at a time, and so is one that answers the
+batch call 404, 405, 410 or 501 (no such route: Rails' 404 page), which the adapter then
+remembers. Metrics read the instance strictly: a server in trouble (5xx, timeout, 429) fails
+the metrics call as any read would, instead of being taken for one without limits.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import requests
 
 from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
-from dissem.errors import ContentRejected, PlatformError
+from dissem.errors import ContentRejected, PlatformError, RateLimited, TransientError
 from dissem.platforms.base import (
     Capabilities,
     MetricSample,
@@ -149,9 +151,13 @@ class ServerLimitsCache:
         self._kept: dict[str, tuple[datetime, ServerLimits]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, read: Callable[[], ServerLimits]) -> ServerLimits:
+    def get(
+        self, key: str, read: Callable[[], ServerLimits], *, strict: bool = False
+    ) -> ServerLimits:
         """The limits kept for ``key``, or ``read()``'s (then kept). ``read`` failing with a
-        :class:`PlatformError` (or an answer that is not JSON) gives the defaults."""
+        :class:`PlatformError` (or an answer that is not JSON) gives the defaults; with
+        ``strict``, a :class:`TransientError` or :class:`RateLimited` (the server in
+        trouble, not without limits) is raised instead, and nothing is kept."""
         now = self.clock()
         with self._lock:
             kept = self._kept.get(key)
@@ -160,6 +166,8 @@ class ServerLimitsCache:
         try:
             limits, until = read(), now + self.ttl
         except (PlatformError, ValueError) as exc:
+            if strict and isinstance(exc, TransientError | RateLimited):
+                raise
             log.warning(
                 "mastodon: cannot read the server's limits for %s (%s); using the defaults for %s",
                 key,
@@ -195,8 +203,10 @@ def server_limits(
     *,
     session: requests.Session | None = None,
     cache: ServerLimitsCache = SERVER_LIMITS,
+    strict: bool = False,
 ) -> ServerLimits:
-    """The limits ``channel``'s server states (cached; the defaults when it cannot be read)."""
+    """The limits ``channel``'s server states (cached; the defaults when it cannot be read,
+    but see ``strict`` in :meth:`ServerLimitsCache.get`)."""
     api_base = api_base_for(channel, settings, "mastodon", MastodonPlatform.default_api_base)
 
     def read() -> ServerLimits:
@@ -205,7 +215,7 @@ def server_limits(
         with PlatformSession() as own:
             return read_server_limits(api_base, session=own, timeout=settings.http_timeout)
 
-    return cache.get(f"{channel.name} {api_base}", read)
+    return cache.get(f"{channel.name} {api_base}", read, strict=strict)
 
 
 def apply_server_limits(channel: Channel, limits: ServerLimits) -> Channel:
@@ -257,9 +267,9 @@ class MastodonPlatform(Platform):
     #: whether the server serves GET /api/v1/statuses?id[]= (None: not known yet)
     _batch_statuses: bool | None = None
 
-    def server_limits(self) -> ServerLimits:
+    def server_limits(self, *, strict: bool = False) -> ServerLimits:
         """This channel's server's limits (shared cache; the defaults when unreadable)."""
-        return server_limits(self.channel, self.settings, session=self.session)
+        return server_limits(self.channel, self.settings, session=self.session, strict=strict)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials['access_token']}"}
@@ -423,11 +433,12 @@ class MastodonPlatform(Platform):
 
     def _may_batch(self) -> bool:
         """False once the server showed it has no batch read, or states a version before
-        4.3; True otherwise (an unknown version is tried once)."""
-        if self._batch_statuses is None:
-            by_version = self.server_limits().batch_statuses()
-            if by_version is False:
-                self._batch_statuses = False
+        4.3; True otherwise (a server that states no version is tried once)."""
+        if (
+            self._batch_statuses is None
+            and self.server_limits(strict=True).batch_statuses() is False
+        ):
+            self._batch_statuses = False
         return self._batch_statuses is not False
 
     def _statuses_at_once(self, ids: list[str]) -> list[dict[str, Any]] | None:

@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from dissem.compose.types import Media, Part
-from dissem.errors import ContentRejected, OutcomeUnknown
+from dissem.errors import ContentRejected, OutcomeUnknown, TransientError
 from dissem.platforms.base import MemoryContext, Platform
 from dissem.platforms.mastodon import (
     LIMITS_RETRY,
@@ -277,3 +277,18 @@ def test_metrics_fall_back_to_one_by_one_on_a_server_without_the_batch_read(
     server["instance_v2"] = True  # version 3.5.3 stated: never tried
     stated_sent = requests_to(stated)
     assert set(stated.fetch_metrics(ids)) == set(ids) and batch not in stated_sent
+    assert stated_sent[0] == "GET /mastodon/api/v2/instance"
+
+
+def test_metrics_fail_as_a_read_when_the_server_is_in_trouble(
+    make_adapter: MakeAdapter, sandbox: RunningSandbox, name: str, unique: Callable[[str], str]
+) -> None:
+    """The instance is read before metrics; a 5xx there is the server in trouble (the
+    metrics read fails, to be tried again), not a server without limits (nothing kept)."""
+    m = make_adapter("mastodon", name=name)
+    post = m.publish(part(unique("trouble")), MemoryContext(unique("k")))
+    sandbox.faults.force("mastodon", Fault.ERROR, writes_only=False)
+    with pytest.raises(TransientError):
+        m.fetch_metrics([post.remote_id])
+    assert m.server_limits().version == "4.3.0"  # read again, not the kept defaults
+    assert set(m.fetch_metrics([post.remote_id])) == {post.remote_id}
