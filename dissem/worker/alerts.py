@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class Alerter(Protocol):
-    """Sends one alert. ``kind``: e.g. ``auth``, ``failed``, ``needs_review``."""
+    """Sends one alert. ``kind``: e.g. ``auth``, ``failed``, ``needs_review``,
+    ``token_expiring`` (a token that could not be renewed expires soon; see
+    :mod:`dissem.worker.tokens`)."""
 
     def send(self, kind: str, message: str, **fields: Any) -> None: ...
 
