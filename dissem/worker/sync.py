@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.loader import load_config
@@ -19,6 +20,7 @@ from dissem.config.models import Channel, LoadedConfig
 from dissem.errors import ConfigProblem
 from dissem.settings import Settings
 from dissem.store.db import transaction
+from dissem.store.models import ReleaseRow
 from dissem.worker.planner import (
     Compositions,
     PlanChanges,
@@ -107,6 +109,8 @@ def _record_and_plan(
     compositions: Compositions,
 ) -> tuple[RecordChanges, PlanChanges]:
     """One pass in one transaction: the config recorded, the releases it touched planned."""
+    if config.releases_unreadable:  # never "no releases": keep every stored one as is
+        config.broken_release_ids |= set(session.scalars(select(ReleaseRow.id)))
     changes = record_config(session, config, now)
     touched = set(changes.releases_added) | set(changes.releases_changed)
     touched |= set(changes.releases_deleted)
