@@ -2,7 +2,8 @@
 
 Shows every part's exact text, its measured length against the limit, the escaping,
 facets and platform fields applied, and why a channel sends nothing. Reads files only:
-no database, no network. Exit codes: 0 ok, 2 when the release file (or a template) is
+no database, no network. Control characters in the text are shown as ``\\xNN``, never
+sent to the terminal. Exit codes: 0 ok, 2 when the release file (or a template) is
 broken, with ``file:line`` problems on stderr.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from dissem.compose.types import Composition, Part
+from dissem.config.quote import printable
 from dissem.errors import ConfigError, ConfigProblem
 
 _ESCAPING = {
@@ -25,9 +27,19 @@ _ESCAPING = {
 }
 
 
+#: JSON leaves DEL and the C1 controls (0x9b is a one-byte "escape [") unescaped.
+_JSON_CONTROLS = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    """Prints for a person: control characters from a release (a title holding
+    ``\\e]0;...\\a`` would retitle the terminal) are shown as ``\\xNN``."""
+    click.echo(printable(text), err=err)
+
+
 def _fail(problems: list[ConfigProblem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        _echo(str(problem), err=True)
     raise SystemExit(2)
 
 
@@ -45,29 +57,29 @@ def _facet_line(part: Part, facet: dict[str, Any]) -> str:
 
 def _show_part(part: Part, platform: str) -> None:
     status = "ok" if part.length <= part.limit else "TOO LONG"
-    click.echo(f"--- part {part.index}/{part.total}: {part.length}/{part.limit} ({status})")
-    click.echo(part.text)
-    click.echo("---")
+    _echo(f"--- part {part.index}/{part.total}: {part.length}/{part.limit} ({status})")
+    _echo(part.text)
+    _echo("---")
     if platform in _ESCAPING:
-        click.echo(f"  escaping: {_ESCAPING[platform]}")
+        _echo(f"  escaping: {_ESCAPING[platform]}")
     for facet in part.facets:
-        click.echo(f"  facet: {_facet_line(part, facet)}")
+        _echo(f"  facet: {_facet_line(part, facet)}")
     if part.embed:
-        click.echo(f"  embed: {json.dumps(part.embed, ensure_ascii=False)}")
+        _echo(f"  embed: {json.dumps(part.embed, ensure_ascii=False)}")
     for media in part.media:
-        click.echo(f"  media: {media.src}" + (f" (alt: {media.alt})" if media.alt else ""))
+        _echo(f"  media: {media.src}" + (f" (alt: {media.alt})" if media.alt else ""))
     for key, value in sorted(part.options.items()):
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        click.echo(f"  {key}: {shown}")
+        _echo(f"  {key}: {shown}")
 
 
 def _show(channel: str, platform: str, comp: Composition, note: str) -> None:
-    click.echo(f"=== {channel} ({platform}){note}")
+    _echo(f"=== {channel} ({platform}){note}")
     if comp.skipped:
-        click.echo(f"  {comp.skipped}")
+        _echo(f"  {comp.skipped}")
     for part in comp:
         _show_part(part, platform)
-    click.echo("")
+    _echo("")
 
 
 def register(cli: click.Group) -> None:
@@ -101,10 +113,10 @@ def register(cli: click.Group) -> None:
         cfg = load_config(root, timezone=settings.timezone)
         for problem in cfg.problems:
             if Path(problem.path).name == "channels.yaml":
-                click.echo(f"warning: {problem}", err=True)
+                _echo(f"warning: {problem}", err=True)
         if channel_name is not None:
             if channel_name not in cfg.channels:
-                click.echo(f"unknown channel {channel_name!r} in {root}/channels.yaml", err=True)
+                _echo(f"unknown channel {channel_name!r} in {root}/channels.yaml", err=True)
                 raise SystemExit(2)
             names = [channel_name]
         else:
@@ -112,7 +124,7 @@ def register(cli: click.Group) -> None:
             known = set(cfg.channels) | set(cfg.groups)
             for target in release.targets:
                 if target not in known:
-                    click.echo(f"warning: target {target!r} is no channel or group", err=True)
+                    _echo(f"warning: target {target!r} is no channel or group", err=True)
         now = datetime.now(UTC)
         results: list[dict[str, Any]] = []
         broken: list[ConfigProblem] = []
@@ -137,8 +149,8 @@ def register(cli: click.Group) -> None:
             else:
                 _show(name, channel.platform, comp, note)
         if as_json:
-            click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(results, ensure_ascii=False, indent=2).translate(_JSON_CONTROLS))
         elif not names:
-            click.echo("no target channel found for this release")
+            _echo("no target channel found for this release")
         if broken:
             _fail(broken)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from dissem.config.loader import load_config
+from dissem.config.quote import printable
 from dissem.sandbox import start_sandbox
 from dissem.settings import Settings
 from dissem.store.models import Post, PostState
@@ -183,7 +184,8 @@ def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo("")
     echo(f"published {len(result.published)} posts:")
     for channel, when, text, url in result.published:
-        echo(f"  {channel:<22} {when:<14} {text:<60} {url}")
+        # release text may hold terminal control sequences: shown, never sent to the terminal
+        echo(printable(f"  {channel:<22} {when:<14} {text:<60} {url}"))
     echo("")
     echo("posts by state: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
     for f in result.report_files:
