@@ -1,6 +1,7 @@
 """Text from config files never reaches the terminal as control sequences: a title holding
 ``\\e]0;...\\a`` (set the window title) or ``\\e[2J`` (clear the screen) is shown escaped by
-``preview``, ``demo`` and ``validate``."""
+``preview``, ``demo`` and ``validate``. (``color=True``: click strips some sequences
+itself, but only when the output is no terminal, and only ``\\e[...``.)"""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def config(tmp_path: Path) -> Path:
 
 def test_preview_shows_control_characters_escaped(config: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["preview", str(config / "releases" / "a.yaml"), "--config", str(config)]
+        cli, ["preview", str(config / "releases" / "a.yaml"), "--config", str(config)], color=True
     )
     assert result.exit_code == 0, result.output
     assert _clean(result.stdout) and _clean(result.stderr)
@@ -81,7 +82,7 @@ def test_validate_never_prints_control_characters(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "releases" / "c\x1b[2J.yaml").write_text("title: [", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)], color=True)  # a terminal
     assert result.exit_code == 2
     assert _clean(result.output), result.output
     assert "\\x1b" in result.output
