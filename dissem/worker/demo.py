@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -173,11 +174,16 @@ def _write_report(worker: Worker, week: str, now: datetime) -> list[Path]:
 
 def _demo_credentials(config_dir: Path, timezone: str) -> None:
     """Dummy secrets for every variable the example channels name (the sandbox accepts
-    any non-empty credential; each variable its own value, so each channel its own account)."""
+    any non-empty credential; each variable its own value, so each channel its own account).
+    A Telegram bot token has Telegram's shape, ``<bot id>:<secret>``: like Telegram, the
+    stand-in answers 404 to any other."""
     config = load_config(config_dir, timezone=timezone)
     for channel in config.channels.values():
-        for var in channel.credentials.values():
-            os.environ.setdefault(var, f"demo-{var.lower()}")
+        for name, var in channel.credentials.items():
+            value = f"demo-{var.lower()}"
+            if name == "bot_token":
+                value = f"{zlib.crc32(var.encode())}:{value}"
+            os.environ.setdefault(var, value)
 
 
 def _print(result: DemoResult, echo: Callable[[str], None]) -> None:

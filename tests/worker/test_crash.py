@@ -83,8 +83,9 @@ class Fleet:
         self.log = log.open("ab")
         self.env = {**os.environ}
         for _, _, creds in CHANNELS.values():
-            for var in creds.values():
-                self.env[var] = f"secret-{var.lower()}"
+            for name, var in creds.items():
+                secret = f"secret-{var.lower()}"  # a bot token has Telegram's <id>:<secret>
+                self.env[var] = f"777:{secret}" if name == "bot_token" else secret
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_ids: dict[int, str] = {}
         self.started = 0
