@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import requests
 
-from dissem.redact import redact, register_secret
+from dissem.redact import redact, register_secret, register_url
 from dissem.settings import Settings
 
 __all__ = ["DeliveryError", "SmtpClient", "post_webhook", "send_email"]
@@ -106,8 +106,9 @@ def post_webhook(
     session: requests.Session | None = None,
 ) -> None:
     """POSTs ``summary`` as JSON to ``url``. Raises :class:`DeliveryError` on failure; the
-    URL (which often embeds a token) is not repeated in the error."""
-    register_secret(url)
+    URL (which often embeds a token) is a secret: not in the error, nor in any log line
+    (its path and query are masked too, :func:`dissem.redact.register_url`)."""
+    register_url(url)
     http = session or requests.Session()
     try:
         response = http.post(url, json=dict(summary), timeout=timeout)

@@ -2,6 +2,11 @@
 
 Alerts are best effort: a failing alert channel is logged and never stops the worker. The
 same alert (kind and key) is sent at most once per ``dedupe_seconds``.
+
+The webhook URLs (alerts and reports) and the SMTP password are secrets
+(:func:`register_delivery_secrets`): a webhook URL usually is its own credential (Slack's,
+Discord's), and it would otherwise be printed with the error when delivery fails. A
+failing delivery is reported by its kind and status only.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Protocol
 
 import requests
 
-from dissem.redact import redact
+from dissem.redact import redact, register_secret, register_url
 from dissem.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +42,13 @@ class NullAlerter:
         log.warning("alert %s: %s", kind, redact(message), extra=_extra(fields))
 
 
+class AlertFailed(Exception):
+    """An alert could not be delivered; the message never holds the webhook URL."""
+
+
 class WebhookAlerter:
     def __init__(self, url: str, timeout: float, session: requests.Session | None = None):
+        register_url(url)
         self.url = url
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -47,7 +57,16 @@ class WebhookAlerter:
         body = {"source": "dissem", "kind": kind, "message": redact(message)}
         body.update({k: redact(str(v)) for k, v in fields.items()})
         body["text"] = f"dissem {kind}: {body['message']}"  # Slack/Mattermost-compatible
-        self.session.post(self.url, json=body, timeout=self.timeout).raise_for_status()
+        failure: str | None = None
+        try:
+            response = self.session.post(self.url, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:  # its text holds the URL
+            failure = f"webhook: cannot deliver ({type(exc).__name__})"
+        else:
+            if response.status_code >= 300:
+                failure = f"webhook: HTTP {response.status_code}"
+        if failure is not None:  # raised outside the handler: no __context__ with the URL
+            raise AlertFailed(failure)
 
 
 class EmailAlerter:
@@ -69,6 +88,7 @@ def send_email(settings: Settings, msg: EmailMessage) -> None:
     """Sends ``msg`` through the configured SMTP server (STARTTLS and login when set)."""
     if not settings.smtp_host:
         raise RuntimeError("DISSEM_SMTP_HOST is not set")
+    register_delivery_secrets(settings)
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.http_timeout) as s:
         if settings.smtp_starttls:
             s.starttls()
@@ -109,8 +129,17 @@ class FanOutAlerter:
                 log.error("alert via %s failed: %s", type(target).__name__, redact(str(exc)))
 
 
+def register_delivery_secrets(settings: Settings) -> None:
+    """Registers the alert and report webhook URLs and the SMTP password as secrets."""
+    register_url(settings.alert_webhook_url)
+    register_url(settings.report_webhook_url)
+    if settings.smtp_password is not None:
+        register_secret(settings.smtp_password.get_secret_value())
+
+
 def build_alerter(settings: Settings) -> Alerter:
     """The alerter the settings ask for (webhook and/or e-mail), or a logging-only one."""
+    register_delivery_secrets(settings)
     targets: list[Alerter] = []
     if settings.alert_webhook_url:
         targets.append(WebhookAlerter(settings.alert_webhook_url, settings.http_timeout))
