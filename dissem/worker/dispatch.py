@@ -13,7 +13,7 @@ RateLimited            scheduled at ``retry_at``; the channel paused until then
 AuthError              failed; the channel paused until a person acts; alert
 AccountBlocked         post stays scheduled; the channel paused blocked_pause_hours; alert
 ContentRejected        failed with the platform's reason
-Duplicate              published when the platform names the post, else unconfirmed
+Duplicate              unconfirmed: reconcile proves it is this post, else review
 OutcomeUnknown         unconfirmed (reconcile looks it up)
 CredentialsMissing     post stays scheduled; the channel paused a while; alert
 any other exception    unconfirmed (it may have been sent), logged; the worker goes on
@@ -241,8 +241,13 @@ def classify(
     if isinstance(exc, ContentRejected):
         return out(PostState.FAILED, "rejected")
     if isinstance(exc, Duplicate):
+        # Even a duplicate that names its post (LinkedIn's "duplicate of urn:li:share:N") is
+        # no proof that the post is this one: two releases sharing a text within a day name
+        # the first one's post. Reconcile proves it by lookup (text, place, not recorded for
+        # another post) or sends it to review.
         if exc.remote_id:
-            return out(PostState.PUBLISHED, "duplicate", remote=RemotePost(exc.remote_id, exc.url))
+            named = f"Duplicate: {exc} (names {exc.remote_id}; reconcile checks it is this post)"
+            return out(PostState.UNCONFIRMED, "duplicate", error=redact(named))
         return out(PostState.UNCONFIRMED, "duplicate")
     if isinstance(exc, OutcomeUnknown):
         return out(PostState.UNCONFIRMED, "unknown")

@@ -306,9 +306,10 @@ def _decide(
         return "found", _replace(out, remote=found, published_at=post.last_try or now), None
     if post.last_outcome == "duplicate":
         return review(
-            "the platform refused it as a duplicate without naming the post it duplicates, "
-            "and no post there is provably this one (same text, same place, not recorded "
-            "for another post); sending it again would be refused again: check the account, "
+            "the platform refused it as a duplicate, and no post there is provably this one "
+            "(same text, same place, not recorded for another post; a post the platform "
+            "named may be another release's); sending it again would be refused again: "
+            "check the account, "
             "then `dissem mark-published` if it is this post, or change the text"
         )
     if post.attempts >= settings.max_attempts:

@@ -190,6 +190,38 @@ def test_a_duplicate_answer_not_found_goes_to_review_not_round_again(rig: Rig) -
     assert len(rig.world.calls) == 1  # the refused try only
 
 
+def test_a_duplicate_naming_another_posts_remote_id_is_never_recorded_there(rig: Rig) -> None:
+    # LinkedIn: two releases with the same commentary within a day; the second is refused
+    # as "duplicate of urn:li:share:1", the first release's post
+    first = add_post(rig.factory, "m", state=PostState.PUBLISHED)
+    with rig.factory.begin() as s:
+        s.get(Post, first).remote_id = "urn:li:share:1"  # type: ignore[union-attr]
+    second = add_post(rig.factory, "m")
+    named = Duplicate("linkedin: duplicate of urn:li:share:1", remote_id="urn:li:share:1")
+    rig.world.plan(rig.text(second), [named])
+    rig.dispatch()
+    assert get_post(rig.factory, second).remote_id is None
+    # the platform's text search finds the first release's post: taken, so not this one
+    rig.world.posts[get_post(rig.factory, second).idempotency_key] = RemotePost("urn:li:share:1")
+    rig.clock.advance(60)
+    assert rig.reconcile()["needs_review"] == 1
+    post = get_post(rig.factory, second)
+    assert (post.state, post.remote_id) == (PostState.NEEDS_REVIEW, None)
+    assert "urn:li:share:1" in rig.world.places[-1][1]
+
+
+def test_a_duplicate_naming_its_own_post_is_published_after_lookup(rig: Rig) -> None:
+    # the answer to a resent post whose first try went out: lookup proves it
+    pid = add_post(rig.factory, "m")
+    rig.world.plan(rig.text(pid), [Duplicate("dup of urn:li:share:7", remote_id="urn:li:share:7")])
+    rig.dispatch()
+    rig.world.posts[get_post(rig.factory, pid).idempotency_key] = RemotePost("urn:li:share:7")
+    rig.clock.advance(60)
+    assert rig.reconcile()["found"] == 1
+    post = get_post(rig.factory, pid)
+    assert (post.state, post.remote_id) == (PostState.PUBLISHED, "urn:li:share:7")
+
+
 def test_a_part_whose_parent_is_not_recorded_goes_to_review(rig: Rig) -> None:
     _, p2 = add_thread(rig.factory, "m", 2)
     with rig.factory.begin() as s:
