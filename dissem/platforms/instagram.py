@@ -34,6 +34,7 @@ from dissem.errors import ContentRejected, PlatformError
 from dissem.platforms.base import Capabilities, RemotePost
 from dissem.platforms.containers import ContainerPlatform
 from dissem.platforms.media import is_local_url, peek_image_type
+from dissem.platforms.safe_fetch import Destinations
 
 __all__ = ["UNSUPPORTED_FORMAT_SUBCODE", "InstagramAccount"]
 
@@ -100,7 +101,9 @@ class InstagramAccount(ContainerPlatform):
         another format than JPEG; does nothing when it cannot be read (see the module doc)."""
         if self.settings.sandbox_url and not is_local_url(image.src):
             return  # a demo never reaches a real server; the stand-in judges the URL
-        mime = peek_image_type(image.src, session=self.session, timeout=self.timeout)
+        # in sandbox mode the peek (redirects too) stays on this machine
+        local = Destinations(local_only=bool(self.settings.sandbox_url))
+        mime = peek_image_type(image.src, timeout=self.timeout, destinations=local)
         if mime is not None and mime != "image/jpeg":
             raise ContentRejected(
                 f"instagram: the image {image.src!r} is {mime.removeprefix('image/').upper()}; "

@@ -6,6 +6,12 @@ a size cap, and a ``Content-Type`` that must be ``image/*``) or a path relative 
 folder (it may not leave the folder; the type comes from the file extension). Any failure is
 :class:`ImageUnavailable`, whose message says what went wrong and never holds a secret.
 
+An image URL is fetched through :func:`dissem.platforms.safe_fetch.fetch`: never from a
+loopback, private, link-local or cloud metadata address, on any redirect hop, with the
+connection made to the address that was checked, within a size cap and a total time
+(:data:`TOTAL_TIMEOUTS` times the adapter's timeout); in sandbox mode
+(``DISSEM_SANDBOX_URL``) from this machine only.
+
 What publishing does when the image cannot be attached
 ------------------------------------------------------
 An image is an enhancement: the text and the link to the article must still go out. So an
@@ -28,16 +34,16 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import requests
-
 from dissem.compose.shorten import truncate_graphemes
 from dissem.compose.types import Media
 from dissem.errors import DissemError
+from dissem.platforms.safe_fetch import Destinations, FetchFailed, fetch
 from dissem.redact import redact
 
 if TYPE_CHECKING:
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "TOTAL_TIMEOUTS",
     "ImageData",
     "ImageUnavailable",
     "fit_alt",
@@ -60,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: the cap when an adapter states none: X's limit for a post image, and below most others
 DEFAULT_MAX_BYTES = 5_000_000
+#: one image fetch (redirects and reading included) takes at most this many timeouts
+TOTAL_TIMEOUTS = 3
 _CHUNK = 64 * 1024
 #: bytes :func:`sniff_image_type` needs to tell the formats apart (the ISO-BMFF brand of
 #: HEIC/AVIF ends at byte 12)
@@ -97,20 +106,24 @@ def load_image(
     src: str,
     *,
     config_dir: Path,
-    session: requests.Session,
     timeout: float,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    destinations: Destinations | None = None,
 ) -> ImageData:
     """The image at ``src``: an ``http(s)://`` URL, or a path relative to ``config_dir``.
 
-    Raises :class:`ImageUnavailable` when the URL cannot be fetched or does not answer 2xx
-    with an ``image/*`` content type, when the file is missing, outside ``config_dir`` (an
-    absolute path, ``..``, or a link pointing out) or not an image by its extension, and
-    when the image is larger than ``max_bytes`` (checked while reading, so a huge answer is
-    never held in memory).
+    Raises :class:`ImageUnavailable` when the URL names (or redirects to) an address outside
+    ``destinations`` (default: public addresses only; see
+    :mod:`dissem.platforms.safe_fetch`), cannot be fetched within
+    :data:`TOTAL_TIMEOUTS` x ``timeout`` or does not answer 2xx with an ``image/*`` content
+    type, when the file is missing, outside ``config_dir`` (an absolute path, ``..``, or a
+    link pointing out) or not an image by its extension, and when the image is larger than
+    ``max_bytes`` (checked while reading, so a huge answer is never held in memory).
     """
     if src.startswith(("https://", "http://")):
-        return _fetch(src, session=session, timeout=timeout, max_bytes=max_bytes)
+        return _fetch(
+            src, timeout=timeout, max_bytes=max_bytes, destinations=destinations or Destinations()
+        )
     if "://" in src:
         raise ImageUnavailable(src, "only http(s) URLs and paths in the config folder are read")
     return _read(src, config_dir=config_dir, max_bytes=max_bytes)
@@ -121,8 +134,8 @@ def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> Im
     timeout; raises :class:`ImageUnavailable` likewise.
 
     With ``DISSEM_SANDBOX_URL`` set, an image URL off this machine is replaced by the
-    sandbox's sample image: a demo or training run never reaches a real service, images
-    included.
+    sandbox's sample image, and no fetch (redirects included) may leave the machine: a demo
+    or training run never reaches a real service, images included.
     """
     src = media.src
     sandbox = adapter.settings.sandbox_url
@@ -131,9 +144,9 @@ def load_release_image(adapter: Platform, media: Media, *, max_bytes: int) -> Im
     return load_image(
         src,
         config_dir=adapter.settings.config_dir,
-        session=adapter.session,
         timeout=adapter.timeout,
         max_bytes=max_bytes,
+        destinations=Destinations(local_only=bool(sandbox)),
     )
 
 
@@ -162,9 +175,12 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
-def peek_image_type(url: str, *, session: requests.Session, timeout: float) -> str | None:
+def peek_image_type(
+    url: str, *, timeout: float, destinations: Destinations | None = None
+) -> str | None:
     """The type (:func:`sniff_image_type`) of the image at the http(s) ``url``, from its
-    first bytes only; None when it cannot be told: unreachable, not 2xx, or no known format.
+    first bytes only; None when it cannot be told: unreachable, refused (an address outside
+    ``destinations``, as for :func:`load_image`), not 2xx, or no known format.
 
     The answer is evidence, not a verdict: None must not be read as "bad" (the platform may
     reach a URL this machine cannot).
@@ -173,19 +189,20 @@ def peek_image_type(url: str, *, session: requests.Session, timeout: float) -> s
     try:
         # A Range request spares the server the rest; one that ignores it answers 200 with
         # the whole file, of which only the first chunk is read before closing.
-        with session.get(
+        with fetch(
             url,
             timeout=timeout,
-            stream=True,
+            total=TOTAL_TIMEOUTS * timeout,
+            destinations=destinations or Destinations(),
             headers={"Accept": "image/*", "Range": f"bytes=0-{SNIFF_BYTES - 1}"},
-        ) as response:
-            if not 200 <= response.status_code < 300:
+        ) as answer:
+            if not 200 <= answer.status < 300:
                 return None
-            for chunk in response.iter_content(SNIFF_BYTES):
+            for chunk in answer.chunks(SNIFF_BYTES):
                 head += chunk
                 if len(head) >= SNIFF_BYTES:
                     break
-    except requests.exceptions.RequestException:
+    except FetchFailed:
         return None
     return sniff_image_type(head)
 
@@ -208,43 +225,46 @@ def skip_image(platform: str, media: Media, reason: str | Exception) -> None:
     )
 
 
-def _fetch(url: str, *, session: requests.Session, timeout: float, max_bytes: int) -> ImageData:
+def _fetch(url: str, *, timeout: float, max_bytes: int, destinations: Destinations) -> ImageData:
     problem: str | None = None
     try:
-        with session.get(
-            url, timeout=timeout, stream=True, headers={"Accept": "image/*"}
-        ) as response:
-            if not 200 <= response.status_code < 300:
-                problem = f"the server answered HTTP {response.status_code}"
+        with fetch(
+            url,
+            timeout=timeout,
+            total=TOTAL_TIMEOUTS * timeout,
+            destinations=destinations,
+            headers={"Accept": "image/*"},
+        ) as answer:
+            if not 200 <= answer.status < 300:
+                problem = f"the server answered HTTP {answer.status}"
             else:
-                mime = _mime_of(response.headers.get("Content-Type", ""))
+                mime = _mime_of(answer.headers.get("Content-Type", ""))
                 if not mime.startswith("image/"):
                     problem = f"content type {mime or 'missing'!r} is not an image"
                 else:
-                    declared = response.headers.get("Content-Length", "")
+                    declared = answer.headers.get("Content-Length", "")
                     if declared.isdigit() and int(declared) > max_bytes:
                         problem = f"it is {_too_large(int(declared), max_bytes)}"
                     else:
-                        data, problem = _read_capped(response, max_bytes)
+                        data, problem = _read_capped(answer.chunks(_CHUNK), max_bytes)
                         if problem is None:
                             return ImageData(data, mime, _filename(url, mime))
-    except requests.exceptions.RequestException as exc:
-        # the class name only: requests' texts repeat the URL with its query
-        problem = f"cannot fetch it ({type(exc).__name__})"
+    except FetchFailed as exc:  # its text names the host at most, never the URL
+        problem = str(exc) if str(exc).startswith("refused") else f"cannot fetch it: {exc}"
     raise ImageUnavailable(url, str(problem))
 
 
-def _read_capped(response: requests.Response, max_bytes: int) -> tuple[bytes, str | None]:
-    chunks: list[bytes] = []
+def _read_capped(chunks: Iterator[bytes], max_bytes: int) -> tuple[bytes, str | None]:
+    got: list[bytes] = []
     total = 0
-    for chunk in response.iter_content(_CHUNK):
+    for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
             return b"", f"it is {_too_large(None, max_bytes)}"
-        chunks.append(chunk)
+        got.append(chunk)
     if not total:
         return b"", "the answer is empty"
-    return b"".join(chunks), None
+    return b"".join(got), None
 
 
 def _read(src: str, *, config_dir: Path, max_bytes: int) -> ImageData:

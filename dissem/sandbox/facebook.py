@@ -221,11 +221,16 @@ def _local(url: str) -> bool:
 
 
 def _download(url: str) -> bytes:
-    """The bytes at ``url`` (at most :data:`PHOTO_LIMIT`), or b"" when it cannot be read."""
+    """The bytes at ``url`` (at most :data:`PHOTO_LIMIT`), or b"" when it cannot be read.
+
+    A redirect is not followed (its answer is no image): the URL is on this machine, and
+    where it points must not take the sandbox off it."""
     if not url.startswith(("http://", "https://")):
         return b""
     try:
-        with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as answer:
+        with requests.get(
+            url, timeout=DOWNLOAD_TIMEOUT, stream=True, allow_redirects=False
+        ) as answer:
             if answer.status_code != 200:
                 return b""
             data = answer.raw.read(PHOTO_LIMIT, decode_content=True)

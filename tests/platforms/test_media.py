@@ -25,6 +25,7 @@ from dissem.platforms.media import (
     peek_image_type,
     sniff_image_type,
 )
+from dissem.platforms.safe_fetch import Destinations
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.sandbox.uploads import png
 from dissem.settings import Settings
@@ -34,6 +35,8 @@ Published = Callable[[], list[dict[str, Any]]]
 ALT = 'Dancers in red and gold perform on an outdoor stage <b>&</b> "quoted"'
 UPLOADERS = ("x", "mastodon", "bluesky", "facebook", "linkedin")
 MEDIA_LOG = "dissem.platforms.media"
+#: the sandbox is on this machine: fetches from it are allowed in sandbox mode only
+LOCAL = Destinations(local_only=True)
 
 
 @pytest.fixture
@@ -84,8 +87,7 @@ def mine(published: Published, platform: str, text: str) -> dict[str, Any]:
 
 
 def test_a_url_image_is_fetched_with_its_type(sample: str, config_dir: Path) -> None:
-    with requests.Session() as s:
-        image = load_image(sample, config_dir=config_dir, session=s, timeout=5)
+    image = load_image(sample, config_dir=config_dir, timeout=5, destinations=LOCAL)
     assert image.mime == "image/png" and image.filename == "sample.png"
     assert image.data.startswith(b"\x89PNG") and image.size == len(image.data)
 
@@ -101,22 +103,25 @@ def test_a_url_image_is_fetched_with_its_type(sample: str, config_dir: Path) -> 
 def test_a_url_that_is_no_usable_image_is_refused(
     sandbox: RunningSandbox, config_dir: Path, path: str, max_bytes: int, says: str
 ) -> None:
-    with requests.Session() as s, pytest.raises(ImageUnavailable) as caught:
+    with pytest.raises(ImageUnavailable) as caught:
         load_image(
-            sandbox.url + path, config_dir=config_dir, session=s, timeout=5, max_bytes=max_bytes
+            sandbox.url + path,
+            config_dir=config_dir,
+            timeout=5,
+            max_bytes=max_bytes,
+            destinations=LOCAL,
         )
     assert says in str(caught.value) and path in str(caught.value)
 
 
 def test_an_unreachable_url_is_refused(config_dir: Path) -> None:
     url = closed_port_url()
-    with requests.Session() as s, pytest.raises(ImageUnavailable, match="cannot fetch"):
-        load_image(url, config_dir=config_dir, session=s, timeout=5)
+    with pytest.raises(ImageUnavailable, match="cannot fetch"):
+        load_image(url, config_dir=config_dir, timeout=5, destinations=LOCAL)
 
 
 def test_a_path_in_the_config_folder_is_read(config_dir: Path) -> None:
-    with requests.Session() as s:
-        image = load_image("images/harbour.png", config_dir=config_dir, session=s, timeout=5)
+    image = load_image("images/harbour.png", config_dir=config_dir, timeout=5)
     assert image == type(image)(png(40, 20), "image/png", "harbour.png")
 
 
@@ -144,8 +149,8 @@ def test_config_paths_stay_in_the_folder_and_are_checked(
     (config_dir / "images" / "big.png").write_bytes(b"\x89PNG" + bytes(2000))
     (config_dir / "images" / "empty.png").write_bytes(b"")
     src = str(outside) if src == "OUTSIDE_ABSOLUTE" else src
-    with requests.Session() as s, pytest.raises(ImageUnavailable) as caught:
-        load_image(src, config_dir=config_dir, session=s, timeout=5, max_bytes=1_000)
+    with pytest.raises(ImageUnavailable) as caught:
+        load_image(src, config_dir=config_dir, timeout=5, max_bytes=1_000)
     assert says in str(caught.value)
 
 
@@ -421,8 +426,7 @@ def test_image_types_are_told_by_their_first_bytes(head: bytes, mime: str | None
 def test_peek_reads_the_type_of_an_image_url_or_says_it_cannot(
     sandbox: RunningSandbox, sample: str
 ) -> None:
-    with requests.Session() as session:
-        assert peek_image_type(sample, session=session, timeout=5) == "image/png"
-        missing = f"{sandbox.url}/_sandbox/static/missing.jpg"
-        assert peek_image_type(missing, session=session, timeout=5) is None
-        assert peek_image_type(closed_port_url(), session=session, timeout=5) is None
+    assert peek_image_type(sample, timeout=5, destinations=LOCAL) == "image/png"
+    missing = f"{sandbox.url}/_sandbox/static/missing.jpg"
+    assert peek_image_type(missing, timeout=5, destinations=LOCAL) is None
+    assert peek_image_type(closed_port_url(), timeout=5, destinations=LOCAL) is None
