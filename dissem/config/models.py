@@ -320,6 +320,18 @@ class Channel(Strict):
     evergreen_interval: EvergreenInterval | None = Field(
         None, description="re-share evergreen releases this often: 1h to 3650d"
     )
+    timing: Literal["fixed", "learned"] = Field(
+        "fixed",
+        description="fixed: post as early as the windows allow; learned: in the slots where "
+        "this channel's audience engages most (see `dissem insights`), inside the windows",
+    )
+    explore: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="with timing: learned, the share of ordinary posts that try other slots "
+        "inside the windows so the model keeps learning: 0 to 0.5",
+    )
 
     @field_validator("name")
     @classmethod

@@ -334,7 +334,7 @@ class BlueskyStandIn(StandIn):
             post = self.env.state.get_post(self.name, uri)
             if post is None:
                 continue
-            counts = engagement(uri, post.created_at, req.now)
+            counts = engagement(uri, post.created_at, req.now, post.audience)
             posts.append(
                 {
                     "uri": uri,

@@ -114,7 +114,7 @@ class GraphStandIn(StandIn):
 
     def counts(self, post: PostRecord, now: datetime) -> dict[str, int]:
         """The post's engagement at ``now`` (grows with the post's age)."""
-        return engagement(post.remote_id, post.created_at, now)
+        return engagement(post.remote_id, post.created_at, now, post.audience)
 
     def missing(self, node: str) -> Reject:
         return self.invalid(

@@ -368,7 +368,7 @@ class LinkedInStandIn(StandIn):
                 post = self.env.state.get_post(self.name, urn)
                 if post is None or post.account != org or post.extra.get("deleted"):
                     continue
-                c = engagement(post.remote_id, post.created_at, req.now)
+                c = engagement(post.remote_id, post.created_at, req.now, post.audience)
                 stats = {
                     "impressionCount": c["views"],
                     "uniqueImpressionsCount": c["reach"],

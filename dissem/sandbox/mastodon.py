@@ -354,7 +354,7 @@ class MastodonStandIn(StandIn):
         )
 
     def _status(self, post: PostRecord, me: dict[str, Any], now: datetime) -> dict[str, Any]:
-        counts = engagement(post.remote_id, post.created_at, now)
+        counts = engagement(post.remote_id, post.created_at, now, post.audience)
         return {
             "id": post.remote_id,
             "created_at": post.created_at.isoformat().replace("+00:00", "Z"),

@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dissem.sandbox.audience import Audiences
+
 __all__ = ["PostRecord", "SandboxState", "engagement"]
 
 
@@ -43,6 +45,8 @@ class PostRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     #: images attached with their alt text (see :mod:`dissem.sandbox.uploads`)
     images: list[dict[str, Any]] = field(default_factory=list)
+    #: the account's audience multiplier at publication (see :mod:`dissem.sandbox.audience`)
+    audience: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,13 +71,20 @@ class SandboxState:
         self._buckets: dict[str, dict[str, Any]] = {}
         self._dirty = False
         self._saved_at = 0.0
+        #: set to give engagement a time-of-day audience; None keeps it flat
+        self.audiences: Audiences | None = None
         if path is not None and path.exists():
             self._load(path)
 
     # --- posts ------------------------------------------------------------------------
     def add_post(self, post: PostRecord) -> PostRecord:
-        """Stores ``post`` (the newest last) and returns it."""
+        """Stores ``post`` (the newest last) and returns it; with :attr:`audiences` set, its
+        audience multiplier is fixed now, from its account and publication time."""
         with self.lock:
+            if self.audiences is not None:
+                post.audience = self.audiences.lift(
+                    post.platform, post.account, post.remote_id, post.created_at
+                )
             self._posts.append(post)
             self._by_id[(post.platform, post.remote_id)] = post
             self.changed()
@@ -140,9 +151,12 @@ class SandboxState:
         self._buckets = dict(data.get("buckets", {}))
 
 
-def engagement(remote_id: str, created_at: datetime, now: datetime) -> dict[str, int]:
+def engagement(
+    remote_id: str, created_at: datetime, now: datetime, audience: float = 1.0
+) -> dict[str, int]:
     """Deterministic engagement counters of a post: zero at publication, never decreasing
-    with age, different from post to post (seeded by the id's CRC-32).
+    with age, different from post to post (seeded by the id's CRC-32). ``audience`` (the
+    post's :attr:`PostRecord.audience`) multiplies the interactions, not views or reach.
 
     Keys: views, reach, likes, reposts, replies, quotes, bookmarks, shares, link_clicks.
     """
@@ -152,7 +166,7 @@ def engagement(remote_id: str, created_at: datetime, now: datetime) -> dict[str,
     views = int(appeal * 40.0 * math.sqrt(minutes))
 
     def share(rate: float, salt: int) -> int:
-        return int(views * rate * (1.0 + ((seed >> salt) % 7) / 10.0))
+        return int(views * rate * audience * (1.0 + ((seed >> salt) % 7) / 10.0))
 
     return {
         "views": views,

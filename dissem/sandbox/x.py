@@ -339,7 +339,7 @@ class XStandIn(XMediaRoutes):
             tweet["attachments"] = {"media_keys": [f"3_{m}" for m in post.media]}
         if urls and "entities" in fields:
             tweet["entities"] = {"urls": urls}
-        counts = engagement(post.remote_id, post.created_at, req.now)
+        counts = engagement(post.remote_id, post.created_at, req.now, post.audience)
         if "public_metrics" in fields:
             tweet["public_metrics"] = {
                 "retweet_count": counts["reposts"],

@@ -44,9 +44,10 @@ from sqlalchemy.orm import Session
 
 from dissem.compose import Composition, compose
 from dissem.config.models import Channel, LoadedConfig, Release
-from dissem.planning import PlanRequest, next_evergreen, plan_many
+from dissem.planning import PlanRequest, next_evergreen
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
+from dissem.timing.history import TimingCache
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ class _Pass:
     taken: dict[str, list[datetime]]
     compositions: Compositions
     out: PlanChanges = field(default_factory=PlanChanges)
+    timing: TimingCache | None = None
 
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
@@ -272,12 +274,10 @@ class _Pass:
             expires=rel.expires,
         )
         chan_taken = self.taken[channel.name]
-        (due,) = plan_many(
-            channel,
-            [request],
-            chan_taken,
-            self.now,
-            stagger_seconds=self.settings.stagger_seconds,
+        if self.timing is None:  # learned timing fits each group once, on first need
+            self.timing = TimingCache(self.session, self.now)
+        due = self.timing.plan(
+            channel, request, chan_taken, stagger_seconds=self.settings.stagger_seconds
         )
         if due is not None:
             chan_taken.append(due)
