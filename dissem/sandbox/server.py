@@ -48,6 +48,9 @@ class SandboxApp:
     def __init__(self, env: SandboxEnv) -> None:
         self.env = env
         self.stand_ins = load_stand_ins(env)
+        from dissem.sandbox.portal import Portal
+
+        self.portal = Portal(env)  # the news portal releases come from (not a platform)
 
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> Response | None:
         """The answer to one request; None means close the connection without answering."""
@@ -57,8 +60,12 @@ class SandboxApp:
             from dissem.sandbox.feed_page import render_feed
 
             return html_response(render_feed(self.env.state.posts(), self.env.clock()))
+        if path.startswith("/_sandbox/portal/"):
+            return self.portal.control(method, path.removeprefix("/_sandbox/portal"), body)
         if path.startswith("/_sandbox/"):
             return self._internal(method, path)
+        if path == "/portal" or path.startswith("/portal/"):
+            return self.portal.handle(method, path.removeprefix("/portal"), headers, body)
         _, platform, rest = path.split("/", 2) if path.count("/") >= 2 else ("", path[1:], "")
         stand_in = self.stand_ins.get(platform)
         if stand_in is None:
@@ -144,6 +151,7 @@ class RunningSandbox:
         self.env = env
         self.state = env.state
         self.faults = env.faults
+        self.portal = server.app.portal
         self.url = env.base_url
         self._stop = threading.Event()
         # a short poll interval makes stop() quick (tests start and stop many sandboxes)
