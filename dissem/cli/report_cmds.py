@@ -27,15 +27,21 @@ def register(cli: click.Group) -> None:
     help="folder for the files (default: DISSEM_REPORT_DIR/<week>/)",
 )
 @click.option("--format", "formats", help="comma-separated: html,csv,xlsx (default: all)")
-@click.option("--lang", type=click.Choice(["en", "id"]), help="report language")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "id"]),
+    help="report language, part of each file name (default: DISSEM_REPORT_LANG)",
+)
 @click.option("--send", is_flag=True, help="also e-mail it / post it to the webhook")
 def report(
     week: str | None, out: Path | None, formats: str | None, lang: str | None, send: bool
 ) -> None:
     """Write the weekly report (HTML, CSV, XLSX) for one ISO week.
 
-    Weeks run Monday to Sunday in DISSEM_TIMEZONE. A manual run does not mark the week as
-    done for the daemon's own weekly report. Exit 1 when sending failed.
+    Weeks run Monday to Sunday in DISSEM_TIMEZONE; a week not over yet is marked partial.
+    Files are named dissem-report-<week>-<lang>.<format>, so each language keeps its own.
+    A manual run does not mark the week as done for the daemon's own weekly report. Exit 1
+    when sending failed.
     """
     from dissem.reports.weekly import IsoWeek, deliver_report, generate_report, parse_formats
 

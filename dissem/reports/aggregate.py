@@ -3,37 +3,52 @@
 Definitions (the report footer states them too):
 
 - A post *of the week* is a post in state ``published`` whose ``published_at`` falls in the
-  week ``[start, end)``.
+  week ``[start, end)``. The parts of a thread (one release on one channel, one ``seq``)
+  count as ONE post: its first published part of the week stands for it (text, link, id),
+  its time is that part's, it was retried when any part was.
 - Its *figures* are those of its latest snapshot taken at or before ``end``: one row per
   post chosen by ``ROW_NUMBER() OVER (PARTITION BY post_id ORDER BY taken_at DESC, id DESC)``
   among the snapshots of the week's posts only (the ``(post_id, taken_at)`` index serves it).
+  A thread's figures are the sums over its parts, except views and reach
+  (:data:`THREAD_MAX_METRICS`): those of its most-seen part, as the same people read on.
 - *Engagement* = likes + reposts + replies + quotes + bookmarks + shares + link clicks, over
   the names the platform reports; views and reach are exposure and are shown apart.
 - NULL means "not reported by the platform" and is never counted as zero: a sum over nothing
   reported stays NULL.
 - *On time*: published no later than :data:`ON_TIME_TOLERANCE` after the planned time.
+- The reason a post was *retried* is the error of its latest failed attempt (the
+  ``attempts`` table): a post that went out at last has no ``last_error`` any more.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy import Select, Subquery, and_, case, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Float
 
-from dissem.store.models import METRIC_COLUMNS, MetricSnapshot, Post, PostState, ReleaseRow
+from dissem.store.models import (
+    METRIC_COLUMNS,
+    Attempt,
+    MetricSnapshot,
+    Post,
+    PostState,
+    ReleaseRow,
+)
 
 __all__ = [
     "ENGAGEMENT_METRICS",
     "ON_TIME_TOLERANCE",
+    "THREAD_MAX_METRICS",
     "ChannelTotals",
     "PostRow",
     "ProblemCount",
@@ -54,6 +69,8 @@ ENGAGEMENT_METRICS: tuple[str, ...] = (
     "link_clicks",
 )
 ON_TIME_TOLERANCE = timedelta(minutes=15)
+#: a thread's figure is its best part's, not the sum (the same readers see every part)
+THREAD_MAX_METRICS: frozenset[str] = frozenset({"views", "reach"})
 
 
 def engagement_of(metrics: Mapping[str, int | None]) -> int | None:
@@ -118,6 +135,36 @@ def latest_snapshots(start: datetime, end: datetime) -> Subquery:
     return select(ranked).where(ranked.c.rn == 1).subquery("latest")
 
 
+def _week_units(start: datetime, end: datetime) -> Subquery:
+    """One row per post of the week, a thread's parts folded into one (see the module doc):
+    its first part, part count, times, most attempts, snapshots and summed figures."""
+    latest = latest_snapshots(start, end)
+    return (
+        select(
+            Post.release_id,
+            Post.channel,
+            Post.seq,
+            Post.platform,
+            func.min(Post.part_index).label("first_part"),
+            func.count(Post.id).label("parts"),
+            func.min(Post.published_at).label("published_at"),
+            func.min(Post.planned_at).label("planned_at"),
+            func.max(Post.attempts).label("attempts"),
+            func.count(latest.c.post_id).label("snapped"),
+            func.max(latest.c.taken_at).label("snapshot_at"),
+            *(
+                (func.max if m in THREAD_MAX_METRICS else func.sum)(latest.c[m]).label(m)
+                for m in METRIC_COLUMNS
+            ),
+        )
+        .select_from(Post)
+        .outerjoin(latest, latest.c.post_id == Post.id)
+        .where(*_in_week(start, end))
+        .group_by(Post.release_id, Post.channel, Post.seq, Post.platform)
+        .subquery("units")
+    )
+
+
 @dataclass(frozen=True)
 class ChannelTotals:
     """Sums over one channel's posts of the week (metric sums are None when not reported)."""
@@ -136,29 +183,26 @@ class ChannelTotals:
 
 
 def query_channel_totals(session: Session, start: datetime, end: datetime) -> list[ChannelTotals]:
-    """Per-channel sums for the week, one grouped SQL query."""
-    latest = latest_snapshots(start, end)
-    late_by = _SecondsBetween(Post.published_at, Post.planned_at)
+    """Per-channel sums for the week (a thread counted once), one grouped SQL query."""
+    units = _week_units(start, end)
+    late_by = _SecondsBetween(units.c.published_at, units.c.planned_at)
     on_time = case(
-        (Post.planned_at.is_(None), 1),
+        (units.c.planned_at.is_(None), 1),
         (late_by <= ON_TIME_TOLERANCE.total_seconds(), 1),
         else_=0,
     )
     stmt = (
         select(
-            Post.channel,
-            Post.platform,
-            func.count(Post.id),
+            units.c.channel,
+            units.c.platform,
+            func.count(),
             func.sum(on_time),
-            func.sum(case((Post.attempts > 1, 1), else_=0)),
-            func.count(latest.c.post_id),
-            *(func.sum(latest.c[m]) for m in METRIC_COLUMNS),
+            func.sum(case((units.c.attempts > 1, 1), else_=0)),
+            func.sum(case((units.c.snapped > 0, 1), else_=0)),
+            *(func.sum(units.c[m]) for m in METRIC_COLUMNS),
         )
-        .select_from(Post)
-        .outerjoin(latest, latest.c.post_id == Post.id)
-        .where(*_in_week(start, end))
-        .group_by(Post.channel, Post.platform)
-        .order_by(Post.channel)
+        .group_by(units.c.channel, units.c.platform)
+        .order_by(units.c.channel)
     )
     out = []
     for row in session.execute(stmt):
@@ -170,7 +214,7 @@ def query_channel_totals(session: Session, start: datetime, end: datetime) -> li
                 posts=int(row[2]),
                 on_time=int(row[3] or 0),
                 retried=int(row[4] or 0),
-                with_snapshot=int(row[5]),
+                with_snapshot=int(row[5] or 0),
                 metrics={
                     m: None if v is None else int(v)
                     for m, v in zip(METRIC_COLUMNS, sums, strict=True)
@@ -182,7 +226,8 @@ def query_channel_totals(session: Session, start: datetime, end: datetime) -> li
 
 @dataclass(frozen=True)
 class PostRow:
-    """One post of the week with its latest figures."""
+    """One post of the week with its latest figures (a thread: its first part, ``parts``
+    > 1, the figures over all its parts)."""
 
     post_id: int
     channel: str
@@ -197,6 +242,8 @@ class PostRow:
     attempts: int
     snapshot_at: datetime | None
     metrics: Mapping[str, int | None]
+    seq: int = 0
+    parts: int = 1
 
     @property
     def engagement(self) -> int | None:
@@ -208,28 +255,39 @@ class PostRow:
 
 
 def query_post_rows(session: Session, start: datetime, end: datetime) -> list[PostRow]:
-    """Every post of the week with its latest snapshot, oldest first."""
-    latest = latest_snapshots(start, end)
+    """Every post of the week (a thread once) with its latest figures, oldest first."""
+    units = _week_units(start, end)
+    head = aliased(Post)
     stmt = (
         select(
-            Post.id,
-            Post.channel,
-            Post.platform,
-            Post.release_id,
+            head.id,
+            head.channel,
+            head.platform,
+            head.release_id,
             ReleaseRow.title,
             ReleaseRow.url,
-            Post.text,
-            Post.remote_url,
-            Post.published_at,
-            Post.planned_at,
-            Post.attempts,
-            latest.c.taken_at,
-            *(latest.c[m] for m in METRIC_COLUMNS),
+            head.text,
+            head.remote_url,
+            units.c.published_at,
+            units.c.planned_at,
+            units.c.attempts,
+            units.c.snapshot_at,
+            head.seq,
+            units.c.parts,
+            *(units.c[m] for m in METRIC_COLUMNS),
         )
-        .join(ReleaseRow, ReleaseRow.id == Post.release_id)
-        .outerjoin(latest, latest.c.post_id == Post.id)
-        .where(*_in_week(start, end))
-        .order_by(Post.published_at, Post.id)
+        .select_from(units)
+        .join(
+            head,
+            and_(
+                head.release_id == units.c.release_id,
+                head.channel == units.c.channel,
+                head.seq == units.c.seq,
+                head.part_index == units.c.first_part,
+            ),
+        )
+        .join(ReleaseRow, ReleaseRow.id == head.release_id)
+        .order_by(units.c.published_at, head.id)
     )
     return [
         PostRow(
@@ -245,7 +303,12 @@ def query_post_rows(session: Session, start: datetime, end: datetime) -> list[Po
             planned_at=r[9],
             attempts=int(r[10] or 0),
             snapshot_at=r[11],
-            metrics={m: cast("int | None", v) for m, v in zip(METRIC_COLUMNS, r[12:], strict=True)},
+            seq=int(r[12]),
+            parts=int(r[13]),
+            metrics={
+                m: None if v is None else int(v)
+                for m, v in zip(METRIC_COLUMNS, r[14:], strict=True)
+            },
         )
         for r in session.execute(stmt)
     ]
@@ -253,7 +316,9 @@ def query_post_rows(session: Session, start: datetime, end: datetime) -> list[Po
 
 @dataclass(frozen=True)
 class ProblemCount:
-    """How many posts ended in ``state`` in the week with this ``last_error``."""
+    """How many posts ended in ``state`` in the week with this ``last_error`` (a thread
+    once, by its first failing part); ``state`` "retried": posts of the week published after
+    a retry, by the error of their latest failed attempt."""
 
     state: str
     reason: str | None
@@ -262,19 +327,31 @@ class ProblemCount:
 
 def query_problems(session: Session, start: datetime, end: datetime) -> list[ProblemCount]:
     """Failed, unconfirmed and needs-review posts whose state changed in the week, and the
-    week's retried posts, grouped by state and last error."""
+    week's retried posts, grouped by state and reason."""
     problems = (
-        select(Post.state, Post.last_error, func.count(Post.id))
+        select(Post.release_id, Post.channel, Post.seq, Post.state, Post.last_error)
         .where(Post.state.in_(PostState.PROBLEMS), Post.updated_at >= start, Post.updated_at < end)
-        .group_by(Post.state, Post.last_error)
+        .order_by(Post.part_index.desc(), Post.id.desc())
     )
+    first: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+    for r in session.execute(problems):  # the lowest part of a thread is written last
+        first[(r[0], r[1], r[2])] = (r[3], r[4])
+    counts = Counter(first.values())
+    out = [ProblemCount(state, reason, n) for (state, reason), n in counts.items()]
+
     retried = (
-        select(Post.last_error, func.count(Post.id))
+        select(Post.release_id, Post.channel, Post.seq, Post.last_error, Attempt.error)
+        .select_from(Post)
+        .outerjoin(Attempt, and_(Attempt.post_id == Post.id, Attempt.error.is_not(None)))
         .where(*_in_week(start, end), Post.attempts > 1)
-        .group_by(Post.last_error)
+        .order_by(Attempt.started_at, Attempt.id)
     )
-    out = [ProblemCount(r[0], r[1], int(r[2])) for r in session.execute(problems)]
-    out += [ProblemCount("retried", r[0], int(r[1])) for r in session.execute(retried)]
+    reasons: dict[tuple[str, str, int], str | None] = {}
+    for row in session.execute(retried):  # oldest first: the latest failed attempt wins
+        key = (row[0], row[1], row[2])
+        reasons[key] = row[4] or reasons.get(key) or row[3]
+    by_reason = Counter(reasons.values())
+    out += [ProblemCount("retried", reason, n) for reason, n in by_reason.items()]
     return out
 
 

@@ -1,6 +1,10 @@
 """Everything one weekly report shows, assembled from the SQL aggregates of
 :mod:`dissem.reports.aggregate`. HTML, CSV and XLSX all render this one value, so their
 numbers agree by construction.
+
+A week that is not over at ``now`` is *partial*: it says so, and its previous-week figures
+cover the same span of the week before (Monday 00:00 to the same weekday and time), so the
+comparison is like for like.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class Summary:
     views: int | None
     channels_active: int
     on_time_rate: float | None  # 0..1; None without posts
+    with_snapshot: int = 0  # posts with at least one snapshot
 
     @classmethod
     def from_totals(cls, totals: list[ChannelTotals]) -> Summary:
@@ -76,22 +81,35 @@ class Summary:
             views=sum_optional(t.metrics["views"] for t in totals),
             channels_active=len({t.channel for t in totals}),
             on_time_rate=(sum(t.on_time for t in totals) / posts) if posts else None,
+            with_snapshot=sum(t.with_snapshot for t in totals),
         )
 
 
 @dataclass(frozen=True)
 class GroupFigures:
-    """Sums for one channel or one platform; ``reported`` False: the platform has no metrics."""
+    """Sums for one channel or one platform; ``reported`` False: the platform has no metrics;
+    ``with_snapshot``: how many of its posts have been measured at least once."""
 
     name: str
     platform: str
     posts: int
     metrics: Mapping[str, int | None]
     reported: bool
+    with_snapshot: int = 0
 
     @property
     def engagement(self) -> int | None:
         return engagement_of(self.metrics) if self.reported else None
+
+    @property
+    def missing(self) -> str | None:
+        """Why the figures are missing, as a label key: ``not_reported`` (the platform gives
+        none), ``no_snapshot`` (none of its posts measured yet); None when there are some."""
+        if not self.reported:
+            return "not_reported"
+        if self.with_snapshot == 0:
+            return "no_snapshot"
+        return None
 
 
 @dataclass(frozen=True)
@@ -154,6 +172,9 @@ class WeekFigures:
     posts: list[PostRow]
     releases: list[ReleaseFigures]
     reliability: Reliability
+    #: the week was not over when the report was made (``as_of``, aware UTC)
+    partial: bool = False
+    as_of: datetime | None = None
 
 
 def build_week_figures(
@@ -164,13 +185,23 @@ def build_week_figures(
     timezone: str,
     *,
     top: int = TOP_POSTS,
+    now: datetime | None = None,
 ) -> WeekFigures:
-    """Reads the week ``[start, end)`` and the week before it; four grouped queries."""
+    """Reads the week ``[start, end)`` and the week before it; four grouped queries.
+
+    With ``now`` before ``end`` the week is partial: the previous week is read over the same
+    span only (``[start - 7 days, now - 7 days)``).
+    """
+    partial = now is not None and now < end
+    prev_start = start - (end - start)
+    prev_end = start
+    if partial and now is not None:
+        prev_end = prev_start + max(now - start, timedelta(0))
     totals = query_channel_totals(session, start, end)
-    previous = query_channel_totals(session, start - (end - start), start)
+    previous = query_channel_totals(session, prev_start, prev_end)
     posts = query_post_rows(session, start, end)
     problems = query_problems(session, start, end)
-    channels = [_group(t.channel, t.platform, t.posts, t.metrics) for t in totals]
+    channels = [_group(t.channel, t.platform, t.posts, t.metrics, t.with_snapshot) for t in totals]
     return WeekFigures(
         week=week,
         start=start,
@@ -185,12 +216,16 @@ def build_week_figures(
         posts=posts,
         releases=_releases(posts),
         reliability=_reliability(totals, problems),
+        partial=partial,
+        as_of=now if partial else None,
     )
 
 
-def _group(name: str, platform: str, posts: int, metrics: Mapping[str, int | None]) -> GroupFigures:
+def _group(
+    name: str, platform: str, posts: int, metrics: Mapping[str, int | None], with_snapshot: int
+) -> GroupFigures:
     reported = platform_reports_metrics(platform) is not False
-    return GroupFigures(name, platform, posts, dict(metrics), reported)
+    return GroupFigures(name, platform, posts, dict(metrics), reported, with_snapshot)
 
 
 def _platforms(channels: list[GroupFigures]) -> list[GroupFigures]:
@@ -200,7 +235,9 @@ def _platforms(channels: list[GroupFigures]) -> list[GroupFigures]:
     out = []
     for platform, group in sorted(by_platform.items()):
         metrics = {m: sum_optional(c.metrics[m] for c in group) for m in METRIC_COLUMNS}
-        out.append(_group(platform, platform, sum(c.posts for c in group), metrics))
+        posts = sum(c.posts for c in group)
+        snapped = sum(c.with_snapshot for c in group)
+        out.append(_group(platform, platform, posts, metrics, snapped))
     return out
 
 
@@ -295,6 +332,8 @@ def summary_dict(figures: WeekFigures) -> dict[str, Any]:
         "week": figures.week,
         "start": figures.start.isoformat(),
         "end": figures.end.isoformat(),
+        "partial": figures.partial,
+        "as_of": None if figures.as_of is None else figures.as_of.isoformat(),
         **one(figures.summary),
         "previous": one(figures.previous),
         "reliability": {

@@ -4,6 +4,10 @@ No external request is possible: charts are inline SVG, styles are inline, there
 script, no font and no image to fetch, and a Content-Security-Policy meta tag blocks any load
 a future edit might add (``default-src 'none'``). Links to live posts are plain anchors
 (navigation, not loads). Every figure carries ``data-value`` so tests can read it back.
+
+Written for a manager: platforms by their proper names, top posts as release title, channel
+and a short link (never the whole text with its tracking links), the previous week's value
+named as such, a partial week marked.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -18,9 +23,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from dissem.reports.aggregate import ON_TIME_TOLERANCE
 from dissem.reports.charts import bar_chart, column_chart
 from dissem.reports.figures import GroupFigures, WeekFigures
-from dissem.reports.labels import WEEKDAY_KEYS, fmt_change, fmt_int, fmt_pct, labels
+from dissem.reports.labels import (
+    WEEKDAY_KEYS,
+    fmt_change,
+    fmt_compare,
+    fmt_int,
+    fmt_pct,
+    labels,
+    platform_name,
+)
 
-__all__ = ["CHANNEL_CHART_LIMIT", "CSP", "render_html"]
+__all__ = ["CHANNEL_CHART_LIMIT", "CSP", "render_html", "short_link"]
 
 #: no load of any kind: only the inline <style> and data: images are allowed
 CSP = (
@@ -29,6 +42,8 @@ CSP = (
 )
 #: the channel bar chart shows the most engaged channels only; the table lists them all
 CHANNEL_CHART_LIMIT = 25
+#: the most characters a link's visible text takes (the full address stays in ``href``)
+SHORT_LINK_CHARS = 48
 _TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(
     loader=FileSystemLoader(_TEMPLATES),
@@ -44,6 +59,18 @@ def _safe_url(url: str | None) -> str | None:
     if url and url.lower().startswith(("https://", "http://")):
         return url
     return None
+
+
+def short_link(url: str) -> str:
+    """A link as a person reads it: host and path, without scheme, ``www.``, query (UTM
+    tags) or fragment, at most :data:`SHORT_LINK_CHARS` characters."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host = host[4:] if host.lower().startswith("www.") else host
+    text = host + parts.path.rstrip("/")
+    if len(text) > SHORT_LINK_CHARS:
+        text = text[: SHORT_LINK_CHARS - 1] + "…"
+    return text
 
 
 def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
@@ -68,14 +95,18 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         return fmt_pct(value, lang) if is_rate else num(int(value))
 
     s, p = figures.summary, figures.previous
+    previous_label = lab["previous_same_time" if figures.partial else "previous_week"]
     summary_cards = [
         {
             "key": key,
             "label": lab[label],
             "value": "" if cur is None else cur,
             "text": figure(cur, key == "on_time_rate"),
-            "change": fmt_change(cur, prev, lang),
-            "previous": figure(prev, key == "on_time_rate"),
+            "compare": fmt_compare(
+                previous_label,
+                figure(prev, key == "on_time_rate"),
+                fmt_change(cur, prev, lang),
+            ),
         }
         for key, label, cur, prev in (
             ("posts", "posts_published", s.posts, p.posts),
@@ -86,28 +117,46 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         )
     ]
     top_channels = _by_engagement(figures.channels)[:CHANNEL_CHART_LIMIT]
+    platforms = _by_engagement(figures.platforms)
+
+    def why(g: GroupFigures) -> str:
+        return lab[g.missing or "not_reported"]
+
     charts = {
         "platforms": bar_chart(
-            [(p.name, p.engagement) for p in _by_engagement(figures.platforms)],
+            [(platform_name(g.name), g.engagement) for g in platforms],
             title=lab["per_platform"],
             fmt=num,
             missing=lab["not_reported"],
+            missing_for={platform_name(g.name): why(g) for g in platforms},
             chart_id="chart-platforms",
-        ),
+        )
+        if platforms
+        else "",
         "channels": bar_chart(
             [(c.name, c.engagement) for c in top_channels],
             title=lab["per_channel"],
             fmt=num,
             missing=lab["not_reported"],
+            missing_for={c.name: why(c) for c in top_channels},
             chart_id="chart-channels",
-        ),
+        )
+        if top_channels
+        else "",
         "days": column_chart(
             [(weekday(d.day), d.engagement) for d in figures.days],
             title=lab["by_day"],
             fmt=num,
             chart_id="chart-days",
+            empty=lab["no_figures"] if s.posts else lab["nothing"],
         ),
     }
+    if figures.top_posts or not s.posts:
+        top_note = ""
+    elif s.posts == 1:
+        top_note = lab["top_none_yet_one"]
+    else:
+        top_note = lab["top_none_yet"].format(posts=num(s.posts))
     template = _env.get_template("weekly.html.j2")
     return template.render(
         f=figures,
@@ -120,6 +169,12 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         local=local,
         weekday=weekday,
         safe_url=_safe_url,
+        short_link=short_link,
+        pname=platform_name,
+        top_note=top_note,
+        partial_note=lab["partial_week"].format(as_of=local(figures.as_of))
+        if figures.partial
+        else "",
         pct=lambda r: "–" if r is None else fmt_pct(r, lang),
         generated=local(generated_at),
         period=_period(figures, zone),

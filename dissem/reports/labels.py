@@ -2,7 +2,8 @@
 
 Every language has exactly the same keys (a test keeps it so); :func:`labels` returns one
 language's dict. Numbers: English ``12,345`` and ``4.5%``; Indonesian ``12.345`` and
-``4,5%``.
+``4,5%``. Platform names are written as their owners write them (:func:`platform_name`),
+the same in every language.
 """
 
 from __future__ import annotations
@@ -10,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-__all__ = ["LABELS", "Lang", "fmt_change", "fmt_int", "fmt_pct", "labels"]
+__all__ = [
+    "LABELS",
+    "PLATFORM_NAMES",
+    "Lang",
+    "fmt_change",
+    "fmt_compare",
+    "fmt_int",
+    "fmt_pct",
+    "labels",
+    "platform_name",
+]
 
 Lang = Literal["en", "id"]
 
@@ -27,8 +38,10 @@ LABELS: dict[str, dict[str, str]] = {
         "views_reported": "Views (where reported)",
         "channels_active": "Channels active",
         "on_time_rate": "On-time rate",
-        "vs_previous": "vs previous week",
         "no_change": "no change",
+        "previous_same_time": "Previous week up to the same time",
+        "partial_week": "Partial week: figures up to {as_of}; the week is not over.",
+        "partial": "Partial week",
         "per_platform": "Engagement per platform",
         "per_channel": "Engagement per channel",
         "platform": "Platform",
@@ -65,8 +78,15 @@ LABELS: dict[str, dict[str, str]] = {
         "count": "Count",
         "no_reason": "(no reason recorded)",
         "not_reported": "not reported by the platform",
-        "no_data": "no data yet",
+        "no_snapshot": "no snapshot yet",
+        "no_figures": "no engagement figures yet",
         "nothing": "Nothing this week.",
+        "top_none_yet": "{posts} posts went out this week; none has engagement figures yet "
+        "(no snapshot yet, or the platform does not report them).",
+        "top_none_yet_one": "1 post went out this week; it has no engagement figures yet "
+        "(no snapshot yet, or the platform does not report them).",
+        "thread_parts": "thread, {parts} parts",
+        "parts": "Parts",
         "definitions": "How these numbers are made",
         "def_week": "Posts of the week: posts published from Monday 00:00 to Sunday 24:00 "
         "in the time zone above.",
@@ -74,7 +94,10 @@ LABELS: dict[str, dict[str, str]] = {
         "shares and link clicks (those the platform reports) in its latest snapshot taken at "
         "or before the end of the week. Views and reach are shown apart.",
         "def_not_reported": "A dash (–) or “not reported by the platform” marks a figure the "
-        "platform does not give; it is never counted as zero.",
+        "platform does not give; “no snapshot yet” marks posts whose figures have not been "
+        "read yet. Neither is ever counted as zero.",
+        "def_thread": "A thread counts as one post: its engagement is the sum over its parts, "
+        "its views and reach are those of its most-seen part.",
         "def_on_time": "On time: published at most {minutes} minutes after the planned time.",
         "summary_sheet": "Summary",
         "figure": "Figure",
@@ -103,8 +126,10 @@ LABELS: dict[str, dict[str, str]] = {
         "views_reported": "Tayangan (jika dilaporkan)",
         "channels_active": "Kanal aktif",
         "on_time_rate": "Tingkat tepat waktu",
-        "vs_previous": "dibanding minggu lalu",
         "no_change": "tidak berubah",
+        "previous_same_time": "Minggu lalu sampai waktu yang sama",
+        "partial_week": "Minggu belum lengkap: angka sampai {as_of}; minggu ini belum selesai.",
+        "partial": "Minggu belum lengkap",
         "per_platform": "Interaksi per platform",
         "per_channel": "Interaksi per kanal",
         "platform": "Platform",
@@ -141,8 +166,15 @@ LABELS: dict[str, dict[str, str]] = {
         "count": "Jumlah",
         "no_reason": "(penyebab tidak tercatat)",
         "not_reported": "tidak dilaporkan oleh platform",
-        "no_data": "belum ada data",
+        "no_snapshot": "belum ada cuplikan",
+        "no_figures": "belum ada angka interaksi",
         "nothing": "Tidak ada minggu ini.",
+        "top_none_yet": "{posts} unggahan terbit minggu ini; belum ada yang memiliki angka "
+        "interaksi (belum ada cuplikan, atau platform tidak melaporkannya).",
+        "top_none_yet_one": "1 unggahan terbit minggu ini; belum memiliki angka interaksi "
+        "(belum ada cuplikan, atau platform tidak melaporkannya).",
+        "thread_parts": "utas, {parts} bagian",
+        "parts": "Bagian",
         "definitions": "Cara angka-angka ini dihitung",
         "def_week": "Unggahan minggu ini: unggahan yang terbit dari Senin 00.00 sampai Minggu "
         "24.00 pada zona waktu di atas.",
@@ -151,7 +183,11 @@ LABELS: dict[str, dict[str, str]] = {
         "yang diambil paling lambat pada akhir minggu. Tayangan dan jangkauan ditampilkan "
         "terpisah.",
         "def_not_reported": "Tanda pisah (–) atau “tidak dilaporkan oleh platform” menandai "
-        "angka yang tidak diberikan platform; tidak pernah dihitung sebagai nol.",
+        "angka yang tidak diberikan platform; “belum ada cuplikan” menandai unggahan yang "
+        "angkanya belum dibaca. Keduanya tidak pernah dihitung sebagai nol.",
+        "def_thread": "Sebuah utas dihitung sebagai satu unggahan: interaksinya adalah jumlah "
+        "dari semua bagiannya, tayangan dan jangkauannya dari bagian yang paling banyak "
+        "dilihat.",
         "def_on_time": "Tepat waktu: terbit paling lambat {minutes} menit setelah waktu yang "
         "direncanakan.",
         "summary_sheet": "Ringkasan",
@@ -172,6 +208,23 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 WEEKDAY_KEYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+#: platform ids (``dissem.config.models.PLATFORMS``) as their owners write them
+PLATFORM_NAMES: dict[str, str] = {
+    "x": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "threads": "Threads",
+    "linkedin": "LinkedIn",
+    "telegram": "Telegram",
+}
+
+
+def platform_name(platform: str) -> str:
+    """``"linkedin"`` -> ``"LinkedIn"``; an unknown id is capitalised."""
+    return PLATFORM_NAMES.get(platform) or platform[:1].upper() + platform[1:]
 
 
 def labels(lang: str) -> Mapping[str, str]:
@@ -213,3 +266,9 @@ def fmt_change(current: float | None, previous: float | None, lang: str) -> str:
         return ""
     ratio = (current - previous) / abs(previous)
     return ("+" if ratio > 0 else "") + fmt_pct(ratio, lang)
+
+
+def fmt_compare(previous_label: str, previous_text: str, change: str) -> str:
+    """The line under a figure: ``Previous week: 1 (+400.0%)``, ``Previous week: 0``. The
+    previous value is always named, so a bare ``0`` is never a change of zero."""
+    return f"{previous_label}: {previous_text}" + (f" ({change})" if change else "")

@@ -2,12 +2,16 @@
 Posts), with the very numbers of the HTML page: all three render one
 :class:`~dissem.reports.figures.WeekFigures`.
 
-- An empty cell means "not reported by the platform" (never zero).
-- CSV headers are stable machine names (:data:`CSV_COLUMNS`); it is written UTF-8 with a
-  byte-order mark so spreadsheet programs read non-ASCII text right. Text that a
-  spreadsheet would run as a formula (starting with ``= + - @``) is prefixed with ``'``.
-- XLSX headers are in the report language; text cells are always stored as text (openpyxl
-  would otherwise turn ``=...`` into a formula). Written in write-only mode (low memory).
+- An empty cell means "not reported by the platform" or, with an empty ``snapshot_at``,
+  "no snapshot yet" (never zero). A thread is one row (``parts`` > 1), as in the HTML.
+- CSV headers and values are stable machine names (:data:`CSV_COLUMNS`, platform ids such
+  as ``linkedin``); it is written UTF-8 with a byte-order mark so spreadsheet programs read
+  non-ASCII text right. Text that a spreadsheet would run as a formula (starting with
+  ``= + - @``) is prefixed with ``'``.
+- XLSX is for people: headers in the report language, platforms by their proper names
+  (``LinkedIn``), a partial week marked on the Summary sheet. Text cells are always stored
+  as text (openpyxl would otherwise turn ``=...`` into a formula). Written in write-only
+  mode (low memory).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from dissem.reports.aggregate import PostRow
 from dissem.reports.figures import WeekFigures
-from dissem.reports.labels import labels
+from dissem.reports.labels import labels, platform_name
 from dissem.store.models import METRIC_COLUMNS
 
 __all__ = ["CSV_COLUMNS", "post_records", "write_csv", "write_xlsx"]
@@ -45,6 +49,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "engagement",
     "on_time",
     "attempts",
+    "parts",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _TEXT_COLUMNS = frozenset({"channel", "platform", "release_id", "release_title", "text", "url"})
@@ -77,6 +82,7 @@ def _record(p: PostRow, zone: ZoneInfo) -> dict[str, Any]:
         "engagement": p.engagement,
         "on_time": p.on_time,
         "attempts": p.attempts,
+        "parts": p.parts,
     }
 
 
@@ -128,10 +134,12 @@ def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
     wb = Workbook(write_only=True)
     s, p = figures.summary, figures.previous
     summary = wb.create_sheet("Summary")
-    summary.append(
-        _cells(summary, [lab["figure"], lab["this_week"], lab["previous_week"]], bold=True)
-    )
+    previous = lab["previous_same_time" if figures.partial else "previous_week"]
+    summary.append(_cells(summary, [lab["figure"], lab["this_week"], previous], bold=True))
     summary.append(_cells(summary, [lab["week"], figures.week, None]))
+    if figures.as_of is not None:  # "Partial week": figures up to this local time
+        as_of = figures.as_of.astimezone(ZoneInfo(figures.timezone)).strftime("%Y-%m-%d %H:%M")
+        summary.append(_cells(summary, [lab["partial"], as_of, None]))
     for key, cur, prev in (
         ("posts_published", s.posts, p.posts),
         ("engagement_total", s.engagement, p.engagement),
@@ -154,15 +162,15 @@ def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
     head = [lab["channel"], lab["platform"], lab["posts"], lab["engagement"]]
     channels.append(_cells(channels, head + [lab[m] for m in METRIC_COLUMNS] + [""], bold=True))
     for g in figures.channels:
-        note = "" if g.reported else lab["not_reported"]
+        note = lab[g.missing] if g.missing else ""
         values = [g.metrics[m] if g.reported else None for m in METRIC_COLUMNS]
-        channels.append(
-            _cells(channels, [g.name, g.platform, g.posts, g.engagement, *values, note])
-        )
+        name = platform_name(g.platform)
+        channels.append(_cells(channels, [g.name, name, g.posts, g.engagement, *values, note]))
 
     posts = wb.create_sheet("Posts")
     posts.append(_cells(posts, [_header(lab, k) for k in CSV_COLUMNS], bold=True))
     for rec in post_records(figures):
+        rec["platform"] = platform_name(rec["platform"])
         posts.append(_cells(posts, [rec[k] for k in CSV_COLUMNS]))
     wb.save(path)
     return path

@@ -3,7 +3,9 @@
 - :class:`IsoWeek` parses ``2026-W48``; a week runs from Monday 00:00 to the next Monday
   00:00 in ``Settings.timezone``.
 - :func:`generate_report` aggregates one week and writes HTML, CSV and XLSX into a folder
-  (default ``Settings.report_dir/<week>/``), each file written whole or not at all.
+  (default ``Settings.report_dir/<week>/``), each file written whole or not at all, named
+  ``dissem-report-<week>-<lang>.<format>`` so a report in another language never replaces
+  one already there. A week not over at ``now`` is marked partial.
 - :func:`deliver_report` sends it by e-mail and/or webhook when those are configured.
 - :func:`run_weekly_report` is what the daemon calls on every tick: it generates the last
   complete week once ``report_day``/``report_time`` (in ``report_timezone`` or
@@ -52,6 +54,7 @@ __all__ = [
     "generate_report",
     "last_complete_week",
     "parse_formats",
+    "report_file_name",
     "run_weekly_report",
 ]
 
@@ -166,7 +169,7 @@ def generate_report(
     labels(lang)  # validates the language before any work
     start, end = week.bounds(settings.timezone)
     with transaction(session_factory) as session:
-        figures = build_week_figures(session, str(week), start, end, settings.timezone)
+        figures = build_week_figures(session, str(week), start, end, settings.timezone, now=now)
     folder = out_dir if out_dir is not None else settings.report_dir / str(week)
     folder.mkdir(parents=True, exist_ok=True)
     html = render_html(figures, lang, now)
@@ -174,13 +177,17 @@ def generate_report(
     return ReportResult(str(week), folder, files, summary_dict(figures), html=html)
 
 
+def report_file_name(week: str, lang: str, fmt: str) -> str:
+    """``dissem-report-2026-W48-id.html``: the language is part of the name."""
+    return f"dissem-report-{week}-{lang}.{fmt}"
+
+
 def _write_files(
     figures: WeekFigures, html: str, folder: Path, fmts: tuple[str, ...], lang: str
 ) -> dict[str, Path]:
-    stem = f"dissem-report-{figures.week}"
     files: dict[str, Path] = {}
     for fmt in fmts:
-        path = folder / f"{stem}.{fmt}"
+        path = folder / report_file_name(figures.week, lang, fmt)
         if fmt == "html":
             files[fmt] = _write_atomically(path, lambda p: p.write_text(html, encoding="utf-8"))
         elif fmt == "csv":

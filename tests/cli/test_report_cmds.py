@@ -43,11 +43,17 @@ def test_report_writes_the_chosen_formats(
         cli, ["report", "--week", WEEK, "--out", str(out), "--format", "html,csv", "--lang", "id"]
     )
     assert result.exit_code == 0, result.output
-    html = out / f"dissem-report-{WEEK}.html"
+    html = out / f"dissem-report-{WEEK}-id.html"
     assert f"html: {html}" in result.output
-    assert html.exists() and (out / f"dissem-report-{WEEK}.csv").exists()
-    assert not (out / f"dissem-report-{WEEK}.xlsx").exists()
+    assert html.exists() and (out / f"dissem-report-{WEEK}-id.csv").exists()
+    assert not (out / f"dissem-report-{WEEK}-id.xlsx").exists()
     assert "Laporan mingguan" in html.read_text(encoding="utf-8")
+    # the English report goes next to it; it does not overwrite the Indonesian one
+    english = CliRunner().invoke(cli, ["report", "--week", WEEK, "--out", str(out)])
+    assert english.exit_code == 0, english.output
+    assert f"html: {out / f'dissem-report-{WEEK}-en.html'}" in english.output
+    assert "Laporan mingguan" in html.read_text(encoding="utf-8")
+    assert len(list(out.iterdir())) == 5  # html and csv in Indonesian, all three in English
 
 
 def test_report_default_folder_and_bad_input(

@@ -93,7 +93,9 @@ def seed_week(factory: sessionmaker[Session]) -> dict[str, int]:
     h = timedelta(hours=1)
     with transaction(factory) as s:
         s.add_all([_channel(n, p) for n, p in CHANNELS.items()])
-        s.add_all([_release("r1", "Minister visits Jakarta"), _release("r2", "Visa rules")])
+        s.add_all(
+            [_release("r1", "Minister visits Jakarta"), _release("r2", "Visa <b>rules</b> & fees")]
+        )
         s.flush()
         posts = {
             # published Monday (local) on time, two snapshots in the week + one after it

@@ -100,8 +100,7 @@ def test_numbers_agree_in_html_csv_and_xlsx(
     assert sum(page.bars["chart-days"].values()) == EXPECTED["engagement"]
     text = " ".join(page.text)
     assert "not reported by the platform" in text
-    assert "Weekly report" in text and "vs previous week" in text
-    assert "+400.0%" in text  # posts: 5 against 1
+    assert "Weekly report" in text and "Previous week: 1 (+400.0%)" in text  # posts: 5 vs 1
     assert "at most 15 minutes after the planned time" in text  # the footer's definitions
 
     # --- CSV
@@ -132,7 +131,7 @@ def test_numbers_agree_in_html_csv_and_xlsx(
     assert summary["Failed"][0] == EXPECTED["failed"]
     channel_rows = list(wb["Channels"].iter_rows(min_row=2, values_only=True))
     assert {r[0]: r[3] for r in channel_rows} == html_channels
-    tg_row = next(r for r in channel_rows if r[1] == "telegram")
+    tg_row = next(r for r in channel_rows if r[1] == "Telegram")
     assert tg_row[-1] == "not reported by the platform"
     post_rows = list(wb["Posts"].iter_rows(min_row=2, values_only=True))
     assert len(post_rows) == len(rows)
@@ -156,7 +155,8 @@ def test_indonesian_html_is_self_contained(
     assert "<script" not in html and "@import" not in html and "url(" not in html
     # the only URLs are links to live posts and articles
     assert page.urls and all(u.startswith("https://") for u in page.urls)
-    assert "<b>news</b>" not in html and "&lt;b&gt;news&lt;/b&gt;" in html  # escaped
+    assert "<b>rules</b>" not in html and "&lt;b&gt;rules&lt;/b&gt; &amp; fees" in html
+    assert "<b>news</b>" not in html and "news" not in html  # top posts: titles, not texts
     assert "@media print" in html and 'name="viewport"' in html
     # Indonesian throughout
     assert '<html lang="id">' in html

@@ -214,7 +214,7 @@ def test_delivery_by_email_and_webhook_without_secrets(
     html_part = msg.get_body(("html",))
     assert html_part is not None and "data-figure" in html_part.get_content()
     names = sorted(p.get_filename() or "" for p in msg.iter_attachments())
-    assert names == ["dissem-report-2026-W48.csv", "dissem-report-2026-W48.xlsx"]
+    assert names == ["dissem-report-2026-W48-en.csv", "dissem-report-2026-W48-en.xlsx"]
     (body,) = bodies
     assert body["week"] == "2026-W48" and body["posts"] == 5 and body["engagement"] == 93
     assert body["files"] == sorted(p.name for p in result.files.values())

@@ -71,9 +71,9 @@ def test_demo_publishes_on_every_platform_and_writes_the_report(
     week = "2026-W49"
     reports = folder / "reports" / week
     for suffix in ("html", "csv", "xlsx"):
-        path = reports / f"dissem-report-{week}.{suffix}"
+        path = reports / f"dissem-report-{week}-en.{suffix}"
         assert path.is_file() and path.stat().st_size > 0
         assert f"report: {path}" in result.stdout
-    html = (reports / f"dissem-report-{week}.html").read_text(encoding="utf-8")
+    html = (reports / f"dissem-report-{week}-en.html").read_text(encoding="utf-8")
     assert week in html
     assert (folder / "config" / "channels.yaml").is_file()  # the example, copied
