@@ -107,6 +107,10 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
                 figure(prev, key == "on_time_rate"),
                 fmt_change(cur, prev, lang),
             ),
+            # posts went out but none was measured yet: say so, the dash alone reads "never"
+            "note": lab["no_snapshot"]
+            if cur is None and key in ("engagement", "views") and s.posts and not s.with_snapshot
+            else "",
         }
         for key, label, cur, prev in (
             ("posts", "posts_published", s.posts, p.posts),

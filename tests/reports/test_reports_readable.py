@@ -18,11 +18,15 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
+from urllib.parse import urlencode
 
 import openpyxl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from report_seed import END, START, TZ, WEEK, _channel, _post, _release, _snap, seed_week
 from sqlalchemy.orm import Session, sessionmaker
 
+from dissem.reports.html import SHORT_LINK_CHARS, short_link
 from dissem.reports.weekly import ReportResult, generate_report
 from dissem.settings import Settings
 from dissem.store.db import transaction
@@ -182,6 +186,27 @@ def test_top_posts_when_posts_have_no_figures_yet(
     top = _text(_section(result.html, "top-posts"))
     assert "Nothing this week." not in top
     assert "4 posts went out this week; none has engagement figures yet" in top
+    card = re.search(r'data-figure="engagement".*?</div>\s*</div>', result.html, re.S)
+    assert card and "no snapshot yet" in _text(card.group(0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    host=st.from_regex(r"(www\.)?[a-z][a-z0-9-]{0,20}\.[a-z]{2,6}", fullmatch=True),
+    path=st.lists(st.text("abcxyz0123456789-_@", min_size=1, max_size=30), max_size=6),
+    query=st.dictionaries(st.sampled_from(["utm_source", "utm_campaign", "s", "t"]),
+                          st.text("abc123", min_size=1, max_size=40)),
+)  # fmt: skip
+def test_short_link_is_host_and_path_only(
+    host: str, path: list[str], query: dict[str, str]
+) -> None:
+    url = f"https://{host}/" + "/".join(path) + ("?" + urlencode(query) if query else "")
+    short = short_link(url)
+    assert len(short) <= SHORT_LINK_CHARS
+    assert "?" not in short and "utm_" not in short and "://" not in short
+    assert short.startswith(host.removeprefix("www.")[: SHORT_LINK_CHARS - 1])
+    full = (host.removeprefix("www.") + "/" + "/".join(path)).rstrip("/")
+    assert short == full or (short.endswith("…") and full.startswith(short[:-1]))
 
 
 def test_partial_week_is_marked_and_compared_over_the_same_span(
