@@ -12,7 +12,9 @@ A channel with ``timing: learned`` has a :class:`TimingAdvice` (made from its fi
   (too little data, nothing clearly better) it is planned exactly as with fixed timing;
 * a target slot is planned by the very same rule as fixed timing (:mod:`dissem.planning.due`)
   on the channel's windows *cut down to that slot* (:func:`~dissem.timing.slots.windows_in_slot`),
-  within ``max_delay`` of when the post could first go. The cut-down windows lie inside the
+  within ``max_delay`` of when the post could first go. Each cut-down window opens a stable
+  share (up to :data:`SPREAD`, from the post's key) of its length late, so posts spread over
+  the slot rather than all going out the minute it opens. The cut-down windows lie inside the
   channel's windows, and the gap, the daily cap and the expiry are checked as always, so a
   learned post can never land outside windows, gaps or caps. When no target slot has room
   in time, the post is planned as with fixed timing.
@@ -23,10 +25,10 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 
-from dissem.config.models import Channel
+from dissem.config.models import Channel, Window
 from dissem.planning.due import HORIZON, PlanRequest, plan_many
 from dissem.timing.model import ChannelTiming
 from dissem.timing.slots import Slot, windows_in_slot
@@ -36,6 +38,8 @@ __all__ = ["DEFAULT_MAX_DELAY", "TimingAdvice", "plan_learned", "target_slots"]
 #: how long a post may wait for a better slot: long enough to reach any block of the
 #: same kind of day (weekday or weekend) from any moment
 DEFAULT_MAX_DELAY = timedelta(hours=36)
+#: a post aimed at a slot may open its search up to this share of the slot's length late
+SPREAD = 0.8
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,16 @@ class TimingAdvice:
 def _unit(*parts: str) -> float:
     digest = hashlib.blake2b(":".join(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2.0**64
+
+
+def _later_start(window: Window, share: float) -> Window:
+    """``window`` opening ``share`` of its length later (whole minutes): posts aimed at a
+    slot spread over it instead of all going out as it opens, so the slot is measured as a
+    whole and one audience is not hit at the same minute every day."""
+    start = window.start.hour * 60 + window.start.minute
+    end = 24 * 60 if window.end is None else window.end.hour * 60 + window.end.minute
+    moved = start + int((end - start) * share)
+    return replace(window, start=time(moved // 60, moved % 60))
 
 
 def target_slots(advice: TimingAdvice, key: str) -> tuple[list[Slot], bool]:
@@ -94,8 +108,9 @@ def plan_learned(
     if advice is None or request.priority == "breaking":
         return fixed()
     slots, _ = target_slots(advice, request.key)
+    spread = _unit(request.key, "spread") * SPREAD
     for slot in slots:
-        windows = windows_in_slot(list(channel.windows), slot)
+        windows = [_later_start(w, spread) for w in windows_in_slot(list(channel.windows), slot)]
         if not windows:
             continue
         narrowed = channel.model_copy(update={"windows": windows})

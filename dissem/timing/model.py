@@ -65,10 +65,14 @@ class Params:
     block_hours: int = DEFAULT_BLOCK_HOURS
     age: timedelta = timedelta(days=1)  # the post age the outcome is read at
     rolling: timedelta = timedelta(days=14)  # half-width of the rolling median
-    min_posts: int = 12  # measured posts a channel needs before any recommendation
+    min_posts: int = 20  # measured posts a channel needs before any recommendation
     min_slot_posts: int = 3  # posts a slot needs before it can be recommended
+    min_own_weight: float = 0.5  # ... and its own posts must weigh at least this against
+    # its group's: a channel is never moved on its group's habits alone
     lift: float = 0.10  # the least lift worth moving posts for
     probability: float = 0.8  # how sure the model must be of that lift
+    near: float = 0.05  # a slot within this much of the best one counts as "the best"
+    top_probability: float = 0.5  # how sure the model must be that the best slot is the best
     interval: float = 0.9  # the interval shown for each slot
     prior_sd: float = 0.35  # tau when a group has too few channels to measure its spread
     min_prior_sd: float = 0.05
@@ -112,6 +116,7 @@ class SlotEstimate:
     slot: Slot
     count: int  # measured posts of the channel in this slot
     own_mean: float | None  # the channel's own mean log-outcome here (None: no posts)
+    own_weight: float  # share of the estimate that is the channel's own posts (0..1)
     group_mean: float  # the prior: the group's mean for this slot (log scale)
     mean: float  # posterior mean (log scale, relative to the rolling median)
     sd: float  # posterior standard deviation
@@ -119,6 +124,7 @@ class SlotEstimate:
     low: float  # interval on the lift
     high: float
     p_clear: float  # probability that the lift is at least Params.lift
+    p_top: float  # probability (a lower bound) that no in-window slot beats it by Params.near
     window_hours: float  # hours per week the windows are open in this slot
     recommended: bool = False
 
@@ -299,6 +305,7 @@ def _fit_channel(d: _Data, group: _Group, slots: list[Slot], params: Params) -> 
             SlotEstimate(
                 slot=slot,
                 count=n,
+                own_weight=(n / sigma2) / (n / sigma2 + 1.0 / tau2),
                 own_mean=own,
                 group_mean=mu[slot],
                 mean=mean,
@@ -307,6 +314,7 @@ def _fit_channel(d: _Data, group: _Group, slots: list[Slot], params: Params) -> 
                 low=math.expm1(diff - z * spread),
                 high=math.expm1(diff + z * spread),
                 p_clear=1.0 - _NORMAL.cdf((threshold - diff) / spread),
+                p_top=_p_top(slot, post, hours, math.log1p(params.near)),
                 window_hours=hours[slot],
             )
         )
@@ -314,7 +322,10 @@ def _fit_channel(d: _Data, group: _Group, slots: list[Slot], params: Params) -> 
         (
             e
             for e in estimates
-            if e.in_windows and e.count >= params.min_slot_posts and e.p_clear >= params.probability
+            if e.in_windows
+            and e.count >= params.min_slot_posts
+            and e.own_weight >= params.min_own_weight
+            and e.p_clear >= params.probability
         ),
         key=lambda e: (-e.mean, e.slot),
     )
@@ -328,14 +339,24 @@ def _fit_channel(d: _Data, group: _Group, slots: list[Slot], params: Params) -> 
         reason = (
             f"no slot in the windows is clearly better (a lift of at least "
             f"{params.lift:.0%} with probability {params.probability:.0%}, from at least "
-            f"{params.min_slot_posts} posts), so the configured windows stand"
+            f"{params.min_slot_posts} posts of this channel weighing at least as much as its "
+            "group's), so the configured windows stand"
         )
+    elif clear[0].p_top < params.top_probability:
+        best = clear[0]
+        reason = (
+            f"{best.slot.label} looks better than the windows' average ({best.lift:+.0%}), "
+            f"but other slots may still be as good (chance it is the best: {best.p_top:.0%}, "
+            f"{params.top_probability:.0%} needed), so the configured windows stand"
+        )
+        clear = []
     else:
         best = clear[0]
         reason = (
             f"{best.slot.label} is clearly better: about {best.lift:+.0%} engagement "
             f"{d.measure} over posting anywhere in the windows, with probability "
-            f"{best.p_clear:.0%} of at least {params.lift:+.0%}, from {best.count} posts"
+            f"{best.p_clear:.0%} of at least {params.lift:+.0%} and {best.p_top:.0%} of being "
+            f"the best slot, from {best.count} posts"
         )
     chosen = {e.slot for e in clear}
     estimates = [SlotEstimate(**{**e.__dict__, "recommended": e.slot in chosen}) for e in estimates]
@@ -350,3 +371,20 @@ def _fit_channel(d: _Data, group: _Group, slots: list[Slot], params: Params) -> 
         reason=reason,
         params=params,
     )
+
+
+def _p_top(
+    slot: Slot,
+    post: dict[Slot, tuple[float, float, int, float | None]],
+    hours: dict[Slot, float],
+    margin: float,
+) -> float:
+    """A lower bound on the probability that no other in-window slot beats ``slot`` by more
+    than ``margin`` (log scale): the product of the pairwise probabilities (the events are
+    positively associated, so the product never overstates)."""
+    mean, sd = post[slot][0], post[slot][1]
+    p = 1.0
+    for other, (m, s, _, _) in post.items():
+        if other != slot and hours[other] > 0:
+            p *= _NORMAL.cdf((mean - m + margin) / math.sqrt(sd**2 + s**2))
+    return p
