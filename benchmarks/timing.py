@@ -133,8 +133,6 @@ def arrivals(
     per_day: float, day: datetime, audience: Audience, rng: random.Random
 ) -> list[datetime]:
     count = int(per_day) + (rng.random() < per_day - int(per_day))
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(audience.timezone)
     local_day = day.astimezone(zone).date()
     out = []
