@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,6 +95,11 @@ class _QueueCollector(Collector):
         yield lateness
 
 
+#: ``(method, target, lower-case headers, body) -> (status, headers, body)`` or None: more
+#: routes on the same port (:class:`dissem.worker.feed_push.FeedPush`)
+Routes = Callable[[str, str, Mapping[str, str], bytes], tuple[int, dict[str, str], bytes] | None]
+
+
 class HealthServer:
     """A small HTTP server on its own thread; ``status()`` feeds ``/healthz``, which answers
     503 unless its ``status`` is ``ok`` or ``stopping``. Bounded by :data:`LIMITS` (no body
@@ -106,11 +111,37 @@ class HealthServer:
         port: int,
         metrics: WorkerMetrics,
         status: Callable[[], dict[str, Any]],
+        routes: Routes | None = None,
     ) -> None:
         outer = self
 
         class Handler(BoundedHandler):
+            def _routed(self) -> bool:
+                """Answers a request ``routes`` takes (the feeds' push: ping and WebSub)."""
+                if outer.routes is None or not self.path.startswith("/feeds/"):
+                    return False
+                body = self.read_body()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = outer.routes(self.command, self.path, headers, body)
+                if answer is None:
+                    return False
+                code, extra, payload = answer
+                self.send_response(code)
+                for name, value in {"Content-Type": "text/plain", **extra}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return True
+
+            def do_POST(self) -> None:
+                if not self._routed():
+                    self.read_body()
+                    self.send_error(404)
+
             def do_GET(self) -> None:
+                if self._routed():
+                    return
                 self.read_body()  # none is expected; one within the limit is skipped
                 code = 200
                 if self.path == "/healthz":
@@ -137,6 +168,7 @@ class HealthServer:
 
         self.metrics = metrics
         self.status = status
+        self.routes = routes
         self.server = BoundedServer((host, port), Handler, LIMITS, name="health")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
