@@ -10,6 +10,7 @@ import click
 from dissem import __version__
 from dissem.cli import (
     config_cmds,
+    insights_cmd,
     preview_cmd,
     report_cmds,
     run_cmds,
@@ -33,6 +34,7 @@ for _module in (
     run_cmds,
     worker_cmds,
     report_cmds,
+    insights_cmd,
 ):
     _module.register(cli)
 

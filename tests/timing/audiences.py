@@ -27,12 +27,13 @@ def simulate(
     seed: int = 1,
     platform: str = "mastodon",
     windows: tuple[str, ...] = ("daily 06:00-23:00",),
+    start: datetime = START,
 ) -> ChannelHistory:
     """``posts`` posts at random times within 06:00-23:00 local over the weeks needed."""
     rng = random.Random(seed)
     obs = []
     for i in range(posts):
-        day = START + timedelta(days=i * 56 // max(posts, 1))
+        day = start + timedelta(days=i * 56 // max(posts, 1))
         t = day + timedelta(hours=rng.uniform(5, 20))  # 06:00-21:00 Berlin, roughly
         key = f"{name}-{i}"
         counts = engagement(key, t, t + timedelta(days=1), audience.lift(key, t))
