@@ -341,8 +341,8 @@ def _check_image(release: Release, root: Path, source: SourceFile) -> list[Confi
             f.read(1)
     except FileNotFoundError:
         return [source.problem(("image", "src"), f"image file {shown(src)} not found", hint)]
-    except (OSError, ValueError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else "not a file name"
+    except (OSError, ValueError, RuntimeError) as e:  # RuntimeError: a link loop (resolve)
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "not a readable file"
         return [
             source.problem(("image", "src"), f"image file {shown(src)} cannot be read: {why}", hint)
         ]
