@@ -29,21 +29,34 @@ def register(cli: click.Group) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="keep published posts in this JSON file across restarts",
 )
-def sandbox(port: int, host: str, faults: str, state_path: Path | None) -> None:
+@click.option(
+    "--audiences",
+    default="on",
+    show_default=True,
+    help="engagement by local hour and weekday: on (a seeded audience per account), off, "
+    "'seed=7,timezone=Asia/Jakarta,noise=0.2', or a JSON file (see dissem.sandbox.audience)",
+)
+def sandbox(port: int, host: str, faults: str, state_path: Path | None, audiences: str) -> None:
     """Serve a stand-in for all eight platforms on one local port.
 
     Point dissem at it with DISSEM_SANDBOX_URL; open the printed URL to see the feed.
     """
     from dissem.sandbox import parse_faults, start_sandbox
+    from dissem.sandbox.audience import parse_audiences
 
     try:
         plan = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     try:
+        chosen = parse_audiences(audiences)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--audiences") from None
+    try:
         running = start_sandbox(port, host=host, faults=plan, state_path=state_path)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    running.state.audiences = chosen
 
     def stop(signum: int, frame: FrameType | None) -> None:
         running.request_stop()

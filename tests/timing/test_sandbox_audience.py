@@ -63,3 +63,12 @@ def test_seeded_audiences_are_stable_and_differ_by_account(tmp_path: Path) -> No
     path.write_text(json.dumps({"accounts": {"x:@e": {"peak": [[20, 1.0]]}}}))
     with pytest.raises(ValueError, match="unknown key"):
         parse_audiences(str(path))
+
+
+def test_the_sandbox_command_refuses_a_bad_audience_spec() -> None:
+    from click.testing import CliRunner
+
+    from dissem.cli import cli
+
+    result = CliRunner().invoke(cli, ["sandbox", "--port", "0", "--audiences", "sed=1"])
+    assert result.exit_code == 2 and "unknown option 'sed'" in result.output
