@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     health_port: int | None = Field(None, description="port for /healthz and /metrics")
     health_host: str = Field("127.0.0.1", description="address the health endpoint binds")
 
+    # --- feeds (feeds.yaml; see dissem.feeds) ------------------------------------------
+    feed_check_interval: float = Field(
+        5.0, gt=0, description="seconds between the worker's looks for feeds due to be read"
+    )
+    feed_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="largest feed answer read, bytes"
+    )
+    feed_timeout: float = Field(10.0, gt=0, description="seconds per connect or read of a feed")
+    feed_deadline: float = Field(30.0, gt=0, description="seconds one whole feed fetch may take")
+    feed_max_redirects: int = Field(5, ge=0, le=20, description="redirects a fetch follows")
+    feed_host_interval: float = Field(
+        2.0, ge=0, description="least seconds between two fetches from one host (politeness)"
+    )
+    feed_alert_failures: int = Field(
+        3, ge=1, description="failed polls in a row before a feed is alerted"
+    )
+
     # --- alerts -----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, description="POST JSON alerts here")
     alert_email_to: str | None = Field(None, description="comma-separated alert recipients")

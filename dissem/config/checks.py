@@ -458,6 +458,10 @@ def _check_feeds(cfg: LoadedConfig, feeds: list[tuple[int, Feed]], src: SourceFi
                 )
             )
         problems += _unknown_targets(cfg, feed.targets, src, targetable, ("feeds", index))
+        for r, rule in enumerate(feed.rules):
+            problems += _unknown_targets(
+                cfg, rule.targets, src, targetable, ("feeds", index, "rules", r)
+            )
         cfg.problems.extend(problems)
         if not problems:
             cfg.feeds.append(feed)

@@ -506,21 +506,89 @@ class Release(Strict):
         return self
 
 
-class Feed(Strict):
-    """One RSS/Atom feed of the portal (ingestion comes in a later issue)."""
+MaxAge = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    _within(_HOUR, 365 * _DAY),
+    _duration_schema(_HOUR, 365 * _DAY),
+]
 
-    name: str
-    url: str
+
+class FeedRule(Strict):
+    """Routes a feed's items: an item matches when every kind of condition given here has a
+    match (any of the categories, any of the keywords, any of the URL patterns); then it
+    goes to ``targets`` (instead of the feed's) and/or gets ``priority``."""
+
+    categories: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=200, description="item categories (any; case ignored)"
+    )
+    keywords: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="words or phrases in the title or summary (any; case ignored)",
+    )
+    urls: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="URL patterns with * wildcards, e.g. https://portal.example/economy/*",
+    )
+    targets: list[str] = Field(
+        default_factory=list, max_length=1000, description="channels and groups (default: feed's)"
+    )
+    priority: Literal["normal", "breaking", "evergreen"] | None = None
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> FeedRule:
+        if not (self.categories or self.keywords or self.urls):
+            raise ValueError("a rule needs categories, keywords or urls to match")
+        if not self.targets and self.priority is None:
+            raise ValueError("a rule needs targets or a priority")
+        return self
+
+
+class Feed(Strict):
+    """One RSS/Atom feed of the portal: its items become releases (:mod:`dissem.feeds`)."""
+
+    name: str = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
+    url: str = Field(description="the RSS or Atom feed (http or https; checked by validate)")
     targets: list[str] = Field(min_length=1)
     language: str = "en"
     priority: Literal["normal", "breaking", "evergreen"] = "normal"
-    status: Literal["draft", "approved"] = "draft"
-    approved_by: str | None = None
+    status: Literal["draft", "approved"] = Field(
+        "draft", description="draft: items wait for `dissem approve`; approved: they go out"
+    )
+    approved_by: str | None = Field(None, description="who approved posting without review")
     tags: list[str] = Field(default_factory=list)
     enabled: bool = True
     poll_interval: PollInterval = Field(
         timedelta(minutes=10), description="how often the feed is read: 1m to 30d"
     )
+    rules: list[FeedRule] = Field(
+        default_factory=list, max_length=200, description="routing by category, keyword, URL"
+    )
+    breaking_keywords: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="words in the title or summary that make an item breaking",
+    )
+    cap_per_hour: int | None = Field(
+        20, ge=1, le=10_000, description="most items posted per hour; null: no cap"
+    )
+    max_age: MaxAge = Field(
+        timedelta(hours=48), description="older items are held, not posted: 1h to 365d"
+    )
+    fetch_article: bool = Field(
+        True, description="read each new article's page for og:image and its canonical link"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(
+                f"{shown(v)} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
+            )
+        return v
 
 
 class FeedsFile(Strict):

@@ -256,5 +256,76 @@ class TokenRow(Base):
     updated_at: Mapped[datetime]
 
 
+class FeedState(Base):
+    """Poll state of one feed of ``feeds.yaml`` (0004; :mod:`dissem.feeds.poll`): the
+    validators for conditional GET, when it was and will be read, its failures (backoff and
+    alerts) and running counts of what its items became."""
+
+    __tablename__ = "feed_states"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text, default=None)
+    last_modified: Mapped[str | None] = mapped_column(Text, default=None)
+    initialized: Mapped[bool] = mapped_column(Boolean, default=False)  # first run done
+    last_poll_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_poll_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    alerted_at: Mapped[datetime | None] = mapped_column(default=None)
+    hub: Mapped[str | None] = mapped_column(Text, default=None)  # WebSub hub it advertises
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_held: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class FeedItem(Base):
+    """One story read from a feed, known by every key in ``feed_keys``; ``release_id`` is
+    the release it became (None: recorded as seen or held, never posted)."""
+
+    __tablename__ = "feed_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feed: Mapped[str] = mapped_column(String(64), index=True)
+    guid: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(32))  # new, seen, too_old, over_cap, ...
+    release_id: Mapped[str | None] = mapped_column(ForeignKey("releases.id"), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class FeedKey(Base):
+    """An identity of a story: ``guid:<folded guid>`` or ``url:<canonical URL>``."""
+
+    __tablename__ = "feed_keys"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("feed_items.id"), index=True)
+
+
+class FeedEvent(Base):
+    """Every decision about a feed item (new, seen on first run, updated, duplicate, too
+    old, over the cap, backfill), for ``dissem feeds items`` and the weekly report."""
+
+    __tablename__ = "feed_events"
+    __table_args__ = (Index("ix_feed_events_feed_at", "feed", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feed: Mapped[str] = mapped_column(String(64))
+    guid: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(32))
+    release_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 #: One ``metric_snapshots`` column per normalised metric name, in the same order.
 METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES

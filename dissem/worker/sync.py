@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.config.loader import load_config
 from dissem.config.models import Channel, LoadedConfig
 from dissem.errors import ConfigProblem
+from dissem.feeds.plan import with_feed_releases
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import ReleaseRow
@@ -111,6 +112,8 @@ def _record_and_plan(
     """One pass in one transaction: the config recorded, the releases it touched planned."""
     if config.releases_unreadable:  # never "no releases": keep every stored one as is
         config.broken_release_ids |= set(session.scalars(select(ReleaseRow.id)))
+    # feed items' releases live in the database: planned with the files', never "deleted"
+    config = with_feed_releases(session, config)
     changes = record_config(session, config, now)
     touched = set(changes.releases_added) | set(changes.releases_changed)
     touched |= set(changes.releases_deleted)

@@ -1,0 +1,272 @@
+"""A bounded conditional GET of a feed or an article page.
+
+A feed is someone else's server: it may answer a gigabyte, redirect forever, send one byte
+a second, or compress a bomb. :func:`fetch` therefore, per :class:`FetchLimits`:
+
+- connects and reads with ``timeout`` seconds per step, and gives up the whole fetch after
+  ``deadline`` seconds whatever the server does (checked between reads, and each read waits
+  at most what is left);
+- reads at most ``max_bytes`` of body (streamed, stops as soon as it is over: a
+  ``Content-Length`` above it is refused before reading), also after decompression
+  (``gzip``/``deflate`` are inflated with a bound, never whole);
+- follows at most ``max_redirects`` redirects (a loop ends there);
+- sends ``If-None-Match`` / ``If-Modified-Since`` from the last answer (conditional GET,
+  RFC 9110 section 13.1), so an unchanged feed is a 304 with no body;
+- refuses a URL the ``allowed`` check rejects (its address), on every hop, before
+  connecting.
+
+It uses :mod:`http.client` directly: ``read1`` returns what has arrived, so a trickling
+server cannot hold a read past the deadline (``urllib3``'s ``read(amt)`` waits for ``amt``).
+Every failure is a :class:`FeedFetchError` that names the host, never the full URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import certifi
+
+from dissem import __version__
+from dissem.errors import DissemError
+
+__all__ = ["FeedFetchError", "FetchLimits", "Fetched", "fetch", "retry_after"]
+
+USER_AGENT = f"dissem/{__version__} (feed reader; +https://github.com/)"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+#: ``(url) -> reason`` it may not be fetched, or None when it may
+AddressCheck = Callable[[str], str | None]
+
+
+class FeedFetchError(DissemError):
+    """A fetch that gave no answer: refused, timed out, too big, too many redirects, or a
+    connection failure. ``where`` is the host."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """What one fetch may take (see the module doc)."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    timeout: float = 10.0
+    deadline: float = 30.0
+    max_redirects: int = 5
+
+
+@dataclass
+class Fetched:
+    """An HTTP answer: any status (a 304 has an empty body)."""
+
+    url: str  # after redirects
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A ``Retry-After`` header (seconds or an HTTP date, RFC 9110 section 10.2.3) as a
+    wait from ``now``; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(seconds=min(int(text), 10**7))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+class _Deadline:
+    def __init__(self, seconds: float, where: str) -> None:
+        self.end = time.monotonic() + seconds
+        self.seconds = seconds
+        self.where = where
+
+    def left(self, step: float) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise FeedFetchError(self.where, f"no complete answer within {self.seconds:g} s")
+        return min(step, remaining)
+
+
+def fetch(
+    url: str,
+    limits: FetchLimits,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+    allowed: AddressCheck | None = None,
+) -> Fetched:
+    """GETs ``url`` within ``limits`` (see the module doc). Raises :class:`FeedFetchError`."""
+    headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    deadline = _Deadline(limits.deadline, _host(url))
+    current = url
+    for _hop in range(limits.max_redirects + 1):
+        deadline.where = _host(current)
+        answer = _get_once(current, headers, limits, deadline, allowed)
+        if answer.status in _REDIRECTS and "location" in answer.headers:
+            current = urljoin(current, answer.headers["location"])
+            continue
+        return answer
+    raise FeedFetchError(_host(url), f"more than {limits.max_redirects} redirects")
+
+
+def _get_once(
+    url: str,
+    headers: Mapping[str, str],
+    limits: FetchLimits,
+    deadline: _Deadline,
+    allowed: AddressCheck | None,
+) -> Fetched:
+    where = deadline.where
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as e:
+        raise FeedFetchError(where, f"not a URL ({e})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise FeedFetchError(where, "not an http(s) URL")
+    if allowed is not None:
+        why = allowed(url)
+        if why is not None:
+            raise FeedFetchError(where, f"refused: {why}")
+    conn: http.client.HTTPConnection
+    step = deadline.left(limits.timeout)
+    if parts.scheme == "https":
+        context = ssl.create_default_context(cafile=certifi.where())
+        conn = http.client.HTTPSConnection(host, port, timeout=step, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=step)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    # A server trickling its status line and headers is bounded by the deadline too: the
+    # watchdog shuts the socket when the deadline passes, whatever read is waiting.
+    watchdog = threading.Timer(max(deadline.end - time.monotonic(), 0.0), _shut, (conn,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.request("GET", path, headers=dict(headers))
+        if conn.sock is not None:
+            conn.sock.settimeout(deadline.left(limits.timeout))
+        response = conn.getresponse()
+        answer = Fetched(
+            url=url,
+            status=response.status,
+            headers={k.lower(): v for k, v in response.getheaders()},
+        )
+        if answer.status in _REDIRECTS or answer.status == 304:
+            return answer
+        answer.body = _read_body(response, conn, answer.headers, limits, deadline)
+        return answer
+    except FeedFetchError:
+        raise
+    except (OSError, http.client.HTTPException) as e:
+        if time.monotonic() >= deadline.end:
+            raise FeedFetchError(
+                where, f"no complete answer within {deadline.seconds:g} s"
+            ) from None
+        if isinstance(e, TimeoutError):
+            raise FeedFetchError(where, f"timed out (no data for {limits.timeout:g} s)") from None
+        raise FeedFetchError(where, f"connection failed ({type(e).__name__}: {e})") from None
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
+def _shut(conn: http.client.HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _read_body(
+    response: http.client.HTTPResponse,
+    conn: http.client.HTTPConnection,
+    headers: Mapping[str, str],
+    limits: FetchLimits,
+    deadline: _Deadline,
+) -> bytes:
+    where = deadline.where
+    announced = headers.get("content-length", "")
+    if announced.strip().isdigit() and int(announced) > limits.max_bytes:
+        raise FeedFetchError(
+            where, f"answer of {int(announced)} bytes is over the limit of {limits.max_bytes}"
+        )
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    inflate: zlib._Decompress | None = None
+    if encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(wbits=47)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise FeedFetchError(where, f"unsupported content encoding {encoding[:20]!r}")
+    out = bytearray()
+    received = 0
+    while True:
+        if conn.sock is not None:
+            conn.sock.settimeout(deadline.left(limits.timeout))
+        else:
+            deadline.left(limits.timeout)
+        chunk = response.read1(_CHUNK)
+        if not chunk:
+            break
+        received += len(chunk)
+        if received > limits.max_bytes:
+            raise FeedFetchError(where, f"answer over the limit of {limits.max_bytes} bytes")
+        if inflate is None:
+            out += chunk
+        else:
+            try:
+                out += inflate.decompress(chunk, limits.max_bytes + 1 - len(out))
+            except zlib.error as e:
+                raise FeedFetchError(where, f"bad {encoding} body ({e})") from None
+            if inflate.unconsumed_tail:
+                raise FeedFetchError(
+                    where, f"answer inflates to over the limit of {limits.max_bytes} bytes"
+                )
+        if len(out) > limits.max_bytes:
+            raise FeedFetchError(where, f"answer over the limit of {limits.max_bytes} bytes")
+    deadline.left(limits.timeout)  # an end of data the watchdog caused is no answer
+    return bytes(out)
