@@ -10,6 +10,7 @@ import click
 from dissem import __version__
 from dissem.cli import (
     config_cmds,
+    feeds_cmds,
     insights_cmd,
     preview_cmd,
     report_cmds,
@@ -35,6 +36,7 @@ for _module in (
     worker_cmds,
     report_cmds,
     insights_cmd,
+    feeds_cmds,
 ):
     _module.register(cli)
 
