@@ -1,6 +1,8 @@
 """The ``dissem`` command: a thin layer over the modules; one module per area of commands.
 
-Exit codes: 0 ok, 1 failure, 2 usage or config error.
+Exit codes: 0 ok, 1 failure, 2 usage or config error; ``dissem run`` also 3 database
+unreachable, 4 database unusable (missing, login refused, read-only, no permission), 5 the
+database's disk is full (see :mod:`dissem.store.db`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -22,16 +23,29 @@ def run(once: bool) -> None:
 
     SIGTERM/SIGINT finish what is in hand and exit (a second one exits at once); SIGHUP
     reloads the config. Any number of workers can share one PostgreSQL database.
+
+    A database that cannot be used ends it with one line saying what is wrong and what to
+    do, and exit code 3 (unreachable, after DISSEM_DATABASE_WAIT seconds of retrying),
+    4 (unusable: missing, login refused, read-only, no permission) or 5 (disk full).
     """
     from dissem.logs import setup_logging
-    from dissem.worker.daemon import Worker
+    from dissem.store.db import DatabaseUnavailable, database_problem
+    from dissem.worker.daemon import open_worker
 
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
-    worker = Worker(settings)
+    try:
+        worker = open_worker(settings)
+    except DatabaseUnavailable as exc:
+        _database_exit(exc.problem.line, exc.problem.exit_code)
     if once:
         try:
             result = worker.run_once()
+        except Exception as exc:
+            problem = database_problem(exc, settings.database_url)
+            if problem is None:
+                raise
+            _database_exit(problem.line, problem.exit_code)
         finally:
             worker.close()
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "none"
@@ -41,6 +55,11 @@ def run(once: bool) -> None:
         )
         return
     raise SystemExit(worker.run())
+
+
+def _database_exit(line: str, code: int) -> NoReturn:
+    click.echo(f"dissem run: {line}", err=True)
+    raise SystemExit(code)
 
 
 @click.command()

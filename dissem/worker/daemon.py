@@ -13,10 +13,24 @@ none starves another:
                 before one that was not renewed expires (:mod:`dissem.worker.tokens`);
                 renewed tokens are kept encrypted in the database when ``DISSEM_TOKEN_KEY``
                 is set, else in memory (said once at start)
+- ``feeds``     every ``DISSEM_FEED_CHECK_INTERVAL`` s: reads the feeds that are due
+                (:mod:`dissem.feeds`), and at once any feed pushed by a ping or WebSub on
+                the health port (:mod:`dissem.worker.feed_push`; singleton)
 
 Singleton jobs run on one worker at a time (PostgreSQL advisory lock). Signal handlers only
 set flags: the first SIGTERM/SIGINT finishes what is in hand, gives back unstarted claims
 and exits; a second exits at once; SIGHUP re-reads the config now.
+
+The database, at start and while running
+----------------------------------------
+:func:`open_worker` waits for a database it cannot reach (``DISSEM_DATABASE_WAIT`` s, with
+backoff, one log line per try) and raises :class:`~dissem.store.db.DatabaseUnavailable`
+for one it cannot use (missing, login refused, read-only, full: found by a first write),
+which ``dissem run`` turns into one line and exit code 3, 4 or 5. While running, a job that
+fails on the database marks it down (one warning, no traceback): rounds are skipped until
+the next try (1 s doubling to 60 s), ``/healthz`` answers 503 with the reason and since
+when, and the first round that works again says so. ``/healthz`` also judges each loop's
+rounds (:class:`~dissem.worker.health.Rounds`, :meth:`Worker.round_limits`).
 """
 
 from __future__ import annotations
@@ -38,11 +52,19 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from dissem.config.models import Channel
+from dissem.config.loader import load_config
+from dissem.config.models import Channel, LoadedConfig
 from dissem.platforms.base import Platform
 from dissem.platforms.mastodon import with_server_limits
+from dissem.redact import register_secret
 from dissem.settings import Settings
-from dissem.store.db import make_engine, make_session_factory
+from dissem.store.db import (
+    DatabaseUnavailable,
+    database_problem,
+    make_engine,
+    make_session_factory,
+    probe_writable,
+)
 from dissem.store.locks import singleton
 from dissem.store.models import ChannelRow
 from dissem.store.open import open_store
@@ -50,7 +72,14 @@ from dissem.store.queue import expire_leases
 from dissem.store.tokens import open_token_store
 from dissem.worker.alerts import Alerter, build_alerter
 from dissem.worker.dispatch import AdapterFactory, AdapterPool, dispatch_once
-from dissem.worker.health import HealthServer, WorkerMetrics
+from dissem.worker.feed_push import FeedPush, PollNow, WebSub
+from dissem.worker.health import (
+    DatabaseWatch,
+    HealthServer,
+    RoundLimit,
+    Rounds,
+    WorkerMetrics,
+)
 from dissem.worker.reconcile import reconcile_once
 from dissem.worker.sync import sync
 from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
@@ -92,6 +121,11 @@ class Worker:
         self.clock = clock
         self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.engine, self.session_factory = open_store(settings)
+        try:
+            probe_writable(self.engine)  # a read-only file or server shows now, not later
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.alerter = alerter or build_alerter(settings)
         self.tokens = open_token_store(settings, self.session_factory)
         # /metrics reads the queue on every scrape: never with SQLite's write lock
@@ -104,9 +138,26 @@ class Worker:
         self._signals = 0
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
         self.last_run: dict[str, datetime] = {}
+        #: each loop's rounds (finished ones are ``last_run``) and the database's state
+        self.rounds = Rounds(since=clock(), finished=self.last_run)
+        self.database = DatabaseWatch()
         self.next_due: datetime | None = None  # when dispatch may next find work
         self._sync_lock = threading.Lock()  # held while a sync runs
         self.published_total = 0  # posts this worker published (outcome labels are not states)
+        self.config: LoadedConfig | None = None  # what the last sync loaded (the feeds job's)
+        self._feed_names: frozenset[str] = frozenset()  # enabled feeds, read by the HTTP port
+        self._feeds_woken = threading.Event()
+        self._politeness: Any = None  # dissem.feeds.Politeness, made by the first feeds round
+        self.poll_now = PollNow(wake=self._wake_feeds)
+        self.feed_push = FeedPush(
+            self.poll_now,
+            lambda: self._feed_names,
+            lambda: secret.get_secret_value() if (secret := settings.feed_ping_secret) else None,
+            self.clock,
+            websub=self._websub(),
+        )
+        if settings.feed_ping_secret is not None:
+            register_secret(settings.feed_ping_secret.get_secret_value())
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -125,8 +176,90 @@ class Worker:
             log.error("config: %s", problem)
         if result.changed:
             log.info("sync: %s; posts: %s", result.changes.summary(), result.plan)
+        self.config = result.config
         self.last_run["sync"] = self.clock()
         return True
+
+    def feeds_job(self) -> int:
+        """Reads the feeds pushed (ping, WebSub) at once, then those due, and keeps the
+        WebSub subscriptions; returns how many feeds were read. Runs on one worker at a
+        time; pushed names wait for the worker that holds the lock's next round."""
+        from dissem.feeds import FeedNotFound, poll_due, poll_feed
+
+        config = self.config
+        if config is None:
+            config = self.config = load_config(
+                self.settings.config_dir, timezone=self.settings.timezone
+            )
+        feeds = {f.name: f for f in config.feeds if f.enabled}
+        self._feed_names = frozenset(feeds)
+        if self._politeness is None:
+            from dissem.feeds import Politeness
+
+            self._politeness = Politeness()
+        read = 0
+        with singleton(self.engine, "dissem:feeds") as mine:
+            if not mine:
+                for name in self.poll_now.take():
+                    self.poll_now.request(name)  # kept for the next round
+                return 0
+            while pushed := self.poll_now.take():
+                for name in pushed:
+                    try:
+                        result = poll_feed(
+                            self.session_factory, self.settings, config, name,
+                            now=self.clock(), force=True, alerter=self.alerter,
+                        )  # fmt: skip
+                    except FeedNotFound:
+                        continue
+                    read += int(result.polled)
+                    self._feed_polled(result, pushed=True)
+            for result in poll_due(
+                self.session_factory,
+                self.settings,
+                config,
+                now=self.clock(),
+                alerter=self.alerter,
+                politeness=self._politeness,
+            ):
+                read += int(result.polled)
+                self._feed_polled(result, pushed=False)
+        websub = self.feed_push.websub
+        if websub is not None:
+            for line in websub.maintain({n: f.url for n, f in feeds.items()}, self.clock()):
+                log.info("feeds: %s", line)
+        self.last_run["feeds"] = self.clock()
+        return read
+
+    @staticmethod
+    def _feed_polled(result: Any, *, pushed: bool) -> None:
+        if not result.polled:
+            return
+        how = "pushed" if pushed else "due"
+        if result.error:
+            log.warning("feeds: %s (%s): %s", result.feed, how, result.error)
+        elif result.new or result.updated or result.seen or result.held:
+            log.info(
+                "feeds: %s (%s): %d new, %d updated, %d seen, %d held",
+                result.feed, how, len(result.new), len(result.updated), result.seen, result.held,
+            )  # fmt: skip
+
+    def _wake_feeds(self) -> None:
+        """Called by the HTTP port's thread when a feed is pushed: run the feeds job now."""
+        self._feeds_woken.set()
+        self._wake.set()
+
+    def _websub(self) -> WebSub | None:
+        if not self.settings.public_url:
+            return None
+        from dissem.feeds import fetch
+        from dissem.feeds.poll import limits_of
+
+        def get(url: str) -> tuple[int, dict[str, str], bytes]:
+            answer = fetch(url, limits_of(self.settings))
+            return answer.status, answer.headers, answer.body
+
+        return WebSub(self.settings.public_url, get)
 
     def dispatch_job(self, *, horizon: float | None = None) -> dict[str, int]:
         """Publishes what is due; waits (up to ``horizon`` s) for posts due meanwhile."""
@@ -253,6 +386,7 @@ class Worker:
         out = OnceResult()
         published_before = self.published_total
         out.synced = self.sync_job()
+        self.feeds_job()
         self.tokens_job()
         outcomes = self.dispatch_job(horizon=0)
         out.reconciled = self.reconcile_job()
@@ -266,6 +400,7 @@ class Worker:
 
     def run(self) -> int:
         """Runs until SIGTERM/SIGINT; returns the exit code."""
+        self.rounds.since = self.clock()
         self._install_signals()
         health = self._start_health()
         scheduler = self._scheduler()
@@ -275,6 +410,9 @@ class Worker:
             while not self.stopping.is_set():
                 self._wake.wait(1.0)
                 self._wake.clear()
+                if self._feeds_woken.is_set():  # a push: the feeds job runs now
+                    self._feeds_woken.clear()
+                    scheduler.modify_job("feeds", next_run_time=datetime.now(UTC))
                 # A SIGHUP during a running sync waits for it to end: the scheduler would
                 # drop a second, overlapping run, and the reload would be lost.
                 if self.reload.is_set() and not self._sync_lock.locked():
@@ -313,6 +451,7 @@ class Worker:
             ("metrics", self.metrics_job, s.metrics_interval),
             ("report", self.report_job, 300.0),
             ("tokens", self.tokens_job, TOKEN_INTERVAL),
+            ("feeds", self.feeds_job, s.feed_check_interval),
         ]
         for i, (name, fn, every) in enumerate(jobs):
             scheduler.add_job(
@@ -325,37 +464,81 @@ class Worker:
         return scheduler
 
     def _guard(self, name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+        """``fn`` as a scheduled job: its round recorded, never raising; skipped while the
+        database is down and its next try has not come (see the module doc)."""
+
         def job() -> None:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or not self.database.may_try(self.clock()):
                 return
+            self.rounds.start(name, self.clock())
             try:
                 fn()
-            except Exception:  # a job failing must never take the worker down
-                log.exception("job %s failed; it runs again at its next time", name)
+            except Exception as exc:  # a job failing must never take the worker down
+                self._failed(name, exc)
+            else:
+                self.rounds.finish(name, self.clock())
+                down_since = self.database.ok()
+                if down_since is not None:
+                    log.warning("database usable again (down since %s)", down_since.isoformat())
 
         return job
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        problem = database_problem(exc, self.settings.database_url)
+        if problem is None:
+            self.rounds.fail(name, self.clock(), type(exc).__name__)
+            log.exception("job %s failed; it runs again at its next time", name)
+            return
+        self.rounds.fail(name, self.clock(), problem.line)
+        if problem.kind == "busy":  # contention, not an outage: the next round tries again
+            log.warning("job %s: %s", name, problem.line)
+            return
+        wait = self.database.failed(problem, self.clock())
+        log.warning(
+            "job %s: %s; rounds wait, next try in %.0f s", name, problem.line, wait.total_seconds()
+        )
 
     def _start_health(self) -> HealthServer | None:
         if self.settings.health_port is None:
             return None
         server = HealthServer(
-            self.settings.health_host, self.settings.health_port, self.metrics, self.status
+            self.settings.health_host,
+            self.settings.health_port,
+            self.metrics,
+            self.status,
+            routes=self.feed_push.handle,
         )
         server.start()
         log.info("health endpoint on %s:%s", self.settings.health_host, server.port)
         return server
 
+    def round_limits(self) -> dict[str, RoundLimit]:
+        """How long a sync or dispatch round may run, and how long each loop may go without
+        finishing one, before ``/healthz`` says ``stale``: sync 10 intervals (at least 5
+        minutes) for both; dispatch 30 intervals (at least a minute) without a finished
+        round, and a round as long as a lease (a publish may take that)."""
+        s = self.settings
+        sync = timedelta(seconds=max(10 * s.sync_interval, 300))
+        idle = timedelta(seconds=max(30 * s.dispatch_interval, 60))
+        running = max(idle, timedelta(seconds=s.lease_seconds))
+        return {"sync": RoundLimit(sync, sync), "dispatch": RoundLimit(running, idle)}
+
     def status(self) -> dict[str, Any]:
-        """``/healthz``: ``stale`` when dispatch has not run for 30 intervals (a stuck job or
-        an unreachable database), so a supervisor can restart the worker."""
-        status = "ok"
-        last = self.last_run.get("dispatch")
-        limit = timedelta(seconds=max(30 * self.settings.dispatch_interval, 60))
-        if last is not None and self.clock() - last > limit:
-            status = "stale"
+        """``/healthz``: ``database unreachable`` (``unusable``, ``full``) while the database
+        cannot be used; ``stale`` when a sync or dispatch round runs too long or none
+        finished in time; each with ``problems`` saying which loop, what and since when, so a
+        supervisor can restart the worker (HTTP 503)."""
+        now = self.clock()
+        problems = self.rounds.problems(now, self.round_limits())
+        status = "stale" if problems else "ok"
+        if self.database.problem is not None:
+            status = f"database {self.database.problem.kind}"
         return {
             "status": "stopping" if self.stopping.is_set() else status,
             "worker": self.worker_id,
+            "problems": problems,
+            "database": self.database.report(now),
+            "rounds": self.rounds.report(),
             "last_run": {k: v.isoformat() for k, v in self.last_run.items()},
         }
 
@@ -374,3 +557,35 @@ class Worker:
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self.reload.set()
         self._wake.set()
+
+
+def open_worker(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Any] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    **kwargs: Any,
+) -> Worker:
+    """A :class:`Worker` for ``settings`` (``kwargs`` go to it), once the database answers.
+
+    A database that cannot be reached is tried again, 1 s doubling to 30 s apart, for
+    ``settings.database_wait`` seconds (one warning per try); then, or at once for one that
+    answers but cannot be used, raises :class:`~dissem.store.db.DatabaseUnavailable`.
+    Other failures propagate as they are.
+    """
+    give_up = monotonic() + settings.database_wait
+    wait = 1.0
+    while True:
+        try:
+            return Worker(settings, **kwargs)
+        except Exception as exc:
+            problem = database_problem(exc, settings.database_url)
+            if problem is None:
+                raise
+            left = give_up - monotonic()
+            if not problem.temporary or left <= 0:
+                raise DatabaseUnavailable(problem) from None
+            pause = min(wait, left)
+            log.warning("%s; trying again in %.0f s", problem.line, pause)
+            sleep(pause)
+            wait = min(wait * 2, 30.0)

@@ -2,6 +2,18 @@
 
 Gauges of posts by state and paused channels are read from the database at scrape time (so
 every worker reports the shared queue); publish latency and lateness are this worker's own.
+
+What ``/healthz`` judges
+------------------------
+:class:`Rounds` keeps, for each of the worker's loops, when its last round started and
+when one last finished. A loop is unhealthy (``stale``, HTTP 503) when a round has been
+running longer than its limit (a sync stuck in a template, a publish that never returns)
+or when no round has finished within its limit (the loop stopped, or every round fails),
+counted from the last finished round or, before the first, from the worker's start; the
+answer names the loop, what is wrong and since when. :class:`DatabaseWatch` holds the
+database's state: while it cannot be used the worker skips its rounds, tries again after
+a backoff (1 s doubling to 60 s) and ``/healthz`` says ``database unreachable`` (or
+``unusable``, ``full``) with the reason and since when, also 503.
 """
 
 from __future__ import annotations
@@ -9,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.bounded_http import BoundedHandler, BoundedServer, Limits
+from dissem.store.db import DatabaseProblem
 from dissem.store.models import ChannelRow, Post, PostState
 
 log = logging.getLogger(__name__)
@@ -30,6 +44,126 @@ LATENESS_WINDOW = timedelta(hours=1)
 HEALTHY = frozenset({"ok", "stopping"})
 #: scrapes and probes need no body and few connections
 LIMITS = Limits(max_body=64 * 1024, max_connections=16, header_timeout=5.0)
+
+
+@dataclass(frozen=True)
+class RoundLimit:
+    """How long a loop's round may run, and how long the loop may go without finishing one."""
+
+    running: timedelta
+    idle: timedelta
+
+
+@dataclass
+class Rounds:
+    """When each loop's rounds started and finished (see the module doc). ``finished`` may
+    be shared with the worker's ``last_run``; ``since`` is when judging begins (start)."""
+
+    since: datetime
+    finished: MutableMapping[str, datetime] = field(default_factory=dict)
+    started: dict[str, datetime] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)
+    failed: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def start(self, loop: str, now: datetime) -> None:
+        self.started[loop] = now
+        self.running.add(loop)
+
+    def finish(self, loop: str, now: datetime) -> None:
+        self.running.discard(loop)
+        self.finished[loop] = now
+        self.failed.pop(loop, None)
+
+    def fail(self, loop: str, now: datetime, why: str) -> None:
+        self.running.discard(loop)
+        self.failed[loop] = (now, why)
+
+    def problems(self, now: datetime, limits: dict[str, RoundLimit]) -> list[dict[str, str]]:
+        """What is wrong with the loops in ``limits``: loop, since when, and what."""
+        out = []
+        for loop, limit in limits.items():
+            started = self.started.get(loop)
+            if loop in self.running and started is not None and now - started > limit.running:
+                seconds = int((now - started).total_seconds())
+                what = (
+                    f"a round has been running for {seconds} s "
+                    f"(limit {int(limit.running.total_seconds())} s)"
+                )
+                out.append({"loop": loop, "since": started.isoformat(), "problem": what})
+                continue
+            last = self.finished.get(loop)
+            base = last or self.since
+            if loop not in self.running and now - base > limit.idle:
+                seconds = int((now - base).total_seconds())
+                what = (
+                    f"no round finished for {seconds} s (limit {int(limit.idle.total_seconds())} s)"
+                    if last
+                    else f"no round finished since the worker started {seconds} s ago"
+                )
+                if loop in self.failed:
+                    what += f"; the last one failed: {self.failed[loop][1]}"
+                out.append({"loop": loop, "since": base.isoformat(), "problem": what})
+        return out
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        loops = set(self.started) | set(self.finished)
+        return {
+            loop: {
+                "running": loop in self.running,
+                "started": _iso(self.started.get(loop)),
+                "finished": _iso(self.finished.get(loop)),
+                **({"failed": self.failed[loop][1]} if loop in self.failed else {}),
+            }
+            for loop in sorted(loops)
+        }
+
+
+#: backoff between tries while the database cannot be used: 1 s doubling to 60 s
+DB_RETRY_FIRST, DB_RETRY_MAX = timedelta(seconds=1), timedelta(seconds=60)
+
+
+@dataclass
+class DatabaseWatch:
+    """The database's state as the worker's rounds find it, and when to try it again."""
+
+    problem: DatabaseProblem | None = None
+    since: datetime | None = None
+    retry_at: datetime | None = None
+    failures: int = 0
+
+    def may_try(self, now: datetime) -> bool:
+        """False while backing off after a failure."""
+        return self.retry_at is None or now >= self.retry_at
+
+    def failed(self, problem: DatabaseProblem, now: datetime) -> timedelta:
+        """Notes a failure; returns the wait before the next try."""
+        if self.problem is None:
+            self.since = now
+        self.problem = problem
+        wait: timedelta = min(DB_RETRY_FIRST * (2 ** min(self.failures, 16)), DB_RETRY_MAX)
+        self.failures += 1
+        self.retry_at = now + wait
+        return wait
+
+    def ok(self) -> datetime | None:
+        """Notes a round that used the database; returns since when it was down, if it was."""
+        was = self.since if self.problem is not None else None
+        self.problem, self.since, self.retry_at, self.failures = None, None, None, 0
+        return was
+
+    def report(self, now: datetime) -> dict[str, Any]:
+        if self.problem is None:
+            return {"status": "ok"}
+        return {
+            "status": self.problem.kind,
+            "since": _iso(self.since),
+            "error": self.problem.line,
+            "next_try_in_s": max(0, int(((self.retry_at or now) - now).total_seconds())),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 class WorkerMetrics:
