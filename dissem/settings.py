@@ -31,12 +31,6 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Jakarta", description="IANA zone for reports and the CLI")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     log_format: Literal["text", "json"] = Field("text", description="text or json log lines")
-    database_wait: float = Field(
-        60.0,
-        ge=0,
-        description="seconds `dissem run` keeps retrying a database it cannot reach at start "
-        "(then it exits 3); a running worker retries for as long as it runs",
-    )
 
     # --- platforms --------------------------------------------------------------------
     sandbox_url: str | None = Field(
@@ -96,6 +90,18 @@ class Settings(BaseSettings):
     evergreen_interval_days: int = Field(30, description="default re-share interval")
     health_port: int | None = Field(None, description="port for /healthz and /metrics")
     health_host: str = Field("127.0.0.1", description="address the health endpoint binds")
+    feed_ping_secret: SecretStr | None = Field(
+        None,
+        description="shared secret of POST /feeds/<name>/ping on the health port: the body's "
+        "HMAC-SHA256 in X-Dissem-Signature: sha256=<hex>; unset: every ping is refused 401",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="address the world reaches the health port at (e.g. https://dissem.example"
+        ".org); set: feeds that advertise a WebSub hub are subscribed to",
+    )
+
 
     # --- feeds (feeds.yaml; see dissem.feeds) ------------------------------------------
     feed_check_interval: float = Field(

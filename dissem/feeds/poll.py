@@ -202,7 +202,8 @@ def poll_due(
     if not feeds:
         return []
     with session_factory() as session:
-        next_at = dict(session.execute(select(FeedState.name, FeedState.next_poll_at)).tuples())
+        rows = session.execute(select(FeedState.name, FeedState.next_poll_at))
+        next_at = {name: at for name, at in rows}  # dict(result) would take it for a mapping
     due = [f for f in feeds if next_at.get(f.name) is None or next_at[f.name] <= now]  # type: ignore[operator]
     polite = politeness or _POLITENESS
     results: list[PollResult] = []

@@ -42,8 +42,8 @@ Control (JSON, for tests, the demo and benchmarks):
   (``portal.error_rate=0.2,portal.latency_ms=300``).
 - ``POST /_sandbox/portal/pings``: ``[{"lang", "url", "secret"}]``: where the CMS pings on
   publishing (secrets kept in memory only).
-- ``GET /_sandbox/portal/stats``: feed requests, ``304`` answers, hub subscriptions and
-  deliveries, pings sent.
+- ``GET /_sandbox/portal/stats``: feed requests and ``304`` answers (in all and per feed,
+  ``by_feed``), hub subscriptions and deliveries, pings sent.
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ class Portal:
         self._faults_at: datetime | None = None
         self._guid_salt = 0
         self.stats: dict[str, int] = {"feed_requests": 0, "not_modified": 0, "page_requests": 0}
+        self._by_feed: dict[str, list[int]] = {}  # feed path -> [requests, 304 answers]
 
     # --- storage ----------------------------------------------------------------------
     def _bucket(self) -> dict[str, Any]:
@@ -241,6 +242,7 @@ class Portal:
         """Counters: feed requests, 304 answers, hub and ping activity."""
         with self._lock:
             stats: dict[str, Any] = dict(self.stats)
+            stats["by_feed"] = {path: list(counts) for path, counts in self._by_feed.items()}
         stats["hub"] = {**self.hub.stats, "subscriptions": self.hub.subscriptions()}
         stats["pings"] = list(self.pinger.sent)
         return stats
@@ -429,8 +431,11 @@ class Portal:
 
     def _feed(self, lang: str, section: str | None, kind: str, headers: Any) -> Response:
         faults = self.faults()
+        path = f"/{lang}/{section + '/' if section else ''}{kind}.xml"
         with self._lock:
             self.stats["feed_requests"] += 1
+            counts = self._by_feed.setdefault(path, [0, 0])
+            counts[0] += 1
             status = faults.get("status")
             if status is not None:
                 count = faults.get("count")
@@ -452,6 +457,7 @@ class Portal:
         if self._not_modified(headers, etag, modified):
             with self._lock:
                 self.stats["not_modified"] += 1
+                counts[1] += 1
             return Response(304, b"", validators)
         return Response(200, body, {"Content-Type": content_type, **validators})
 

@@ -189,6 +189,7 @@ def test_unchanged_feed_is_answered_304_and_a_new_item_changes_it(
     assert late.status_code == 200
     stats = requests.get(f"{sb.url}/_sandbox/portal/stats", timeout=5).json()
     assert stats["feed_requests"] == 6 and stats["not_modified"] == 2
+    assert stats["by_feed"] == {"/en/atom.xml": [6, 2]}
 
 
 # --- items at run time ----------------------------------------------------------------------
