@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Jakarta", description="IANA zone for reports and the CLI")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
     log_format: Literal["text", "json"] = Field("text", description="text or json log lines")
+    database_wait: float = Field(
+        60.0,
+        ge=0,
+        description="seconds `dissem run` keeps retrying a database it cannot reach at start "
+        "(then it exits 3); a running worker retries for as long as it runs",
+    )
 
     # --- platforms --------------------------------------------------------------------
     sandbox_url: str | None = Field(
@@ -101,7 +107,6 @@ class Settings(BaseSettings):
         description="address the world reaches the health port at (e.g. https://dissem.example"
         ".org); set: feeds that advertise a WebSub hub are subscribed to",
     )
-
 
     # --- feeds (feeds.yaml; see dissem.feeds) ------------------------------------------
     feed_check_interval: float = Field(

@@ -20,6 +20,17 @@ none starves another:
 Singleton jobs run on one worker at a time (PostgreSQL advisory lock). Signal handlers only
 set flags: the first SIGTERM/SIGINT finishes what is in hand, gives back unstarted claims
 and exits; a second exits at once; SIGHUP re-reads the config now.
+
+The database, at start and while running
+----------------------------------------
+:func:`open_worker` waits for a database it cannot reach (``DISSEM_DATABASE_WAIT`` s, with
+backoff, one log line per try) and raises :class:`~dissem.store.db.DatabaseUnavailable`
+for one it cannot use (missing, login refused, read-only, full: found by a first write),
+which ``dissem run`` turns into one line and exit code 3, 4 or 5. While running, a job that
+fails on the database marks it down (one warning, no traceback): rounds are skipped until
+the next try (1 s doubling to 60 s), ``/healthz`` answers 503 with the reason and since
+when, and the first round that works again says so. ``/healthz`` also judges each loop's
+rounds (:class:`~dissem.worker.health.Rounds`, :meth:`Worker.round_limits`).
 """
 
 from __future__ import annotations
@@ -47,7 +58,13 @@ from dissem.platforms.base import Platform
 from dissem.platforms.mastodon import with_server_limits
 from dissem.redact import register_secret
 from dissem.settings import Settings
-from dissem.store.db import make_engine, make_session_factory
+from dissem.store.db import (
+    DatabaseUnavailable,
+    database_problem,
+    make_engine,
+    make_session_factory,
+    probe_writable,
+)
 from dissem.store.locks import singleton
 from dissem.store.models import ChannelRow
 from dissem.store.open import open_store
@@ -56,7 +73,13 @@ from dissem.store.tokens import open_token_store
 from dissem.worker.alerts import Alerter, build_alerter
 from dissem.worker.dispatch import AdapterFactory, AdapterPool, dispatch_once
 from dissem.worker.feed_push import FeedPush, PollNow, WebSub
-from dissem.worker.health import HealthServer, WorkerMetrics
+from dissem.worker.health import (
+    DatabaseWatch,
+    HealthServer,
+    RoundLimit,
+    Rounds,
+    WorkerMetrics,
+)
 from dissem.worker.reconcile import reconcile_once
 from dissem.worker.sync import sync
 from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
@@ -98,6 +121,11 @@ class Worker:
         self.clock = clock
         self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.engine, self.session_factory = open_store(settings)
+        try:
+            probe_writable(self.engine)  # a read-only file or server shows now, not later
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.alerter = alerter or build_alerter(settings)
         self.tokens = open_token_store(settings, self.session_factory)
         # /metrics reads the queue on every scrape: never with SQLite's write lock
@@ -110,6 +138,9 @@ class Worker:
         self._signals = 0
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="publish")
         self.last_run: dict[str, datetime] = {}
+        #: each loop's rounds (finished ones are ``last_run``) and the database's state
+        self.rounds = Rounds(since=clock(), finished=self.last_run)
+        self.database = DatabaseWatch()
         self.next_due: datetime | None = None  # when dispatch may next find work
         self._sync_lock = threading.Lock()  # held while a sync runs
         self.published_total = 0  # posts this worker published (outcome labels are not states)
@@ -127,7 +158,6 @@ class Worker:
         )
         if settings.feed_ping_secret is not None:
             register_secret(settings.feed_ping_secret.get_secret_value())
-
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -370,6 +400,7 @@ class Worker:
 
     def run(self) -> int:
         """Runs until SIGTERM/SIGINT; returns the exit code."""
+        self.rounds.since = self.clock()
         self._install_signals()
         health = self._start_health()
         scheduler = self._scheduler()
@@ -433,15 +464,39 @@ class Worker:
         return scheduler
 
     def _guard(self, name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+        """``fn`` as a scheduled job: its round recorded, never raising; skipped while the
+        database is down and its next try has not come (see the module doc)."""
+
         def job() -> None:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or not self.database.may_try(self.clock()):
                 return
+            self.rounds.start(name, self.clock())
             try:
                 fn()
-            except Exception:  # a job failing must never take the worker down
-                log.exception("job %s failed; it runs again at its next time", name)
+            except Exception as exc:  # a job failing must never take the worker down
+                self._failed(name, exc)
+            else:
+                self.rounds.finish(name, self.clock())
+                down_since = self.database.ok()
+                if down_since is not None:
+                    log.warning("database usable again (down since %s)", down_since.isoformat())
 
         return job
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        problem = database_problem(exc, self.settings.database_url)
+        if problem is None:
+            self.rounds.fail(name, self.clock(), type(exc).__name__)
+            log.exception("job %s failed; it runs again at its next time", name)
+            return
+        self.rounds.fail(name, self.clock(), problem.line)
+        if problem.kind == "busy":  # contention, not an outage: the next round tries again
+            log.warning("job %s: %s", name, problem.line)
+            return
+        wait = self.database.failed(problem, self.clock())
+        log.warning(
+            "job %s: %s; rounds wait, next try in %.0f s", name, problem.line, wait.total_seconds()
+        )
 
     def _start_health(self) -> HealthServer | None:
         if self.settings.health_port is None:
@@ -457,17 +512,33 @@ class Worker:
         log.info("health endpoint on %s:%s", self.settings.health_host, server.port)
         return server
 
+    def round_limits(self) -> dict[str, RoundLimit]:
+        """How long a sync or dispatch round may run, and how long each loop may go without
+        finishing one, before ``/healthz`` says ``stale``: sync 10 intervals (at least 5
+        minutes) for both; dispatch 30 intervals (at least a minute) without a finished
+        round, and a round as long as a lease (a publish may take that)."""
+        s = self.settings
+        sync = timedelta(seconds=max(10 * s.sync_interval, 300))
+        idle = timedelta(seconds=max(30 * s.dispatch_interval, 60))
+        running = max(idle, timedelta(seconds=s.lease_seconds))
+        return {"sync": RoundLimit(sync, sync), "dispatch": RoundLimit(running, idle)}
+
     def status(self) -> dict[str, Any]:
-        """``/healthz``: ``stale`` when dispatch has not run for 30 intervals (a stuck job or
-        an unreachable database), so a supervisor can restart the worker."""
-        status = "ok"
-        last = self.last_run.get("dispatch")
-        limit = timedelta(seconds=max(30 * self.settings.dispatch_interval, 60))
-        if last is not None and self.clock() - last > limit:
-            status = "stale"
+        """``/healthz``: ``database unreachable`` (``unusable``, ``full``) while the database
+        cannot be used; ``stale`` when a sync or dispatch round runs too long or none
+        finished in time; each with ``problems`` saying which loop, what and since when, so a
+        supervisor can restart the worker (HTTP 503)."""
+        now = self.clock()
+        problems = self.rounds.problems(now, self.round_limits())
+        status = "stale" if problems else "ok"
+        if self.database.problem is not None:
+            status = f"database {self.database.problem.kind}"
         return {
             "status": "stopping" if self.stopping.is_set() else status,
             "worker": self.worker_id,
+            "problems": problems,
+            "database": self.database.report(now),
+            "rounds": self.rounds.report(),
             "last_run": {k: v.isoformat() for k, v in self.last_run.items()},
         }
 
@@ -486,3 +557,35 @@ class Worker:
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self.reload.set()
         self._wake.set()
+
+
+def open_worker(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Any] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    **kwargs: Any,
+) -> Worker:
+    """A :class:`Worker` for ``settings`` (``kwargs`` go to it), once the database answers.
+
+    A database that cannot be reached is tried again, 1 s doubling to 30 s apart, for
+    ``settings.database_wait`` seconds (one warning per try); then, or at once for one that
+    answers but cannot be used, raises :class:`~dissem.store.db.DatabaseUnavailable`.
+    Other failures propagate as they are.
+    """
+    give_up = monotonic() + settings.database_wait
+    wait = 1.0
+    while True:
+        try:
+            return Worker(settings, **kwargs)
+        except Exception as exc:
+            problem = database_problem(exc, settings.database_url)
+            if problem is None:
+                raise
+            left = give_up - monotonic()
+            if not problem.temporary or left <= 0:
+                raise DatabaseUnavailable(problem) from None
+            pause = min(wait, left)
+            log.warning("%s; trying again in %.0f s", problem.line, pause)
+            sleep(pause)
+            wait = min(wait * 2, 30.0)
