@@ -106,16 +106,19 @@ def _entry(e: Any) -> Entry:
     categories = [str(t.get("term") or t.get("label") or "").strip() for t in e.get("tags", [])]
     media: list[tuple[str, str]] = []
     # Media RSS (media:content, media:thumbnail), read by feedparser into media_content and
-    # media_thumbnail; RSS 2.0 <enclosure> and Atom rel="enclosure" into links/enclosures.
+    # media_thumbnail; RSS 2.0 <enclosure> and Atom rel="enclosure" into enclosures. No alt
+    # text: feedparser folds media:description into the entry's own description
+    # (feedparser/namespaces/mediarss.py: _start_media_description calls
+    # _start_description), so it cannot be told apart; the alt comes from the page.
     for m in [*e.get("media_content", []), *e.get("media_thumbnail", [])]:
         url = m.get("url")
         kind = str(m.get("type", "") or m.get("medium", "") or "image")
         if url and ("image" in kind or kind == ""):
-            media.append((str(url), _media_alt(e)))
+            media.append((str(url), ""))
     for enc in e.get("enclosures", []):
         href = enc.get("href")
         if href and str(enc.get("type", "")).startswith("image/"):
-            media.append((str(href), _media_alt(e)))
+            media.append((str(href), ""))
     return Entry(
         guid=guid.strip(),
         link=link.strip(),
@@ -125,13 +128,3 @@ def _entry(e: Any) -> Entry:
         published=e.get("published_parsed") or e.get("updated_parsed"),
         media=media,
     )
-
-
-def _media_alt(e: Any) -> str:
-    """The alt text the feed gives its media: ``media:description`` (Media RSS) or
-    ``media:title``; else empty."""
-    for key in ("media_description", "media_title"):
-        value = e.get(key)
-        if value:
-            return str(value).strip()
-    return ""
