@@ -346,7 +346,7 @@ class LinkedInOrganization(Platform):
                 status=status,
             )
         if status == 429:
-            now = datetime.now(UTC)
+            now = self.now()  # the adapter's clock (the demo's simulated one)
             return RateLimited(
                 message, retry_at=retry_at_after_429(now), platform=self.name, status=status
             )

@@ -273,7 +273,8 @@ class GraphPlatform(Platform):
 
     def classify_error(self, response: requests.Response, *, creates: bool) -> PlatformError:
         """The error for a failed answer; a platform with extra signals overrides this."""
-        return graph_error_for(response, platform=self.name, creates=creates)
+        # a relative wait starts now on the adapter's clock (the demo's simulated one)
+        return graph_error_for(response, platform=self.name, creates=creates, now=self.now())
 
 
 def graph_error_for(

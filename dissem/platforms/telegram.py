@@ -152,6 +152,7 @@ class TelegramPlatform(Platform):
             timeout=self.timeout,
             creates=True,
             classify=_classify,
+            now=self.now(),  # retry_after counts from the adapter's clock
             **payload,
         )
         message_id = str(response.json()["result"]["message_id"])
