@@ -188,13 +188,15 @@ def check_url(value: str, what: str = "URL") -> str:
 def check_timezone(name: str) -> str:
     """Returns ``name`` if it is an IANA zone, else raises ValueError with a suggestion."""
     try:
+        if len(name) > 100:  # no zone name is that long (and a file name could not be)
+            raise ValueError(name)
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         import difflib
 
         close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name like Europe/Berlin"
-        raise ValueError(f"unknown time zone {name!r}{hint}") from None
+        raise ValueError(f"unknown time zone {shown(name)}{hint}") from None
     return name
 
 

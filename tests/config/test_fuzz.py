@@ -414,7 +414,12 @@ def _image_targets(root: Path) -> None:
 
 def _folder_op(root: Path, kind: str) -> None:
     releases = root / "releases"
-    first = sorted(releases.glob("*.yaml"))[0]
+    if not releases.is_dir() or releases.is_symlink():
+        return  # an earlier step of the same variant took the folder away
+    files = sorted(p for p in releases.glob("*.yaml") if p.is_file() and not p.is_symlink())
+    if kind.startswith("release ") and not files:
+        return
+    first = files[0] if files else releases / "none.yaml"
     if kind.startswith("releases "):
         shutil.rmtree(releases)
         if kind == "releases file":
@@ -437,6 +442,8 @@ def _folder_op(root: Path, kind: str) -> None:
         os.mkfifo(first)
     else:
         name = "channels.yaml" if kind.startswith("channels") else "feeds.yaml"
+        if not (root / name).is_file() or (root / name).is_symlink():
+            return
         (root / name).unlink()
         if kind.endswith("folder"):
             (root / name).mkdir()

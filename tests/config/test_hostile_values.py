@@ -180,3 +180,14 @@ def test_the_schema_shows_the_bounds() -> None:
     assert channel["daily_cap"]["anyOf"][0]["maximum"] == 10_000
     release = schema_for("release")["properties"]["not_before"]["anyOf"][0]
     assert release["pattern"].startswith("^2\\d{3}-") and "2999-12-31" in release["description"]
+
+
+def test_a_time_zone_too_long_for_a_file_name_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fuzz test: ZoneInfo raised OSError (file name too long)."""
+    text = channels(["c1", "c2"]).replace("Europe/Berlin", "x" * 5000, 1)
+    cfg = load(tmp_path, monkeypatch, **{"channels.yaml": text})
+    (problem,) = cfg.problems
+    assert problem.field == "channels[0].timezone" and "unknown time zone" in problem.message
+    assert list(cfg.channels) == ["c2"]
