@@ -5,6 +5,11 @@ steps through one ISO week: sync, dispatch, reconcile and metrics run exactly as
 daemon, only the clock is simulated (the sandbox reads the same clock, so engagement grows
 with simulated time). At the end it prints what was published where and writes the weekly
 report for that week.
+
+The sandbox's news portal is the demo's feed (``feeds.yaml`` is rewritten to point at it):
+the first read records the portal's items as seen and posts none; on the Tuesday morning the
+desk publishes a breaking article, the portal's CMS pings, and the worker reads the feed at
+once: the article goes out on every channel, image and alt text taken from the feed.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from sqlalchemy import func, select
 
 from dissem.config.loader import load_config
 from dissem.config.quote import printable
-from dissem.sandbox import start_sandbox
+from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.settings import Settings
+from dissem.store.models import FeedItem as FeedItemRow
 from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
 
@@ -34,6 +41,19 @@ log = logging.getLogger(__name__)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example"
 DEMO_FAULTS = "error_rate=0.03,throttle_rate=0.02,seed=7"
+#: the demo's feed: the sandbox portal's Indonesian RSS, to every channel, without review
+DEMO_FEED = "portal-berita"
+#: when (after the week's start) the desk publishes the breaking article: Tuesday morning
+BREAKING_AT = timedelta(days=1, hours=9)
+BREAKING = {
+    "title": "Darurat: evakuasi WNI dari zona banjir dimulai hari ini",
+    "summary": "<p>Tim KBRI membuka posko evakuasi dan <b>hotline 24 jam</b>.</p>",
+    "lang": "id",
+    "categories": ["Konsuler"],
+    "image": True,
+    "image_alt": "Petugas KBRI mendampingi warga di posko evakuasi",
+    "media": "content",
+}
 #: simulated time between syncs and between metrics rounds
 SYNC_EVERY = timedelta(hours=6)
 METRICS_EVERY = timedelta(hours=12)
@@ -55,6 +75,9 @@ class DemoResult:
     week: str
     published: list[tuple[str, str, str, str]] = field(default_factory=list)  # channel,...
     states: Counter[str] = field(default_factory=Counter)
+    #: the portal's breaking article: its title and the channels it went out on
+    feed_item: str = ""
+    feed_channels: list[str] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
 
 
@@ -101,9 +124,10 @@ def run_demo(
         )
         echo(f"dissem demo in {root}{'' if keep else ' (temporary)'}; sandbox at {sandbox.url}")
         echo(f"simulating {start.astimezone(ZoneInfo(timezone)):%A %d %B %Y} + 7 days ...")
+        _demo_feed(config_dir, sandbox.url)
         worker = Worker(settings, clock=clock)
         try:
-            result = _simulate(worker, clock, start, step, root)
+            result = _simulate(worker, clock, start, step, root, sandbox)
         finally:
             worker.close()
     _print(result, echo)
@@ -111,19 +135,34 @@ def run_demo(
 
 
 def _simulate(
-    worker: Worker, clock: SimClock, start: datetime, step: timedelta, root: Path
+    worker: Worker,
+    clock: SimClock,
+    start: datetime,
+    step: timedelta,
+    root: Path,
+    sandbox: RunningSandbox,
 ) -> DemoResult:
     """Moves the clock from event to event (the next due post, or the next tick of sync,
-    metrics and reconcile (every ``step``)) instead of second by second. A real worker runs
-    these jobs far more often; here that would cost only time (metrics calls dominate), and
-    the week would take minutes instead of seconds."""
+    metrics, reconcile and feeds (every ``step``)) instead of second by second. A real
+    worker runs these jobs far more often; here that would cost only time (metrics calls
+    dominate), and the week would take minutes instead of seconds."""
     end = start + timedelta(days=7)
-    next_sync = next_metrics = start
+    next_sync = next_metrics = next_feeds = start
     next_reconcile = start + step
+    breaking_at: datetime | None = start + BREAKING_AT
+    guid = ""
     while clock.now < end:
         if clock.now >= next_sync:
             worker.sync_job()
             next_sync += SYNC_EVERY
+        if breaking_at is not None and clock.now >= breaking_at:
+            # the desk publishes; the portal's CMS pings dissem, which reads the feed at once
+            guid = sandbox.portal.upsert(BREAKING)["guid"]
+            worker.poll_now.request(DEMO_FEED)
+            breaking_at = None
+        if clock.now >= next_feeds or len(worker.poll_now):
+            worker.feeds_job()
+            next_feeds = clock.now + step
         progressed = worker.dispatch_job(horizon=0)
         if clock.now >= next_reconcile:
             worker.reconcile_job()
@@ -131,7 +170,9 @@ def _simulate(
         if clock.now >= next_metrics:
             worker.metrics_job()
             next_metrics += METRICS_EVERY
-        events = [next_sync, next_reconcile, next_metrics, end]
+        events = [next_sync, next_reconcile, next_metrics, next_feeds, end]
+        if breaking_at is not None:
+            events.append(breaking_at)
         due = worker.next_due
         if due is not None and not progressed and due <= clock.now + timedelta(seconds=1):
             # "look again soon": due posts wait, e.g. thread parts behind an unconfirmed
@@ -144,10 +185,15 @@ def _simulate(
     worker.metrics_job()
     iso = start.astimezone(ZoneInfo(worker.settings.timezone)).isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
-    result = DemoResult(directory=root, week=week)
+    result = DemoResult(directory=root, week=week, feed_item=str(BREAKING["title"]))
     with worker.session_factory() as s:
+        feed_releases = set(
+            s.scalars(select(FeedItemRow.release_id).where(FeedItemRow.guid == guid))
+        )
         for post in s.scalars(select(Post).order_by(Post.published_at, Post.id)):
             result.states[post.state] += 1
+            if post.release_id in feed_releases and post.state == PostState.PUBLISHED:
+                result.feed_channels.append(post.channel)
             if post.state == PostState.PUBLISHED and post.published_at:
                 when = post.published_at.strftime("%a %H:%M UTC")
                 first = post.text.splitlines()[0] if post.text else ""
@@ -172,6 +218,25 @@ def _write_report(worker: Worker, week: str, now: datetime) -> list[Path]:
     return list(result.files.values())
 
 
+def _demo_feed(config_dir: Path, portal: str) -> None:
+    """Points the demo's ``feeds.yaml`` at the sandbox portal (its port changes each run)."""
+    feed = {
+        "name": DEMO_FEED,
+        "url": f"{portal}/portal/id/rss.xml",
+        "targets": ["all"],
+        "language": "id",
+        "status": "approved",
+        "approved_by": "dissem demo",
+        "tags": ["berita"],
+        "poll_interval": "10m",
+        "breaking_keywords": ["darurat", "evakuasi"],
+    }
+    text = "# written by `dissem demo`: the sandbox's news portal\n" + yaml.safe_dump(
+        {"feeds": [feed]}, allow_unicode=True, sort_keys=False
+    )
+    (config_dir / "feeds.yaml").write_text(text, encoding="utf-8")
+
+
 def _demo_credentials(config_dir: Path, timezone: str) -> None:
     """Dummy secrets for every variable the example channels name (the sandbox accepts
     any non-empty credential; each variable its own value, so each channel its own account).
@@ -193,6 +258,14 @@ def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
         # release text may hold terminal control sequences: shown, never sent to the terminal
         echo(printable(f"  {channel:<22} {when:<14} {text:<60} {url}"))
     echo("")
+    if result.feed_item:
+        echo(
+            printable(
+                f"from the portal's feed: {result.feed_item!r} went out on "
+                f"{len(set(result.feed_channels))} channels: "
+                f"{', '.join(sorted(set(result.feed_channels)))}"
+            )
+        )
     echo("posts by state: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
     for f in result.report_files:
         echo(f"report: {f}")

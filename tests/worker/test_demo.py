@@ -3,6 +3,7 @@ sandbox (with its faults), on all eight platforms, in bounded time, with the rep
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from dissem.cli import cli
 from dissem.config.models import PLATFORMS
 from dissem.store.db import make_engine, make_session_factory
-from dissem.store.models import Post, PostState
+from dissem.store.models import ChannelRow, FeedItem, Post, PostState
 
 
 @pytest.fixture
@@ -49,6 +50,9 @@ def test_demo_publishes_on_every_platform_and_writes_the_report(
     engine = make_engine(f"sqlite:///{folder / 'dissem.db'}")
     with make_session_factory(engine)() as s:
         rows = list(s.scalars(select(Post)))
+        channels = set(s.scalars(select(ChannelRow.name)))
+        decisions = Counter(s.scalars(select(FeedItem.decision)))
+        from_feed = set(s.scalars(select(FeedItem.release_id).where(FeedItem.decision == "new")))
     engine.dispose()
     published = [p for p in rows if p.state == PostState.PUBLISHED]
     by_platform = Counter(p.platform for p in published)
@@ -68,6 +72,16 @@ def test_demo_publishes_on_every_platform_and_writes_the_report(
     assert len({p.published_at.date() for p in published if p.published_at}) >= 3
 
     assert f"published {len(published)} posts:" in result.stdout
+
+    # the portal's feed: its first read posts nothing (3 items seen); the breaking article
+    # published on Tuesday and pushed went out on every channel, with the feed's image
+    assert decisions == {"seen": 3, "new": 1}
+    assert len(from_feed) == 1
+    feed_posts = [p for p in rows if p.release_id in from_feed]
+    assert {p.channel for p in feed_posts if p.state == PostState.PUBLISHED} == channels
+    assert f"went out on {len(channels)} channels" in result.stdout
+    insta = next(p for p in feed_posts if p.platform == "instagram")
+    assert "Petugas KBRI mendampingi warga" in json.dumps(insta.payload)
     week = "2026-W49"
     reports = folder / "reports" / week
     for suffix in ("html", "csv", "xlsx"):
