@@ -13,7 +13,8 @@ Served by the sandbox under ``/portal`` (the sandbox's own ``/`` shows what went
 - ``/portal/<lang>/articles/<slug>``: the article page, with ``og:title``,
   ``og:description``, ``og:image``, ``og:image:alt`` and ``<link rel="canonical">``. A slug
   an item had before a headline edit still serves it, its canonical naming the new slug.
-- ``/portal/images/<n>.png``: images the items show.
+- ``/portal/images/<n>.jpg``: images the items show (JPEG, as news sites serve, and
+  the only format Instagram takes).
 
 Feed XML is written with :mod:`xml.etree.ElementTree` (escaping is the library's); RSS dates
 are RFC 822 (:func:`email.utils.format_datetime`), the ``id`` feed in Jakarta time (+0700)
@@ -51,6 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 import threading
 import time
 import uuid
@@ -66,7 +68,6 @@ from zoneinfo import ZoneInfo
 from dissem.sandbox.core import Response, SandboxEnv, html_response, json_response
 from dissem.sandbox.faults import Fault
 from dissem.sandbox.portal_hub import Hub, Outbox, Pinger, PingTarget
-from dissem.sandbox.uploads import png
 
 __all__ = ["FEED_SIZE", "Portal"]
 
@@ -86,7 +87,7 @@ TITLES = {"id": "Portal Berita Sandbox", "en": "Sandbox News Portal"}
 MEDIA_KINDS = ("content", "enclosure", "none")
 _FEED = re.compile(r"/(?P<lang>[a-z]{2})(?:/(?P<section>[a-z0-9-]{1,40}))?/(?P<kind>rss|atom)\.xml")
 _ARTICLE = re.compile(r"/(?P<lang>[a-z]{2})/articles/(?P<slug>[a-z0-9-]{1,120})")
-_IMAGE = re.compile(r"/images/(?P<n>\d{1,4})\.png")
+_IMAGE = re.compile(r"/images/(?P<n>\d{1,4})\.jpg")
 #: characters XML 1.0 cannot carry (https://www.w3.org/TR/xml/#charsets): a CMS drops them
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _FAULT_KEYS = {"slow_ms", "status", "count", "retry_after", "malformed", "guids", "utm", "order"}
@@ -139,6 +140,38 @@ def slugify(title: str) -> str:
     """A URL slug of a headline: lowercase ASCII words joined by ``-`` (at most 80 chars)."""
     words = re.findall(r"[a-z0-9]+", title.lower())
     return "-".join(words)[:80].strip("-") or "item"
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """A valid baseline JPEG (JFIF) of ``width`` x ``height`` mid-grey pixels, one component.
+
+    Every 8x8 block of a uniform mid grey has all coefficients 0 after the level shift, so
+    each is coded as DC category 0 then end-of-block; one Huffman table per class gives that
+    one symbol the one-bit code ``0``: two zero bits a block (ITU T.81, annexes B and F).
+    """
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+    blocks = -(-width // 8) * -(-height // 8)
+    bits = 2 * blocks
+    data = bytearray(-(-bits // 8))
+    if bits % 8:
+        data[-1] = (1 << (8 - bits % 8)) - 1  # pad the last byte with ones (F.1.2.3)
+    table = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1, for symbol 0x00
+    return b"".join(
+        (
+            b"\xff\xd8",
+            segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+            segment(0xDB, b"\x00" + b"\x01" * 64),
+            segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00"),
+            segment(0xC4, b"\x00" + table),
+            segment(0xC4, b"\x10" + table),
+            segment(0xDA, b"\x01\x01\x00\x00\x3f\x00"),
+            bytes(data),
+            b"\xff\xd9",
+        )
+    )
 
 
 def _clean(text: str) -> str:
@@ -363,7 +396,7 @@ class Portal:
         if "image" in data:
             image = data["image"]
             if image is True:  # kept relative: the server's address may change
-                image = f"/portal/images/{item['id']}.png"
+                image = f"/portal/images/{item['id']}.jpg"
             if image is not None and image is not False and not isinstance(image, str):
                 raise ValueError("image must be a URL, true or null")
             item["image"] = image or None
@@ -424,7 +457,7 @@ class Portal:
         m = _IMAGE.fullmatch(path)
         if m:
             n = int(m["n"])
-            return Response(200, png(64 + n % 64, 36 + n % 36), {"Content-Type": "image/png"})
+            return Response(200, jpeg(640, 360 + 8 * (n % 8)), {"Content-Type": "image/jpeg"})
         if path in ("", "/"):
             return self._index()
         return html_response("<!doctype html><title>Not found</title><p>Not found.</p>", 404)
@@ -584,7 +617,7 @@ class Portal:
             for category in item["categories"]:
                 ET.SubElement(entry, "category").text = category
             if self._media(entry, item) == "enclosure":
-                attrs = {"url": str(self._image(item)), "length": "0", "type": "image/png"}
+                attrs = {"url": str(self._image(item)), "length": "0", "type": "image/jpeg"}
                 ET.SubElement(entry, "enclosure", attrs)
         return rss
 
@@ -595,7 +628,7 @@ class Portal:
         if not image or item["media"] == "none":
             return None
         if item["media"] == "content":
-            attrs = {"url": image, "medium": "image", "type": "image/png"}
+            attrs = {"url": image, "medium": "image", "type": "image/jpeg"}
             media = ET.SubElement(entry, f"{{{MEDIA}}}content", attrs)
             if item["image_alt"]:
                 alt = ET.SubElement(media, f"{{{MEDIA}}}description", {"type": "plain"})
@@ -639,7 +672,7 @@ class Portal:
             for category in item["categories"]:
                 ET.SubElement(entry, "category", {"term": category})
             if self._media(entry, item) == "enclosure":
-                attrs = {"rel": "enclosure", "href": str(self._image(item)), "type": "image/png"}
+                attrs = {"rel": "enclosure", "href": str(self._image(item)), "type": "image/jpeg"}
                 ET.SubElement(entry, "link", attrs)
         return feed
 

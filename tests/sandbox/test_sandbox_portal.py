@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+import struct
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from sandbox_fixtures import START, Clock
 
 from dissem.sandbox import RunningSandbox, start_sandbox
+from dissem.sandbox.uploads import sniff_image
 
 FEEDS = [(lang, kind) for lang in ("id", "en") for kind in ("rss", "atom")]
 
@@ -49,6 +51,13 @@ def add(sb: RunningSandbox, **item: Any) -> dict[str, Any]:
 def set_faults(sb: RunningSandbox, **faults: Any) -> None:
     answer = requests.post(f"{sb.url}/_sandbox/portal/faults", json=faults, timeout=5)
     assert answer.status_code == 200, answer.text
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a baseline JPEG's SOF0 segment."""
+    at = data.index(b"\xff\xc0")
+    height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+    return width, height
 
 
 class _Meta(HTMLParser):
@@ -115,11 +124,11 @@ def test_media_tags_on_some_items_and_og_image_on_the_page_of_the_others(
 ) -> None:
     entries = {e.title: e for e in feed(sb, "id").entries}
     content = entries["Kementerian membuka portal data anggaran untuk publik"]
-    assert content.media_content[0]["url"].endswith(".png")
+    assert content.media_content[0]["url"].endswith(".jpg")
     # the alt text rides in media:description inside media:content
     assert content.content[0]["value"] == "Grafik anggaran di layar komputer"
     enclosure = entries["Beasiswa riset dibuka untuk 500 mahasiswa"]
-    assert "media_content" not in enclosure and enclosure.enclosures[0]["type"] == "image/png"
+    assert "media_content" not in enclosure and enclosure.enclosures[0]["type"] == "image/jpeg"
     assert page_meta(enclosure.link).og["og:image:alt"] == "Mahasiswa di perpustakaan"
     bare = entries["Layanan vaksinasi keliling menjangkau 12 desa"]
     assert "media_content" not in bare and not bare.enclosures
@@ -127,7 +136,9 @@ def test_media_tags_on_some_items_and_og_image_on_the_page_of_the_others(
     assert og["og:image"].startswith(f"{sb.url}/portal/images/")
     assert og["og:image:alt"] == "Petugas kesehatan menyiapkan vaksin"
     image = requests.get(og["og:image"], timeout=5)
-    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/jpeg"
+    assert sniff_image(image.content) == "image/jpeg" and image.content.endswith(b"\xff\xd9")
+    assert jpeg_size(image.content) == (640, 360 + 8 * (int(og["og:image"][-5]) % 8))
     # an item without any image: none in the feed, none on the page
     plain = next(e for e in feed(sb, "en").entries if e.title.startswith("Mobile"))
     assert "og:image" not in page_meta(plain.link).og
