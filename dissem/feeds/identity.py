@@ -20,7 +20,7 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["TRACKING", "canonical_url", "guid_key", "item_keys", "url_key"]
+__all__ = ["TRACKING", "canonical_url", "guid_key", "item_keys", "url_key", "without_tracking"]
 
 #: Query parameters that say who sent the reader, never which article: Google Analytics
 #: (``utm_*``, ``gclid``, ``dclid``, ``gbraid``, ``wbraid``, ``_ga``, ``_gl``), Facebook
@@ -97,6 +97,20 @@ def canonical_url(url: str) -> str | None:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _tracking(k)]
     query.sort()
     return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def without_tracking(url: str) -> str:
+    """``url`` as written, less its tracking parameters (the composer adds its own UTM
+    tags); anything else, the scheme and host included, is kept."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _tracking(k)]
+    if len(kept) == len(pairs):
+        return url.strip()
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def _key(kind: str, value: str) -> str:

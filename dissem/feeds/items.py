@@ -23,7 +23,7 @@ from typing import Any
 
 from dissem.config.models import EARLIEST, LATEST, Feed, Image, Release, check_url
 from dissem.feeds.html import PageMeta, html_to_text
-from dissem.feeds.identity import canonical_url, item_keys
+from dissem.feeds.identity import canonical_url, item_keys, without_tracking
 from dissem.feeds.parse import Entry
 from dissem.feeds.rules import route
 
@@ -53,9 +53,17 @@ class FeedItem:
         return [*item_keys(self.guid, self.link, self.canonical or ""), *self.extra_keys]
 
     def content_hash(self) -> str:
-        """Changes when what would be posted changes (title, summary, link, image)."""
+        """Changes when what would be posted changes (title, summary, link, image); a link
+        written another way (tracking parameters, http or https) is no change."""
         blob = json.dumps(
-            [self.title, self.summary, self.link, self.image, self.image_alt, self.categories],
+            [
+                self.title,
+                self.summary,
+                canonical_url(self.link),
+                self.image,
+                self.image_alt,
+                self.categories,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
@@ -107,7 +115,7 @@ def feed_item(entry: Entry) -> FeedItem:
             break
     return FeedItem(
         guid=entry.guid or entry.link,
-        link=entry.link,
+        link=without_tracking(entry.link),
         title=title,
         summary=summary,
         categories=list(dict.fromkeys(c for c in entry.categories if c))[:20],
