@@ -5,19 +5,32 @@ for screen readers and ``data-value`` on every bar so tests can read the numbers
 value of None is drawn as no bar with the ``missing`` text ("not reported by the platform",
 or per row: "no snapshot yet"). A value axis is evenly spaced whole numbers (never
 ``1, 1, 0, 0, 0``); a chart without a single figure has no scale, only its ``empty`` text.
+
+:func:`heat_map` draws a grid of squares (class ``heatmap``, cells ``rect.cell`` with
+``data-slot``, ``data-lift`` and ``data-posts``): green above zero, red below, pale the
+closer to zero, white without a value; a marked square has a dark frame and a word under
+its numbers, a dotted one a dotted frame. The words are in the squares, so the colours are
+never the only way to read it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
-__all__ = ["bar_chart", "column_chart"]
+__all__ = ["HeatCell", "bar_chart", "column_chart", "heat_colour", "heat_map"]
 
 BAR = "#2563eb"
 MUTED = "#6b7280"
 GRID = "#e5e7eb"
 WIDTH = 640
+INK = "#111827"
+#: the heat map's colours at full strength (the squares never get darker than 70 % of it)
+UP = (22, 163, 74)
+DOWN = (220, 38, 38)
+#: a lift of this much (either way) is full colour
+HEAT_FULL = 0.5
 
 
 def _attr(text: str) -> str:
@@ -151,5 +164,92 @@ def column_chart(
                 f'<text x="{x + slot / 2:.1f}" y="{top + plot_h - h - 4:.1f}" '
                 f'text-anchor="middle" font-size="11" fill="#111827">{escape(fmt(value))}</text>'
             )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One square: ``value`` sets the colour (None: white), ``text`` and ``sub`` are its two
+    lines, ``title`` its tooltip (and what a screen reader says)."""
+
+    key: str
+    value: float | None
+    text: str
+    sub: str
+    title: str
+    posts: int
+    marked: bool = False
+    dotted: bool = False
+
+
+def heat_colour(value: float | None) -> str:
+    """White for None, a pale tint near zero, up to 70 % green (above) or red (below)."""
+    if value is None:
+        return "#ffffff"
+    strength = min(abs(value), HEAT_FULL) / HEAT_FULL * 0.7
+    base = UP if value >= 0 else DOWN
+    r, g, b = (round(255 + (c - 255) * strength) for c in base)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def heat_map(
+    rows: Sequence[tuple[str, Sequence[HeatCell]]],
+    columns: Sequence[str],
+    *,
+    title: str,
+    chart_id: str,
+    mark: str,
+) -> str:
+    """A grid: one row per (label, cells), one column per ``columns`` label; a marked cell
+    reads ``mark`` under its numbers."""
+    label_w, head_h, row_h = 86, 22, 66
+    n = max(1, len(columns))
+    col_w = (WIDTH - label_w - 4) / n
+    height = head_h + row_h * max(1, len(rows)) + 4
+    parts = [
+        f'<svg class="heatmap" id="{_attr(chart_id)}" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" role="img" aria-labelledby="{_attr(chart_id)}-t" '
+        f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMinYMin meet">',
+        f'<title id="{_attr(chart_id)}-t">{escape(title)}</title>',
+    ]
+    for i, name in enumerate(columns):
+        x = label_w + i * col_w + col_w / 2
+        parts.append(
+            f'<text x="{x:.1f}" y="15" text-anchor="middle" font-size="11" '
+            f'fill="{MUTED}">{escape(name)}</text>'
+        )
+    for r, (label, cells) in enumerate(rows):
+        y = head_h + r * row_h
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" '
+            f'font-size="12" fill="{INK}">{escape(label)}</text>'
+        )
+        for i, cell in enumerate(cells):
+            x = label_w + i * col_w
+            if cell.marked:
+                stroke = f'stroke="{INK}" stroke-width="3"'
+            elif cell.dotted:
+                stroke = f'stroke="{MUTED}" stroke-width="1.5" stroke-dasharray="3 3"'
+            else:
+                stroke = f'stroke="{GRID}" stroke-width="1"'
+            lift = "" if cell.value is None else f"{cell.value:.4f}"
+            parts.append(
+                f"<g><title>{escape(cell.title)}</title>"
+                f'<rect class="cell" x="{x + 2:.1f}" y="{y + 2}" width="{col_w - 4:.1f}" '
+                f'height="{row_h - 4}" rx="4" fill="{heat_colour(cell.value)}" {stroke} '
+                f'data-slot="{_attr(cell.key)}" data-lift="{lift}" data-posts="{cell.posts}" '
+                f'data-marked="{1 if cell.marked else 0}"/>'
+                f'<text x="{x + col_w / 2:.1f}" y="{y + 27}" text-anchor="middle" '
+                f'font-size="15" font-weight="600" fill="{INK}">{escape(cell.text)}</text>'
+                f'<text x="{x + col_w / 2:.1f}" y="{y + 43}" text-anchor="middle" '
+                f'font-size="10" fill="{INK}">{escape(cell.sub)}</text>'
+            )
+            if cell.marked:
+                parts.append(
+                    f'<text x="{x + col_w / 2:.1f}" y="{y + 57}" text-anchor="middle" '
+                    f'font-size="10" font-weight="700" fill="{INK}">{escape(mark)}</text>'
+                )
+            parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -30,6 +30,7 @@ from dissem.reports.aggregate import (
     query_problems,
     sum_optional,
 )
+from dissem.reports.timing import TimingView, build_timing_views
 from dissem.store.models import METRIC_COLUMNS, PostState
 
 __all__ = [
@@ -175,6 +176,8 @@ class WeekFigures:
     #: the week was not over when the report was made (``as_of``, aware UTC)
     partial: bool = False
     as_of: datetime | None = None
+    #: when each channel's (or group's) audience engages, as of the week's end
+    timing: list[TimingView] = field(default_factory=list)
 
 
 def build_week_figures(
@@ -187,7 +190,8 @@ def build_week_figures(
     top: int = TOP_POSTS,
     now: datetime | None = None,
 ) -> WeekFigures:
-    """Reads the week ``[start, end)`` and the week before it; four grouped queries.
+    """Reads the week ``[start, end)`` and the week before it; four grouped queries, and the
+    learned timing of every stored channel as of the week's end (or ``now``, if earlier).
 
     With ``now`` before ``end`` the week is partial: the previous week is read over the same
     span only (``[start - 7 days, now - 7 days)``).
@@ -218,7 +222,18 @@ def build_week_figures(
         reliability=_reliability(totals, problems),
         partial=partial,
         as_of=now if partial else None,
+        timing=_timing(session, min(now, end) if now is not None else end),
     )
+
+
+def _timing(session: Session, at: datetime) -> list[TimingView]:
+    """The timing views; a platform that reports no figures says so, not "too few posts"."""
+    return [
+        replace(v, status="not_reported")
+        if v.posts == 0 and platform_reports_metrics(v.platform) is False
+        else v
+        for v in build_timing_views(session, at)
+    ]
 
 
 def _group(

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from dissem.reports.aggregate import ON_TIME_TOLERANCE
-from dissem.reports.charts import bar_chart, column_chart
+from dissem.reports.charts import HeatCell, bar_chart, column_chart, heat_map
 from dissem.reports.figures import GroupFigures, WeekFigures
 from dissem.reports.labels import (
     WEEKDAY_KEYS,
@@ -31,6 +31,15 @@ from dissem.reports.labels import (
     fmt_pct,
     labels,
     platform_name,
+)
+from dissem.reports.timing import (
+    LOOKBACK,
+    SlotCell,
+    TimingView,
+    cell_text,
+    lift_text,
+    posts_text,
+    status_text,
 )
 
 __all__ = ["CHANNEL_CHART_LIMIT", "CSP", "render_html", "short_link"]
@@ -161,6 +170,7 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         top_note = lab["top_none_yet_one"]
     else:
         top_note = lab["top_none_yet"].format(posts=num(s.posts))
+    timing = [_timing_block(v, i, lang) for i, v in enumerate(figures.timing, 1)]
     template = _env.get_template("weekly.html.j2")
     return template.render(
         f=figures,
@@ -176,6 +186,14 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         short_link=short_link,
         pname=platform_name,
         top_note=top_note,
+        timing=timing,
+        timing_intro=lab["timing_intro"].format(days=LOOKBACK.days),
+        timing_dotted=any(b["chart"] and not c.in_windows for b in timing for c in b["view"].cells),
+        timing_groups=lab["timing_groups"].format(
+            channels=num(sum(v.channels for v in figures.timing))
+        )
+        if any(v.kind == "group" for v in figures.timing)
+        else "",
         partial_note=lab["partial_week"].format(as_of=local(figures.as_of))
         if figures.partial
         else "",
@@ -196,3 +214,61 @@ def _period(figures: WeekFigures, zone: ZoneInfo) -> str:
     first = figures.start.astimezone(zone).date()
     last = (figures.end.astimezone(zone) - timedelta(seconds=1)).date()
     return f"{first.isoformat()} – {last.isoformat()}"
+
+
+def _timing_block(view: TimingView, index: int, lang: str) -> dict[str, Any]:
+    """One channel's (or group's) heading, verdict and heat map (none without posts)."""
+    lab = labels(lang)
+    if view.kind == "group":
+        heading = f"{platform_name(view.platform)} · {view.timezone}"
+        sub = lab["group"]
+    else:
+        heading = view.name
+        sub = f"{platform_name(view.platform)} · {view.timezone}"
+    best = view.best
+
+    def heat(c: SlotCell) -> HeatCell:
+        title = cell_text(c, lang)
+        if c.low is not None and c.high is not None:
+            title += "; " + lab["likely_between"].format(
+                low=lift_text(c.low, lang), high=lift_text(c.high, lang)
+            )
+        return HeatCell(
+            key=c.key,
+            value=c.lift,
+            text="–" if c.lift is None else lift_text(c.lift, lang),
+            sub=posts_text(c.posts, lang) if c.posts else "",
+            title=title,
+            posts=c.posts,
+            marked=best is not None and c.key == best.key,
+            dotted=not c.in_windows,
+        )
+
+    weekdays = [c for c in view.cells if not c.weekend]
+    weekend = [c for c in view.cells if c.weekend]
+    chart = (
+        heat_map(
+            [
+                (lab["weekday"], [heat(c) for c in weekdays]),
+                (lab["weekend"], [heat(c) for c in weekend]),
+            ],
+            [f"{c.start_hour:02d}–{c.end_hour:02d}" for c in weekdays],
+            title=lab["timing_chart"].format(name=heading),
+            chart_id=f"heatmap-{index}",
+            mark=lab["best"],
+        )
+        if view.posts
+        else ""
+    )
+    return {
+        "view": view,
+        "heading": heading,
+        "sub": sub,
+        "status": status_text(view, lang),
+        "posts": lab["none_measured"]
+        if not view.posts
+        else lab["one_measured"]
+        if view.posts == 1
+        else lab["n_measured"].format(n=fmt_int(view.posts, lang)),
+        "chart": chart,
+    }

@@ -106,6 +106,43 @@ LABELS: dict[str, dict[str, str]] = {
         "post_id": "Post",
         "snapshot_at": "Snapshot",
         "attempts": "Attempts",
+        "timing": "When your audience engages",
+        "timing_intro": "Each square is a time of the week, in the channel's local time: "
+        "how much more (green) or less (red) engagement its posts got than the channel's "
+        "usual post, and how many posts that rests on. Engagement is counted one day after "
+        "publishing, per view where the platform reports views; posts of the last {days} "
+        "days. A time with few posts leans on similar channels (same platform and region).",
+        "timing_windows": "Dotted squares lie outside the channel's posting windows: only a "
+        "time inside them is ever recommended.",
+        "timing_groups": "{channels} channels: shown by platform and region, in each "
+        "channel's local time. A square's change is the average over the group's channels, "
+        "weighted by their posts.",
+        "timing_chart": "{name}: engagement by time of the week",
+        "weekday": "Weekday",
+        "weekend": "Weekend",
+        "best_time": "Best time",
+        "best": "best",
+        "n_posts": "{n} posts",
+        "one_post": "1 post",
+        "no_posts": "no posts",
+        "n_measured": "{n} posts measured",
+        "one_measured": "1 post measured",
+        "none_measured": "no post measured yet",
+        "not_enough_data": "Not enough data yet",
+        "timing_thin": "{posts} measured posts so far, {needed} are needed before a time is "
+        "recommended; the posting windows stand.",
+        "timing_none": "no post measured yet, {needed} are needed before a time is "
+        "recommended; the posting windows stand.",
+        "timing_unclear": "no time is clearly better yet (at least {lift} with {probability} "
+        "certainty); the posting windows stand.",
+        "group_best": "best for {n} of {m} channels",
+        "group": "Group",
+        "slot": "Time",
+        "lift": "Change",
+        "lift_low": "Change, low end (90%)",
+        "lift_high": "Change, high end (90%)",
+        "no_channels": "No channels yet.",
+        "likely_between": "likely between {low} and {high}",
         "mon": "Mon",
         "tue": "Tue",
         "wed": "Wed",
@@ -197,6 +234,44 @@ LABELS: dict[str, dict[str, str]] = {
         "post_id": "Unggahan",
         "snapshot_at": "Cuplikan",
         "attempts": "Percobaan",
+        "timing": "Kapan audiens Anda berinteraksi",
+        "timing_intro": "Setiap kotak adalah satu waktu dalam seminggu, menurut waktu setempat "
+        "kanal: seberapa besar interaksi unggahannya di atas (hijau) atau di bawah (merah) "
+        "unggahan biasa kanal itu, dan berapa unggahan yang menjadi dasarnya. Interaksi "
+        "dihitung satu hari setelah terbit, per tayangan jika platform melaporkan tayangan; "
+        "unggahan {days} hari terakhir. Waktu dengan sedikit unggahan bersandar pada kanal "
+        "serupa (platform dan wilayah yang sama).",
+        "timing_windows": "Kotak bergaris titik berada di luar jendela unggah kanal: hanya "
+        "waktu di dalamnya yang pernah disarankan.",
+        "timing_groups": "{channels} kanal: ditampilkan per platform dan wilayah, menurut waktu "
+        "setempat setiap kanal. Perubahan pada sebuah kotak adalah rata-rata kanal dalam "
+        "kelompok itu, ditimbang menurut jumlah unggahannya.",
+        "timing_chart": "{name}: interaksi menurut waktu dalam seminggu",
+        "weekday": "Hari kerja",
+        "weekend": "Akhir pekan",
+        "best_time": "Waktu terbaik",
+        "best": "terbaik",
+        "n_posts": "{n} unggahan",
+        "one_post": "1 unggahan",
+        "no_posts": "belum ada unggahan",
+        "n_measured": "{n} unggahan terukur",
+        "one_measured": "1 unggahan terukur",
+        "none_measured": "belum ada unggahan terukur",
+        "not_enough_data": "Belum cukup data",
+        "timing_thin": "baru {posts} unggahan terukur, perlu {needed} sebelum sebuah waktu "
+        "disarankan; jendela unggah yang diatur tetap berlaku.",
+        "timing_none": "belum ada unggahan terukur, perlu {needed} sebelum sebuah waktu "
+        "disarankan; jendela unggah yang diatur tetap berlaku.",
+        "timing_unclear": "belum ada waktu yang jelas lebih baik (setidaknya {lift} dengan "
+        "keyakinan {probability}); jendela unggah yang diatur tetap berlaku.",
+        "group_best": "terbaik untuk {n} dari {m} kanal",
+        "group": "Kelompok",
+        "slot": "Waktu",
+        "lift": "Perubahan",
+        "lift_low": "Perubahan, batas bawah (90%)",
+        "lift_high": "Perubahan, batas atas (90%)",
+        "no_channels": "Belum ada kanal.",
+        "likely_between": "kemungkinan antara {low} dan {high}",
         "mon": "Sen",
         "tue": "Sel",
         "wed": "Rab",

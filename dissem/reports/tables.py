@@ -9,9 +9,12 @@ Posts), with the very numbers of the HTML page: all three render one
   non-ASCII text right. Text that a spreadsheet would run as a formula (starting with
   ``= + - @``) is prefixed with ``'``.
 - XLSX is for people: headers in the report language, platforms by their proper names
-  (``LinkedIn``), a partial week marked on the Summary sheet. Text cells are always stored
-  as text (openpyxl would otherwise turn ``=...`` into a formula). Written in write-only
-  mode (low memory).
+  (``LinkedIn``), a partial week marked on the Summary sheet. Its Timing sheet is the HTML
+  heat maps as a table: one row per slot with posts of each channel (or group), its change
+  and interval as percentages, the best time marked, the verdict in words on each first
+  row. (The CSV stays one row per post: the timing is over months, not the week.) Text
+  cells are always stored as text (openpyxl would otherwise turn ``=...`` into a formula).
+  Written in write-only mode (low memory).
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from dissem.reports.aggregate import PostRow
 from dissem.reports.figures import WeekFigures
 from dissem.reports.labels import labels, platform_name
+from dissem.reports.timing import TimingView, slot_text, status_text
 from dissem.store.models import METRIC_COLUMNS
 
-__all__ = ["CSV_COLUMNS", "post_records", "write_csv", "write_xlsx"]
+__all__ = ["CSV_COLUMNS", "TIMING_SHEET", "post_records", "timing_rows", "write_csv", "write_xlsx"]
 
 CSV_COLUMNS: tuple[str, ...] = (
     "post_id",
@@ -51,6 +55,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "attempts",
     "parts",
 )
+TIMING_SHEET = "Timing"
+#: a lift as Excel shows it: +24%, -8%, 0%
+_LIFT_FORMAT = "+0%;-0%;0%"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _TEXT_COLUMNS = frozenset({"channel", "platform", "release_id", "release_title", "text", "url"})
 
@@ -129,7 +136,8 @@ def _cells(ws: WriteOnlyWorksheet, values: list[Any], *, bold: bool = False) -> 
 
 
 def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
-    """Writes the workbook (sheets Summary, Channels, Posts) to ``path``; returns it."""
+    """Writes the workbook (sheets Summary, Channels, Posts, Timing) to ``path``; returns
+    it."""
     lab = labels(lang)
     wb = Workbook(write_only=True)
     s, p = figures.summary, figures.previous
@@ -172,8 +180,49 @@ def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
     for rec in post_records(figures):
         rec["platform"] = platform_name(rec["platform"])
         posts.append(_cells(posts, [rec[k] for k in CSV_COLUMNS]))
+
+    timing = wb.create_sheet(TIMING_SHEET)
+    head = [lab["channel"], lab["slot"], lab["posts"], lab["lift"], lab["lift_low"]]
+    timing.append(_cells(timing, [*head, lab["lift_high"], lab["best_time"], ""], bold=True))
+    for row in timing_rows(figures.timing, lang):
+        cells = _cells(timing, row)
+        for i in (3, 4, 5):  # the change and its interval, as percentages
+            if row[i] is not None:
+                cell = WriteOnlyCell(timing, value=row[i])
+                cell.number_format = _LIFT_FORMAT
+                cells[i] = cell
+        timing.append(cells)
     wb.save(path)
     return path
+
+
+def timing_rows(views: list[TimingView], lang: str) -> Iterator[list[Any]]:
+    """The Timing sheet's rows: per view, each slot with posts (or one row without any):
+    name, slot, posts, change, its interval, "best" on the best slot, the verdict first."""
+    lab = labels(lang)
+    for view in views:
+        name = view.name if view.kind == "channel" else f"{lab['group']} {view.name}"
+        verdict = status_text(view, lang)
+        best = view.best
+        cells = [c for c in view.cells if c.posts]
+        if not cells:
+            yield [name, None, 0, None, None, None, None, verdict]
+            continue
+        for i, c in enumerate(cells):
+            lift = None if c.lift is None else round(c.lift, 4)
+            low = None if c.low is None else round(c.low, 4)
+            high = None if c.high is None else round(c.high, 4)
+            mark = lab["best"] if best is not None and c.key == best.key else None
+            yield [
+                name,
+                slot_text(c, lang),
+                c.posts,
+                lift,
+                low,
+                high,
+                mark,
+                verdict if i == 0 else None,
+            ]
 
 
 def _header(lab: Mapping[str, str], key: str) -> str:

@@ -123,7 +123,7 @@ def test_numbers_agree_in_html_csv_and_xlsx(
 
     # --- XLSX
     wb = openpyxl.load_workbook(result.files["xlsx"])
-    assert wb.sheetnames == ["Summary", "Channels", "Posts"]
+    assert wb.sheetnames == ["Summary", "Channels", "Posts", "Timing"]
     summary = {r[0]: r[1:] for r in wb["Summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["Posts published"] == (EXPECTED["posts"], EXPECTED["previous_posts"])
     assert summary["Engagement"] == (EXPECTED["engagement"], EXPECTED["previous_engagement"])

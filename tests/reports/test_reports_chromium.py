@@ -1,7 +1,8 @@
 """The HTML report in a real headless Chromium, driven over the DevTools protocol.
 
 Checks: no console error, no exception, no request but the file itself (CSP and no external
-URL), charts rendered with a size and their bars on screen, no sideways scrolling on a
+URL), charts rendered with a size and their bars on screen, the "when your audience engages"
+heat maps drawn with the best slot's square on screen, no sideways scrolling on a
 phone-sized screen, printable to PDF. A screenshot is kept in ``artifacts/`` (git-ignored).
 
 Without Chromium the test skips with a message, except under CI (``CI`` set), where it fails.
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from report_seed import TZ, WEEK, seed_week
 from sqlalchemy.orm import Session, sessionmaker
+from timing_seed import BEST, CLEAR, seed_timing
 
 from dissem.reports.weekly import generate_report
 from dissem.settings import Settings
@@ -148,6 +150,7 @@ def test_report_renders_in_chromium(
     session_factory: sessionmaker[Session], db_url: str, tmp_path: Path, browser: DevTools
 ) -> None:
     seed_week(session_factory)
+    seed_timing(session_factory)
     settings = Settings(timezone=TZ, report_dir=tmp_path / "reports")
     result = generate_report(
         session_factory, settings, WEEK, now=datetime(2026, 12, 1, tzinfo=UTC), formats="html"
@@ -181,6 +184,28 @@ def test_report_renders_in_chromium(
     for chart in charts:
         assert chart["width"] > 300 and chart["height"] > 50, chart
         assert chart["bars"] > 0 and chart["seen"] == chart["bars"], chart
+    # heat maps: a size, and every square with posts really on screen; the best one framed
+    heatmaps = browser.evaluate(
+        """Array.from(document.querySelectorAll('svg.heatmap')).map(svg => {
+             const r = svg.getBoundingClientRect();
+             const cells = Array.from(svg.querySelectorAll('rect.cell'));
+             const seen = cells.filter(cell => {
+               cell.scrollIntoView({block: 'center'});
+               const b = cell.getBoundingClientRect();
+               const hit = document.elementFromPoint(b.x + 4, b.y + b.height / 2);
+               return b.width > 20 && b.height > 20 && hit === cell;
+             }).length;
+             const block = svg.closest('[data-timing]');
+             const marked = cells.filter(c => c.dataset.marked === '1').map(c => c.dataset.slot);
+             return {name: block.dataset.timing, width: r.width, height: r.height,
+                     cells: cells.length, seen, marked};
+           })"""
+    )
+    maps = {m["name"]: m for m in heatmaps}
+    assert CLEAR in maps and maps[CLEAR]["marked"] == [BEST]
+    for m in heatmaps:
+        assert m["width"] > 300 and m["height"] > 80, m
+        assert m["cells"] == 16 and m["seen"] == 16, m
     figures = browser.evaluate(
         "Array.from(document.querySelectorAll('[data-figure]')).map(e => e.innerText)"
     )
@@ -191,10 +216,9 @@ def test_report_renders_in_chromium(
                  deviceScaleFactor=2, mobile=True)  # fmt: skip
     browser.evaluate("window.scrollTo(0, 0)")
     assert browser.evaluate("document.documentElement.scrollWidth") <= 390
-    assert (
-        browser.evaluate("document.querySelector('#chart-days').getBoundingClientRect().width")
-        <= 390
-    )
+    for chart in ("#chart-days", "svg.heatmap"):
+        width = f"document.querySelector('{chart}').getBoundingClientRect().width"
+        assert browser.evaluate(width) <= 390
 
     # printable
     pdf = base64.b64decode(browser.call("Page.printToPDF", printBackground=True)["data"])
