@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     feed_alert_failures: int = Field(
         3, ge=1, description="failed polls in a row before a feed is alerted"
     )
+    feed_trusted_networks: str = Field(
+        "",
+        description="comma-separated networks (CIDR) feeds and article pages may be read from "
+        "besides public addresses, e.g. an intranet portal's 10.1.0.0/16",
+    )
 
     # --- alerts -----------------------------------------------------------------------
     alert_webhook_url: str | None = Field(None, description="POST JSON alerts here")

@@ -12,8 +12,11 @@ a second, or compress a bomb. :func:`fetch` therefore, per :class:`FetchLimits`:
 - follows at most ``max_redirects`` redirects (a loop ends there);
 - sends ``If-None-Match`` / ``If-Modified-Since`` from the last answer (conditional GET,
   RFC 9110 section 13.1), so an unchanged feed is a 304 with no body;
-- refuses a URL the ``allowed`` check rejects (its address), on every hop, before
-  connecting.
+- with ``destinations`` (:class:`dissem.platforms.safe_fetch.Destinations`), resolves the
+  host itself, refuses it when any address is internal (:func:`~dissem.platforms.safe_fetch.
+  refusal`: loopback, private, link-local, cloud metadata...; in sandbox mode anything but
+  loopback), on every hop, before connecting, and connects to the address it checked (no
+  second lookup for DNS rebinding to turn).
 
 It uses :mod:`http.client` directly: ``read1`` returns what has arrived, so a trickling
 server cannot hold a read past the deadline (``urllib3``'s ``read(amt)`` waits for ``amt``).
@@ -24,12 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -39,15 +43,13 @@ import certifi
 
 from dissem import __version__
 from dissem.errors import DissemError
+from dissem.platforms.safe_fetch import Destinations, refusal
 
 __all__ = ["FeedFetchError", "FetchLimits", "Fetched", "fetch", "retry_after"]
 
 USER_AGENT = f"dissem/{__version__} (feed reader; +https://github.com/)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-
-#: ``(url) -> reason`` it may not be fetched, or None when it may
-AddressCheck = Callable[[str], str | None]
 
 
 class FeedFetchError(DissemError):
@@ -131,7 +133,7 @@ def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
-    allowed: AddressCheck | None = None,
+    destinations: Destinations | None = None,
 ) -> Fetched:
     """GETs ``url`` within ``limits`` (see the module doc). Raises :class:`FeedFetchError`."""
     headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
@@ -143,7 +145,7 @@ def fetch(
     current = url
     for _hop in range(limits.max_redirects + 1):
         deadline.where = _host(current)
-        answer = _get_once(current, headers, limits, deadline, allowed)
+        answer = _get_once(current, headers, limits, deadline, destinations)
         if answer.status in _REDIRECTS and "location" in answer.headers:
             current = urljoin(current, answer.headers["location"])
             continue
@@ -156,7 +158,7 @@ def _get_once(
     headers: Mapping[str, str],
     limits: FetchLimits,
     deadline: _Deadline,
-    allowed: AddressCheck | None,
+    destinations: Destinations | None,
 ) -> Fetched:
     where = deadline.where
     try:
@@ -166,17 +168,17 @@ def _get_once(
         raise FeedFetchError(where, f"not a URL ({e})") from None
     if parts.scheme not in ("http", "https") or not host:
         raise FeedFetchError(where, "not an http(s) URL")
-    if allowed is not None:
-        why = allowed(url)
-        if why is not None:
-            raise FeedFetchError(where, f"refused: {why}")
+    address = None
+    if destinations is not None:
+        address = _checked_address(host, port or _PORTS[parts.scheme], destinations, where)
     conn: http.client.HTTPConnection
     step = deadline.left(limits.timeout)
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=certifi.where())
-        conn = http.client.HTTPSConnection(host, port, timeout=step, context=context)
+        conn = _PinnedHTTPS(host, port, timeout=step, context=context)
     else:
-        conn = http.client.HTTPConnection(host, port, timeout=step)
+        conn = _Pinned(host, port, timeout=step)
+    conn.address = address
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -212,6 +214,48 @@ def _get_once(
     finally:
         watchdog.cancel()
         conn.close()
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+def _checked_address(host: str, port: int, destinations: Destinations, where: str) -> str:
+    """The address to connect to: every address ``host`` resolves to is checked (any
+    refused: the fetch is refused); the first is used."""
+    try:
+        addresses = list(destinations.resolver(host, port))
+    except OSError as e:
+        raise FeedFetchError(where, f"cannot resolve ({e})") from None
+    if not addresses:
+        raise FeedFetchError(where, "resolves to no address")
+    for text in addresses:
+        why = refusal(ipaddress.ip_address(text.split("%")[0]), destinations)
+        if why is not None:
+            raise FeedFetchError(where, f"refused: {text} is {why}")
+    return addresses[0]
+
+
+class _Pinned(http.client.HTTPConnection):
+    """Connects to the checked ``address`` (when set), not to a second lookup of the host."""
+
+    address: str | None = None
+
+    def connect(self) -> None:
+        if self.address is None:
+            super().connect()
+            return
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    address: str | None = None
+
+    def connect(self) -> None:
+        if self.address is None:
+            super().connect()
+            return
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _shut(conn: http.client.HTTPConnection) -> None:

@@ -26,7 +26,9 @@ Every decision is a ``feed_events`` row and a log line with the item's guid.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -45,6 +47,7 @@ from dissem.feeds.html import page_meta
 from dissem.feeds.items import FeedItem, feed_item, release_id, to_release
 from dissem.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from dissem.feeds.plan import SOURCE_PREFIX, plan_feed_releases
+from dissem.platforms.safe_fetch import Destinations
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import FeedEvent, FeedKey, FeedState, ReleaseRow
@@ -144,6 +147,18 @@ def _host(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+def destinations_of(settings: Settings) -> Destinations:
+    """Where feed and article fetches may connect: in sandbox mode this machine only, else
+    public addresses and the networks of ``DISSEM_FEED_TRUSTED_NETWORKS`` (an intranet
+    portal); see :mod:`dissem.platforms.safe_fetch`."""
+    trusted = tuple(
+        ipaddress.ip_network(n.strip(), strict=False)
+        for n in settings.feed_trusted_networks.split(",")
+        if n.strip()
+    )
+    return Destinations(local_only=bool(settings.sandbox_url), trusted=trusted)
 
 
 def limits_of(settings: Settings) -> FetchLimits:
@@ -262,7 +277,7 @@ def poll_feed(
         etag, modified = state.etag, state.last_modified
         first_run = not state.initialized
     result.polled = True
-    get = fetcher or fetch
+    get = fetcher or functools.partial(fetch, destinations=destinations_of(settings))
     try:
         answer = get(feed.url, limits_of(settings), etag=etag, last_modified=modified)
     except FeedFetchError as exc:
@@ -285,7 +300,7 @@ def poll_feed(
         return _failed(session_factory, settings, feed, now, result, message, None, alerter)
     items = _items(parsed, result)
     chosen = _backfill(items, backfill)
-    touched = _decide(session_factory, feed, now, items, chosen, first_run, result, fetcher=fetcher)
+    touched = _decide(session_factory, feed, now, items, chosen, first_run, result, fetcher=get)
     _succeeded(session_factory, feed, now, result, answer, parsed)
     if touched:
         try:

@@ -75,6 +75,7 @@ def desk(tmp_path: Path, db_url: str, session_factory: sessionmaker[Session]) ->
         feed_deadline=2.0,
         feed_max_bytes=256 * 1024,
         feed_host_interval=0,
+        feed_trusted_networks="127.0.0.0/8",  # the local feed server
         _env_file=None,  # type: ignore[call-arg]
     )
     d = Desk(root, settings, session_factory)

@@ -10,7 +10,7 @@ from conftest import NOW, Desk
 from feed_server import FeedServer, Route, rss
 from sqlalchemy import select
 
-from dissem.feeds import Politeness, poll_due
+from dissem.feeds import Politeness, poll_due, poll_feed
 from dissem.feeds.fetch import retry_after
 from dissem.store.models import FeedState, ReleaseRow
 
@@ -143,3 +143,19 @@ def test_due_feeds_only_and_politeness_per_host(desk: Desk, server: FeedServer) 
         desk.factory, settings, config, now=NOW + timedelta(minutes=6), politeness=polite
     )
     assert [(r.feed, r.polled) for r in later] == [("a", True), ("b", False)]
+
+
+def test_internal_addresses_are_refused_before_connecting(desk: Desk, server: FeedServer) -> None:
+    """Without trusting it, a feed on this machine (or redirecting to it, or to the cloud
+    metadata address) is refused: the safe_fetch address check, on every hop."""
+    server.routes["/rss"] = Route(rss([]))
+    config = desk.feeds({"name": "local", "url": server.url("/rss")})
+    strict = desk.settings.model_copy(update={"feed_trusted_networks": ""})
+    result = poll_feed(desk.factory, strict, config, "local", now=NOW, force=True)
+    assert result.error is not None and "refused: 127.0.0.1 is a loopback address" in result.error
+    assert server.hits.get("/rss") is None  # never connected
+    server.routes["/hop"] = Route(b"", status=302, headers={"Location": "http://169.254.169.254/x"})
+    config = desk.feeds({"name": "hop", "url": server.url("/hop")})
+    result = poll_feed(desk.factory, desk.settings, config, "hop", now=NOW, force=True)
+    assert result.error is not None and "169.254.169.254" in result.error
+    assert "refused" in result.error
