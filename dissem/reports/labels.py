@@ -133,6 +133,8 @@ LABELS: dict[str, dict[str, str]] = {
         "recommended; the posting windows stand.",
         "timing_none": "no post measured yet, {needed} are needed before a time is "
         "recommended; the posting windows stand.",
+        "timing_thin_group": "{posts} measured posts over {channels} channels so far, each "
+        "channel needs {needed} before a time is recommended; the posting windows stand.",
         "timing_unclear": "no time is clearly better yet (at least {lift} with {probability} "
         "certainty); the posting windows stand.",
         "group_best": "best for {n} of {m} channels",
@@ -262,6 +264,9 @@ LABELS: dict[str, dict[str, str]] = {
         "disarankan; jendela unggah yang diatur tetap berlaku.",
         "timing_none": "belum ada unggahan terukur, perlu {needed} sebelum sebuah waktu "
         "disarankan; jendela unggah yang diatur tetap berlaku.",
+        "timing_thin_group": "baru {posts} unggahan terukur dari {channels} kanal, setiap kanal "
+        "perlu {needed} sebelum sebuah waktu disarankan; jendela unggah yang diatur tetap "
+        "berlaku.",
         "timing_unclear": "belum ada waktu yang jelas lebih baik (setidaknya {lift} dengan "
         "keyakinan {probability}); jendela unggah yang diatur tetap berlaku.",
         "group_best": "terbaik untuk {n} dari {m} kanal",

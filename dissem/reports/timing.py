@@ -231,6 +231,12 @@ def status_text(view: TimingView, lang: str) -> str:
         return lab["not_reported"]
     if view.status == "thin" and not view.posts:
         detail = lab["timing_none"].format(needed=fmt_int(view.needed, lang))
+    elif view.status == "thin" and view.kind == "group":
+        detail = lab["timing_thin_group"].format(
+            posts=fmt_int(view.posts, lang),
+            channels=fmt_int(view.channels, lang),
+            needed=fmt_int(view.needed, lang),
+        )
     elif view.status == "thin":
         detail = lab["timing_thin"].format(
             posts=fmt_int(view.posts, lang), needed=fmt_int(view.needed, lang)

@@ -181,6 +181,10 @@ def test_many_channels_are_shown_by_group(
     page.feed(render_html(figures, "en", NOW))
     assert page.blocks["mastodon/Asia"]["data-best"] == BEST
     assert "best for 1 of 2 channels" in page.said("mastodon/Asia")
+    assert (
+        f"Not enough data yet: {THIN_POSTS} measured posts over 2 channels so far, each channel "
+        "needs 20" in page.said("bluesky/Asia")
+    )
     assert "6 channels: shown by platform and region" in render_html(figures, "en", NOW)
     assert result.files["html"].is_file()
 
