@@ -4,7 +4,9 @@ SQLite in a folder, the sandbox in-process, the example config, and a simulated 
 steps through one ISO week: sync, dispatch, reconcile and metrics run exactly as in the
 daemon, only the clock is simulated (the sandbox reads the same clock, so engagement grows
 with simulated time). At the end it prints what was published where and writes the weekly
-report for that week.
+report for that week. The sandbox's audiences are on (:mod:`dissem.sandbox.audience`: each
+account engages more at some local hours), so the report's "when your audience engages"
+and ``dissem insights`` have something real, if thin, to read.
 
 The sandbox's news portal is the demo's feed (``feeds.yaml`` is rewritten to point at it):
 the first read records the portal's items as seen and posts none; on the Tuesday morning the
@@ -32,6 +34,7 @@ from sqlalchemy import func, select
 from dissem.config.loader import load_config
 from dissem.config.quote import printable
 from dissem.sandbox import RunningSandbox, start_sandbox
+from dissem.sandbox.audience import Audiences
 from dissem.settings import Settings
 from dissem.store.models import FeedItem as FeedItemRow
 from dissem.store.models import Post, PostState
@@ -113,6 +116,9 @@ def run_demo(
     clock = SimClock(start)
     _demo_credentials(config_dir, timezone)
     with start_sandbox(faults=DEMO_FAULTS, clock=clock) as sandbox:
+        # each account's audience engages more at some local hours: what `dissem insights`
+        # and the report's "when your audience engages" learn from
+        sandbox.state.audiences = Audiences(timezone=timezone)
         settings = Settings(
             database_url=f"sqlite:///{root / 'dissem.db'}",
             config_dir=config_dir,
@@ -269,3 +275,9 @@ def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo("posts by state: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
     for f in result.report_files:
         echo(f"report: {f}")
+    database = f"sqlite:///{result.directory / 'dissem.db'}"
+    echo(
+        "the sandbox's audiences engage by local time; after a week most channels have too "
+        "few posts for a best time, see the report's 'When your audience engages' or run: "
+        f"DISSEM_DATABASE_URL={database} dissem insights"
+    )

@@ -90,4 +90,8 @@ def test_demo_publishes_on_every_platform_and_writes_the_report(
         assert f"report: {path}" in result.stdout
     html = (reports / f"dissem-report-{week}-en.html").read_text(encoding="utf-8")
     assert week in html
+    # the sandbox's audiences are on; the report and `dissem insights` read them
+    assert "When your audience engages" in html and 'data-timing="' in html
+    database = f"sqlite:///{folder / 'dissem.db'}"
+    assert f"DISSEM_DATABASE_URL={database} dissem insights" in result.stdout
     assert (folder / "config" / "channels.yaml").is_file()  # the example, copied
