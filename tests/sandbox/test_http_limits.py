@@ -203,7 +203,7 @@ def test_limits_are_the_documented_ones() -> None:
     sandbox = sandbox_server.LIMITS
     assert (sandbox.max_body, sandbox.max_connections, sandbox.idle_timeout) == (
         32 * 1024 * 1024,
-        128,
+        1024,
         60.0,
     )
     assert health.LIMITS.max_body == 64 * 1024 and health.LIMITS.max_connections == 16

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from planner_seed import NOW, Folder, latest, posts, run_sync, store, store_url
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,3 +128,64 @@ def test_compositions_are_made_once_per_sync_and_only_for_what_the_pass_needs(
     calls.clear()
     assert not run_sync(store, folder, NOW + timedelta(minutes=1)).changed
     assert calls == []
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rounds=st.lists(
+        st.dictionaries(
+            st.sampled_from(["r1", "r2", "r3"]),
+            st.tuples(
+                st.sampled_from(["Title A", "Title B", "Title C"]),
+                st.sampled_from([["web"], ["cx"], ["cm"], ["all"]]),
+                st.sampled_from(["approved", "draft", "withdrawn"]),
+            ),
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_history_of_edits_composes_outside_and_settles(
+    store: Factory, monkeypatch: pytest.MonkeyPatch, rounds: list[dict[str, Any]]
+) -> None:
+    """Whatever the edits, each sync composes only outside a transaction (the composer
+    checks that no write transaction holds the database), never the same release and
+    channel twice, and the sync after it changes and composes nothing."""
+    import tempfile
+
+    from pgdb import empty_tables
+
+    with store() as s, s.begin():
+        empty_tables(s)
+    real = planner.compose
+    calls: list[tuple[str, str]] = []
+    engine = store.kw["bind"]
+
+    def checked(release: Release, channel: Channel, now: Any) -> Composition:
+        calls.append((release.id, channel.name))
+        assert engine.pool.checkedout() == 0, "composing while a connection is held"
+        return real(release, channel, now)
+
+    monkeypatch.setattr(planner, "compose", checked)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Folder(Path(tmp) / "config")
+        when = NOW
+        for edits in rounds:
+            for rid, (title, targets, status) in edits.items():
+                approved = "Editor" if status == "approved" else None
+                folder.release(
+                    rid, title=title, targets=targets, status=status, approved_by=approved
+                )
+            calls.clear()
+            run_sync(store, folder, when)
+            assert len(calls) == len(set(calls)), calls
+            calls.clear()
+            when += timedelta(minutes=1)
+            again = run_sync(store, folder, when)
+            assert not again.changed and calls == [], (again.changes, again.plan, calls)
+            when += timedelta(minutes=1)
