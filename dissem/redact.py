@@ -14,12 +14,13 @@ mangle every text and such a value is no secret anyway.
 Encoded forms
 -------------
 A secret rarely travels as typed: OAuth 1.0a percent-encodes it in the ``Authorization``
-header (and twice in the signature base string), forms and query strings encode it
-``application/x-www-form-urlencoded`` (``+`` for a space), JSON escapes it, and some
-platforms echo such a header back in an error. Registering a secret registers its
-:func:`encoded_forms` too, so wherever the raw value is redacted those are. An HTTP Basic
-credential (``Basic`` and base64 of ``user:password``, each part maybe form-encoded first,
-as OAuth 2.0 clients do) is masked whole when it decodes to text holding a secret.
+header (RFC 5849 3.5.1, 3.6) and again in the signature base string (3.4.1.1), forms and
+query strings encode it ``application/x-www-form-urlencoded`` (``+`` for a space), JSON
+escapes it, and some platforms echo such a header back in an error. Registering a secret
+registers its :func:`encoded_forms` too, so wherever the raw value is redacted those are.
+An HTTP Basic credential (``Basic`` and base64 of ``user:password``, RFC 7617 2; an OAuth
+2.0 client form-encodes each part first, RFC 6749 2.3.1) is masked whole when it decodes to
+text holding a secret.
 """
 
 from __future__ import annotations

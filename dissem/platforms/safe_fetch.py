@@ -66,16 +66,22 @@ Resolver = Callable[[str, int], Sequence[str]]
 #: redirects one fetch follows at most (each hop is checked)
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-#: cloud metadata services: AWS/GCP/Azure/OpenStack/Oracle (169.254.169.254), AWS ECS task
-#: metadata (169.254.170.2), AWS over IPv6 (fd00:ec2::254), Alibaba (100.100.100.200),
-#: Azure's wire server (168.63.129.16, a public-looking address), Oracle's legacy one
-#: (192.0.0.192). Most are refused as link-local or private already; the list makes sure.
+#: cloud metadata services: AWS/GCP/Azure/OpenStack/Oracle OCI (169.254.169.254), AWS ECS
+#: task metadata (169.254.170.2), AWS over IPv6 (fd00:ec2::254: "http://[fd00:ec2::254]/
+#: latest/meta-data/", docs.aws.amazon.com AWSEC2 "Retrieve instance metadata"; the AWS SDK's
+#: metadata_service/endpoint.js), GCP over IPv6 (fd20:ce::254), Oracle OCI over IPv6
+#: (fd00:c1::a9fe:a9fe), Alibaba (100.100.100.200: cloud-init doc/rtd/topics/datasources/
+#: aliyun.rst), Azure's wire server (168.63.129.16, a public-looking address: WALinuxAgent's
+#: fallback endpoint, as coreos/afterburn#145 notes), Oracle Cloud Classic (192.0.0.192).
+#: Most are refused as link-local or private anyway; the list makes sure, and names them.
 METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in (
         "169.254.169.254",
         "169.254.170.2",
         "fd00:ec2::254",
+        "fd20:ce::254",
+        "fd00:c1::a9fe:a9fe",
         "100.100.100.200",
         "168.63.129.16",
         "192.0.0.192",
