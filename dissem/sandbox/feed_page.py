@@ -1,17 +1,20 @@
 """The sandbox's front page: what every channel has "published", newest first, as a feed.
 
 Self-contained HTML (inline CSS, no scripts, no external assets); every text is escaped.
+Each post is an anchor (:func:`post_anchor`), so ``dissem demo`` can save the page next to
+its database and link each post it printed to its card: links that outlive the sandbox.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
 from dissem.sandbox.state import PostRecord
 
-__all__ = ["render_feed"]
+__all__ = ["post_anchor", "render_feed"]
 
 _COLOURS = {
     "x": "#111",
@@ -52,6 +55,12 @@ def render_feed(posts: Sequence[PostRecord], now: datetime) -> str:
     )
 
 
+def post_anchor(platform: str, remote_id: str) -> str:
+    """The id of a post's card on the page: the platform and its id, in letters, digits and
+    dashes (safe in a URL fragment and an HTML attribute)."""
+    return f"{platform}-" + re.sub(r"[^A-Za-z0-9]+", "-", remote_id).strip("-")
+
+
 def _card(post: PostRecord, now: datetime) -> str:
     colour = _COLOURS.get(post.platform, "#444")
     link = (
@@ -66,7 +75,7 @@ def _card(post: PostRecord, now: datetime) -> str:
         else "".join(f"<div class='reply'>image: {escape(m)}</div>" for m in post.media)
     )
     return (
-        "<article>"
+        f"<article id='{escape(post_anchor(post.platform, post.remote_id), quote=True)}'>"
         f"<div class='meta'><span class='badge' style='background:{colour}'>"
         f"{escape(post.platform)}</span><strong>{escape(post.account)}</strong>"
         f"<span>{_ago(post.created_at, now)}</span><span>{link}</span></div>"

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -35,10 +36,13 @@ from dissem.config.loader import load_config
 from dissem.config.quote import printable
 from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.sandbox.audience import Audiences
+from dissem.sandbox.feed_page import post_anchor, render_feed
+from dissem.sandbox.state import PostRecord
 from dissem.settings import Settings
+from dissem.store.models import ChannelRow, Post, PostState
 from dissem.store.models import FeedItem as FeedItemRow
-from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
+from dissem.worker.terminal import cells, html_to_text, pad, shorten
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +76,41 @@ class SimClock:
         return self.now
 
 
+@dataclass(frozen=True)
+class DemoPost:
+    """One published post (a thread counted once) as the demo prints it."""
+
+    channel: str
+    #: when it went out, in the channel's time zone and in UTC
+    local: str
+    utc: str
+    #: its first line as a reader sees it (Telegram's HTML markup removed)
+    title: str
+    #: its card on the saved sandbox page (``sandbox.html#...``), or "" when not found
+    page: str
+    #: the platform's address; "" while the platform has not given it yet
+    url: str
+    parts: int = 1
+
+
 @dataclass
 class DemoResult:
     directory: Path
     week: str
-    published: list[tuple[str, str, str, str]] = field(default_factory=list)  # channel,...
+    published: list[DemoPost] = field(default_factory=list)
+    #: posts (threads counted once) by state, and the number of parts
     states: Counter[str] = field(default_factory=Counter)
+    parts: int = 0
+    #: for each state but published: why, grouped ("Instagram needs an image": 4)
+    why: dict[str, Counter[str]] = field(default_factory=dict)
+    #: problem posts: the post, its channel, what is wrong, and the command that resolves it
+    problems: list[str] = field(default_factory=list)
     #: the portal's breaking article: its title and the channels it went out on
     feed_item: str = ""
     feed_channels: list[str] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
+    #: the sandbox's feed page, saved: what every channel published, readable after the demo
+    feed_page: Path | None = None
 
 
 def demo_week_start(config_dir: Path, timezone: str, today: datetime) -> datetime:
@@ -127,6 +156,9 @@ def run_demo(
             report_dir=root / "reports",
             backoff_base=60.0,
             worker_id="demo",
+            # reconcile runs once a simulated step: each round covers the step, so the
+            # addresses Threads and Instagram give only on asking are filled in
+            reconcile_interval=step.total_seconds(),
         )
         echo(f"dissem demo in {root}{'' if keep else ' (temporary)'}; sandbox at {sandbox.url}")
         echo(f"simulating {start.astimezone(ZoneInfo(timezone)):%A %d %B %Y} + 7 days ...")
@@ -188,24 +220,137 @@ def _simulate(
         if due is not None:
             events.append(due)
         clock.now = max(clock.now + timedelta(seconds=1), min(events))
+    worker.reconcile_job()  # the last round: addresses still missing are asked for once more
     worker.metrics_job()
     iso = start.astimezone(ZoneInfo(worker.settings.timezone)).isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
     result = DemoResult(directory=root, week=week, feed_item=str(BREAKING["title"]))
+    result.feed_page = root / FEED_PAGE
+    result.feed_page.write_text(render_feed(sandbox.state.posts(), clock.now), encoding="utf-8")
+    cards = _cards(sandbox.state.posts())
     with worker.session_factory() as s:
         feed_releases = set(
             s.scalars(select(FeedItemRow.release_id).where(FeedItemRow.guid == guid))
         )
-        for post in s.scalars(select(Post).order_by(Post.published_at, Post.id)):
-            result.states[post.state] += 1
-            if post.release_id in feed_releases and post.state == PostState.PUBLISHED:
-                result.feed_channels.append(post.channel)
-            if post.state == PostState.PUBLISHED and post.published_at:
-                when = post.published_at.strftime("%a %H:%M UTC")
-                first = post.text.splitlines()[0] if post.text else ""
-                result.published.append((post.channel, when, first[:60], post.remote_url or ""))
+        zones = {n: tz for n, tz in s.execute(select(ChannelRow.name, ChannelRow.timezone))}
+        posts = list(s.scalars(select(Post).order_by(Post.published_at, Post.id)))
+    result.parts = len(posts)
+    for group in _threads(posts):
+        first = group[0]
+        state = _thread_state(group)
+        result.states[state] += 1
+        if first.release_id in feed_releases and state == PostState.PUBLISHED:
+            result.feed_channels.append(first.channel)
+        if state == PostState.PUBLISHED:
+            result.published.append(
+                _published(group, ZoneInfo(zones.get(first.channel, "UTC")), cards, FEED_PAGE)
+            )
+        elif state != PostState.PUBLISHING:
+            _explain(result, state, group, end)
     result.report_files = _write_report(worker, week, end)
     return result
+
+
+#: the saved sandbox page, in the demo folder
+FEED_PAGE = "sandbox.html"
+#: how wide the title column is, in terminal cells
+TITLE_CELLS = 48
+
+
+def _threads(posts: list[Post]) -> list[list[Post]]:
+    """Posts grouped into what a reader sees as one post: the parts of one thread (one
+    release, channel and share), in part order, groups in the order of their first part."""
+    groups: dict[tuple[str, str, int], list[Post]] = {}
+    for post in posts:
+        groups.setdefault((post.release_id, post.channel, post.seq), []).append(post)
+    for parts in groups.values():
+        parts.sort(key=lambda p: p.part_index)
+    return sorted(groups.values(), key=lambda g: (_first_out(g), g[0].id))
+
+
+def _first_out(group: list[Post]) -> datetime:
+    times = [p.published_at for p in group if p.published_at] or [
+        p.due_at for p in group if p.due_at
+    ]
+    return min(times) if times else datetime.max.replace(tzinfo=UTC)
+
+
+def _thread_state(group: list[Post]) -> str:
+    """A thread is published when all its parts are; else the state of its first part that
+    is not published (a problem part says what is wrong with the whole)."""
+    for post in group:
+        if post.state != PostState.PUBLISHED:
+            return post.state
+    return PostState.PUBLISHED
+
+
+def _cards(records: list[PostRecord]) -> dict[tuple[str, str], str]:
+    """Each sandbox post's anchor on the saved page, by (platform, id) and (platform, url):
+    Telegram's stand-in keeps ``chat/message`` as the id where dissem keeps the message's
+    number, but both know the same address."""
+    out: dict[tuple[str, str], str] = {}
+    for record in records:
+        anchor = post_anchor(record.platform, record.remote_id)
+        out[(record.platform, record.remote_id)] = anchor
+        if record.url:
+            out.setdefault((record.platform, record.url), anchor)
+    return out
+
+
+def _published(
+    group: list[Post], zone: ZoneInfo, cards: dict[tuple[str, str], str], page: str
+) -> DemoPost:
+    first = group[0]
+    when = first.published_at or datetime.now(UTC)
+    anchor = cards.get((first.platform, first.remote_id or "")) or cards.get(
+        (first.platform, first.remote_url or "")
+    )
+    return DemoPost(
+        channel=first.channel,
+        local=when.astimezone(zone).strftime("%a %d %b %H:%M %Z"),
+        utc=when.astimezone(UTC).strftime("%H:%M UTC"),
+        title=shorten(first_line(first.text, first.payload), TITLE_CELLS),
+        page=f"{page}#{anchor}" if anchor else "",
+        url=first.remote_url or "",
+        parts=len(group),
+    )
+
+
+def first_line(text: str, payload: dict[str, Any] | None = None) -> str:
+    """The first non-empty line of a post as its reader sees it: Telegram's HTML markup
+    (``parse_mode`` HTML: ``<b>``, ``&amp;``) read as text, not shown."""
+    options = (payload or {}).get("options") or {}
+    if isinstance(options, dict) and options.get("parse_mode") == "HTML":
+        text = html_to_text(text)
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return ""
+
+
+def _explain(result: DemoResult, state: str, group: list[Post], end: datetime) -> None:
+    """Why a post is not published, grouped by reason; problems get their command."""
+    first = group[0]
+    reasons = result.why.setdefault(state, Counter())
+    if state == PostState.SKIPPED:
+        reason = (first.skip_reason or "no reason recorded").removeprefix("skipped: ")
+        reasons[reason] += 1
+    elif state in (PostState.SCHEDULED, PostState.PENDING):
+        if first.due_at is not None and first.due_at >= end:
+            what = "re-shares" if first.seq else "posts"
+            reasons[f"evergreen {what} due after the simulated week"] += 1
+        else:
+            reasons[(first.last_error or "waiting for their time")[:80]] += 1
+    elif state in PostState.PROBLEMS:
+        post = next(p for p in group if p.state == state)
+        error = shorten(post.last_error or "no reason recorded", 100)
+        reasons[error] += 1
+        result.problems.append(
+            f"post {post.id} on {post.channel}: {state}: {error}; resolve with "
+            f"`dissem mark-published {post.id} URL` (it went out) or `dissem retry {post.id}`"
+        )
+    else:  # cancelled, expired
+        reasons[(first.last_error or "no reason recorded")[:80]] += 1
 
 
 def _next_future_due(worker: Worker, now: datetime) -> datetime | None:
@@ -259,11 +404,29 @@ def _demo_credentials(config_dir: Path, timezone: str) -> None:
 
 def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo("")
-    echo(f"published {len(result.published)} posts:")
-    for channel, when, text, url in result.published:
+    threads = sum(p.parts for p in result.published)
+    parts = f" ({threads} parts: threads count once)" if threads != len(result.published) else ""
+    echo(f"published {len(result.published)} posts{parts}:")
+    rows = [
+        (
+            p.channel,
+            f"{p.local} ({p.utc})",
+            p.title + (f" [{p.parts} parts]" if p.parts > 1 else ""),
+            _link(result, p),
+        )
+        for p in result.published
+    ]
+    widths = [max((cells(row[i]) for row in rows), default=0) for i in range(3)]
+    for row in rows:
         # release text may hold terminal control sequences: shown, never sent to the terminal
-        echo(printable(f"  {channel:<22} {when:<14} {text:<60} {url}"))
+        line = "  ".join(pad(cell, w) for cell, w in zip(row[:3], widths, strict=True))
+        echo(printable(f"  {line}  {row[3]}"))
     echo("")
+    if result.feed_page is not None:
+        echo(
+            f"every post above is on {result.feed_page.resolve().as_uri()} (the sandbox's "
+            "page, saved: it stays readable after the demo)"
+        )
     if result.feed_item:
         echo(
             printable(
@@ -272,7 +435,16 @@ def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
                 f"{', '.join(sorted(set(result.feed_channels)))}"
             )
         )
-    echo("posts by state: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
+    total = sum(result.states.values())
+    echo(
+        f"posts by state ({total} posts, {result.parts} parts): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items()))
+    )
+    for state, reasons in sorted(result.why.items()):
+        why = "; ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+        echo(printable(f"  {state}: {sum(reasons.values())} ({why})"))
+    for problem in result.problems:
+        echo(printable(f"  {problem}"))
     for f in result.report_files:
         echo(f"report: {f}")
     database = f"sqlite:///{result.directory / 'dissem.db'}"
@@ -281,3 +453,14 @@ def _print(result: DemoResult, echo: Callable[[str], None]) -> None:
         "few posts for a best time, see the report's 'When your audience engages' or run: "
         f"DISSEM_DATABASE_URL={database} dissem insights"
     )
+
+
+def _link(result: DemoResult, post: DemoPost) -> str:
+    """The post's card on the saved page (a file: link that outlives the sandbox), else its
+    platform address; "address pending" when the platform has not given one yet (the
+    worker keeps asking for three days)."""
+    pending = "address pending (the platform has not given it yet)"
+    if post.page and result.feed_page is not None:
+        page = f"{result.feed_page.parent.resolve().as_uri()}/{post.page}"
+        return page if post.url else f"{page}  ({pending})"
+    return post.url or pending
