@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     evergreen_interval_days: int = Field(30, description="default re-share interval")
     health_port: int | None = Field(None, description="port for /healthz and /metrics")
     health_host: str = Field("127.0.0.1", description="address the health endpoint binds")
+    status_token: SecretStr | None = Field(
+        None,
+        description="token for the /status page (Authorization: Bearer, or the basic-auth "
+        "password); required, or status_user and status_password, when health_host is not "
+        "a loopback address",
+    )
+    status_user: str | None = Field(None, description="basic-auth user of the /status page")
+    status_password: SecretStr | None = Field(
+        None, description="basic-auth password of the /status page"
+    )
     feed_ping_secret: SecretStr | None = Field(
         None,
         description="shared secret of POST /feeds/<name>/ping on the health port: the body's "

@@ -1,5 +1,5 @@
 """Review commands: ``dissem retry POST``, ``dissem cancel POST``,
-``dissem mark-published POST URL``.
+``dissem mark-published POST URL``, ``dissem resume CHANNEL``.
 
 Exit codes: 0 done, 1 the post cannot take that step (missing, or in the wrong state),
 2 usage error. Add a command by defining it below and listing it in :data:`COMMANDS`.
@@ -20,6 +20,7 @@ from dissem.worker.review import (
     ReviewResult,
     cancel_post,
     mark_published,
+    resume_channel,
     retry_post,
 )
 
@@ -66,8 +67,27 @@ def mark_published_cmd(post_id: int, url: str, remote_id: str | None) -> None:
     )
 
 
+@click.command("resume")
+@click.argument("channel")
+def resume_cmd(channel: str) -> None:
+    """Lift CHANNEL's pause now (after fixing what paused it: credentials, a block).
+
+    Its waiting posts go out at their next dispatch round; a cause still there pauses it
+    again. The status page names this command next to each paused channel.
+    """
+    engine, factory = open_store(get_settings())
+    try:
+        reason = resume_channel(factory, channel)
+    except ReviewError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+    click.echo(f"channel {channel}: resumed" + (f" (was paused: {reason})" if reason else ""))
+
+
 #: the commands this module adds to ``dissem``
-COMMANDS: tuple[click.Command, ...] = (retry_cmd, cancel_cmd, mark_published_cmd)
+COMMANDS: tuple[click.Command, ...] = (retry_cmd, cancel_cmd, mark_published_cmd, resume_cmd)
 
 
 def register(cli: click.Group) -> None:

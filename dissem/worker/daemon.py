@@ -81,6 +81,7 @@ from dissem.worker.health import (
     WorkerMetrics,
 )
 from dissem.worker.reconcile import reconcile_once
+from dissem.worker.status_page import StatusPage
 from dissem.worker.sync import sync
 from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
 
@@ -507,6 +508,12 @@ class Worker:
             self.metrics,
             self.status,
             routes=self.feed_push.handle,
+            page=StatusPage(
+                make_session_factory(self.read_engine),
+                self.settings,
+                clock=self.clock,
+                config=lambda: self.config,
+            ).handle,
         )
         server.start()
         log.info("health endpoint on %s:%s", self.settings.health_host, server.port)

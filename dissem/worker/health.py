@@ -246,6 +246,7 @@ class HealthServer:
         metrics: WorkerMetrics,
         status: Callable[[], dict[str, Any]],
         routes: Routes | None = None,
+        page: Routes | None = None,
     ) -> None:
         outer = self
 
@@ -268,6 +269,25 @@ class HealthServer:
                 self.wfile.write(payload)
                 return True
 
+            def _paged(self) -> bool:
+                """Answers a request the status page takes (:mod:`dissem.worker.status_page`:
+                ``/``, ``/status``, its reports), with its own headers."""
+                if outer.page is None:
+                    return False
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = outer.page(self.command, self.path, headers, b"")
+                if answer is None:
+                    return False
+                code, extra, payload = answer
+                self.send_response(code)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+                return True
+
             def do_POST(self) -> None:
                 if not self._routed():
                     self.read_body()
@@ -277,6 +297,8 @@ class HealthServer:
                 if self._routed():
                     return
                 self.read_body()  # none is expected; one within the limit is skipped
+                if self._paged():
+                    return
                 code = 200
                 if self.path == "/healthz":
                     status = outer.status()
@@ -303,6 +325,7 @@ class HealthServer:
         self.metrics = metrics
         self.status = status
         self.routes = routes
+        self.page = page
         self.server = BoundedServer((host, port), Handler, LIMITS, name="health")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
