@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dissem.cli import cli
 from dissem.config.quote import printable, shown
-from dissem.worker.demo import DemoResult, _print
+from dissem.worker.demo import DemoPost, DemoResult, _print
 
 CHANNELS = """\
 channels:
@@ -68,7 +68,9 @@ def test_preview_json_escapes_them_as_json(config: Path) -> None:
 def test_demo_summary_shows_control_characters_escaped() -> None:
     lines: list[str] = []
     result = DemoResult(directory=Path("demo"), week="2026-W49")
-    result.published.append(("hq-x", "Tue 09:00 UTC", "Hi \x1b]0;pwned\x07 \x9b2J", "http://s/1"))
+    result.published.append(
+        DemoPost("hq-x", "Tue 16:00 WIB", "09:00 UTC", "Hi \x1b]0;pwned\x07 \x9b2J", "", "http://s/1")
+    )
     _print(result, lines.append)
     assert all(_clean(line) for line in lines)
     assert any("Hi \\x1b]0;pwned\\x07 \\x9b2J" in line for line in lines)
