@@ -69,7 +69,9 @@ def test_demo_summary_shows_control_characters_escaped() -> None:
     lines: list[str] = []
     result = DemoResult(directory=Path("demo"), week="2026-W49")
     result.published.append(
-        DemoPost("hq-x", "Tue 16:00 WIB", "09:00 UTC", "Hi \x1b]0;pwned\x07 \x9b2J", "", "http://s/1")
+        DemoPost(
+            "hq-x", "Tue 16:00 WIB", "09:00 UTC", "Hi \x1b]0;pwned\x07 \x9b2J", "", "http://s/1"
+        )
     )
     _print(result, lines.append)
     assert all(_clean(line) for line in lines)
