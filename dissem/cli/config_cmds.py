@@ -1,6 +1,7 @@
 """Config commands: ``dissem validate``, ``dissem init``, ``dissem schema``.
 
-Exit codes: 0 ok, 1 failure (e.g. ``init`` would overwrite a file), 2 problems in the config.
+Exit codes: 0 ok, 1 failure, 2 problems in the config or a usage error (``init`` would
+overwrite a file; no config folder to validate).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from dissem.cli.options import config_option, pick_config_dir, require_config_dir
 from dissem.config.loader import load_config
 from dissem.config.locate import display_path
 from dissem.config.models import LoadedConfig
@@ -41,15 +43,19 @@ def _counts(cfg: LoadedConfig) -> dict[str, int]:
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="print the problems as JSON data")
-def validate(directory: Path | None, as_json: bool) -> None:
-    """Check a config folder (default: DISSEM_CONFIG_DIR) and list every problem.
+@click.option("--strict", is_flag=True, help="warnings count as problems (exit 2)")
+def validate(directory: Path | None, config_dir: Path | None, as_json: bool, strict: bool) -> None:
+    """Check a config folder and list every problem and warning.
 
-    Each problem is printed as ``path:line:column: field: message (hint: ...)``. Exits 2
-    when there is any problem.
+    Each is printed as path:line:column: field: message (hint: ...). Warnings (unset
+    credential variables, an empty releases folder, ...) do not fail it unless --strict.
+    Exits 2 when there is any problem. (A DIR argument still works but is deprecated.)
     """
     settings = Settings()
-    root = directory or settings.config_dir
+    root = pick_config_dir("validate", config_dir, directory) or settings.config_dir
+    require_config_dir("validate", root)
     cfg = load_config(root, timezone=settings.timezone)
     counts = _counts(cfg)
     if as_json:
@@ -86,20 +92,26 @@ def validate(directory: Path | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
-def init(directory: Path | None) -> None:
-    """Write a starter config folder (default: DISSEM_CONFIG_DIR) with commented examples.
+@config_option
+def init(directory: Path | None, config_dir: Path | None) -> None:
+    """Write a starter config folder with commented examples.
 
-    Refuses, writing nothing, when any of its files already exists.
+    Refuses, writing nothing, when any of its files already exists (exit 2). (A DIR
+    argument still works but is deprecated.)
     """
-    root = directory or Settings().config_dir
+    root = pick_config_dir("init", config_dir, directory) or Settings().config_dir
     try:
         written = create_starter(root)
     except FileExistsError as e:
         click.echo(f"not overwriting existing files: {e}", err=True)
-        raise SystemExit(1) from None
+        raise SystemExit(2) from None
     for path in written:
         click.echo(f"created {display_path(path)}")
-    click.echo(f"next: edit {display_path(root / 'channels.yaml')}, then `dissem validate`")
+    shown = display_path(root)
+    click.echo(
+        f"next: edit {display_path(root / 'channels.yaml')}, then "
+        f"`dissem validate --config {shown}`"
+    )
 
 
 @click.command()
@@ -114,7 +126,7 @@ def schema(kind: str | None, out_dir: Path | None) -> None:
     """Print the JSON Schema of a config file kind (all kinds, keyed by kind, without KIND).
 
     For editors: the VS Code YAML extension reads a first line such as
-    ``# yaml-language-server: $schema=./schemas/channels.schema.json``.
+    "# yaml-language-server: $schema=./schemas/channels.schema.json".
     """
     kinds = [kind] if kind else list(KINDS)
     if out_dir is not None:

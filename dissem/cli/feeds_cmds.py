@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from dissem.cli.options import config_option, settings_for
 from dissem.config.loader import load_config
 from dissem.config.models import LoadedConfig
 from dissem.settings import Settings, get_settings
@@ -46,16 +47,17 @@ def _when(value: str | None) -> str:
 
 
 @click.group(invoke_without_command=True)
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="print rows as JSON")
 @click.pass_context
-def feeds(ctx: click.Context, as_json: bool) -> None:
+def feeds(ctx: click.Context, config_dir: Path | None, as_json: bool) -> None:
     """Each feed: last poll, next poll (UTC), HTTP status, items seen on the first run, new,
     updated, held, errors, and the last error."""
     if ctx.invoked_subcommand is not None:
         return
     from dissem.feeds import feed_rows
 
-    settings = get_settings()
+    settings = settings_for(config_dir)
     config = _config(settings)
     engine, factory = open_store(settings, read_only=True)
     try:
@@ -103,13 +105,14 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
 @feeds.command("poll")
 @click.argument("name", required=False)
 @click.option("--backfill", default=0, type=click.IntRange(0, 1000), help="post the newest N")
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
-def poll_cmd(name: str | None, backfill: int, as_json: bool) -> None:
+def poll_cmd(name: str | None, backfill: int, config_dir: Path | None, as_json: bool) -> None:
     """Read feed NAME now (every enabled feed without NAME), whether due or not."""
     from dissem.feeds import FeedNotFound, poll_feed
     from dissem.worker.alerts import build_alerter
 
-    settings = get_settings()
+    settings = settings_for(config_dir)
     config = _config(settings)
     if backfill and name is None:
         raise click.UsageError("--backfill needs a feed NAME")
@@ -237,12 +240,13 @@ def export_cmd(release: str, out_dir: Path | None) -> None:
 @click.command("approve")
 @click.argument("release")
 @click.option("--by", "by", required=True, help="who approves (recorded)")
-def approve(release: str, by: str) -> None:
+@config_option
+def approve(release: str, by: str, config_dir: Path | None) -> None:
     """Approve a draft feed item's release: its posts are planned at once."""
     from dissem.feeds import approve_release
     from dissem.feeds.review import ReviewError
 
-    settings = get_settings()
+    settings = settings_for(config_dir)
     config = _config(settings)
     engine, factory = open_store(settings)
     try:

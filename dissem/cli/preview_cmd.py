@@ -4,7 +4,7 @@ Shows every part's exact text, its measured length against the limit, the escapi
 facets and platform fields applied, and why a channel sends nothing. Reads files only:
 no database, no network. Control characters in the text are shown as ``\\xNN``, never
 sent to the terminal. Exit codes: 0 ok, 2 when the release file (or a template) is
-broken, with ``file:line`` problems on stderr.
+broken, with ``file:line`` problems on stderr, or when there is no config folder.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from dissem.cli.options import config_option, require_config_dir
 from dissem.compose.types import Composition, Part
 from dissem.config.quote import printable
 from dissem.errors import ConfigError, ConfigProblem
@@ -88,12 +89,7 @@ def register(cli: click.Group) -> None:
     @cli.command("preview")
     @click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--channel", "channel_name", help="Only this channel (any configured one).")
-    @click.option(
-        "--config",
-        "config_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Config folder (default: DISSEM_CONFIG_DIR).",
-    )
+    @config_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
     def preview(
         release_file: Path, channel_name: str | None, config_dir: Path | None, as_json: bool
@@ -105,6 +101,7 @@ def register(cli: click.Group) -> None:
 
         settings = Settings()
         root = config_dir or settings.config_dir
+        require_config_dir("preview", root)
         loaded, problems = load_release_file(release_file, root=root, timezone=settings.timezone)
         if problems or loaded is None:
             _fail(problems)

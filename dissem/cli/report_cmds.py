@@ -43,14 +43,27 @@ def report(
     A manual run does not mark the week as done for the daemon's own weekly report. Exit 1
     when sending failed.
     """
-    from dissem.reports.weekly import IsoWeek, deliver_report, generate_report, parse_formats
+    from dissem.reports.weekly import (
+        FORMATS,
+        IsoWeek,
+        deliver_report,
+        generate_report,
+        parse_formats,
+    )
 
     settings = get_settings()
     try:
         chosen = IsoWeek.parse(week) if week else None
-        fmts = parse_formats(formats) if formats else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+    try:
+        fmts = parse_formats(formats) if formats is not None else None
+    except ValueError:
+        raise click.BadParameter(
+            f"{formats!r} is not a report format; choose one or more of "
+            f"{', '.join(FORMATS)}, comma-separated (e.g. html,csv)",
+            param_hint="--format",
+        ) from None
     engine, factory = open_store(settings)
     try:
         result = generate_report(

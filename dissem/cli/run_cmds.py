@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import click
 
-from dissem.settings import get_settings
+from dissem.cli.options import config_option, require_config_dir, settings_for
 
 
 def register(cli: click.Group) -> None:
@@ -18,7 +18,8 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="do everything due now, then exit (cron, tests)")
-def run(once: bool) -> None:
+@config_option
+def run(once: bool, config_dir: Path | None) -> None:
     """Run the worker: sync, dispatch, reconcile, metrics and the weekly report.
 
     SIGTERM/SIGINT finish what is in hand and exit (a second one exits at once); SIGHUP
@@ -27,12 +28,14 @@ def run(once: bool) -> None:
     A database that cannot be used ends it with one line saying what is wrong and what to
     do, and exit code 3 (unreachable, after DISSEM_DATABASE_WAIT seconds of retrying),
     4 (unusable: missing, login refused, read-only, no permission) or 5 (disk full).
+    No config folder: exit 2.
     """
     from dissem.logs import setup_logging
     from dissem.store.db import DatabaseUnavailable, database_problem
     from dissem.worker.daemon import open_worker
 
-    settings = get_settings()
+    settings = settings_for(config_dir)
+    require_config_dir("run", settings.config_dir)
     setup_logging(settings.log_level, settings.log_format)
     try:
         worker = open_worker(settings)

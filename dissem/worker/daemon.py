@@ -83,6 +83,7 @@ from dissem.worker.health import (
 from dissem.worker.reconcile import reconcile_once
 from dissem.worker.status_page import StatusPage
 from dissem.worker.sync import sync
+from dissem.worker.sync_line import describe_sync
 from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class Worker:
         for problem in result.problems:
             log.error("config: %s", problem)
         if result.changed:
-            log.info("sync: %s; posts: %s", result.changes.summary(), result.plan)
+            log.info("sync: %s", describe_sync(result.changes, result.plan))
         self.config = result.config
         self.last_run["sync"] = self.clock()
         return True

@@ -72,7 +72,7 @@ def test_init_refuses_to_overwrite(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "starter").mkdir()
     (tmp_path / "starter" / "channels.yaml").write_text("mine\n")
     result = runner.invoke(cli, ["init", "starter"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error (issue 12)
     assert "starter/channels.yaml" in result.stderr
     assert (tmp_path / "starter" / "channels.yaml").read_text() == "mine\n"
     assert not (tmp_path / "starter" / "feeds.yaml").exists()

@@ -66,7 +66,7 @@ def test_report_default_folder_and_bad_input(
     bad = CliRunner().invoke(cli, ["report", "--week", "2026-48"])
     assert bad.exit_code == 2 and "not an ISO week" in bad.output
     bad = CliRunner().invoke(cli, ["report", "--format", "pdf"])
-    assert bad.exit_code == 2 and "unknown report format pdf" in bad.output
+    assert bad.exit_code == 2 and "'pdf' is not a report format" in bad.output
     unsendable = CliRunner().invoke(cli, ["report", "--week", WEEK, "--send"])
     assert unsendable.exit_code == 2 and "DISSEM_REPORT_WEBHOOK_URL" in unsendable.output
 
