@@ -38,9 +38,9 @@ Control (JSON, for tests, the demo and benchmarks):
   status, e.g. 500, 503 or 429), ``malformed`` (a truncated, broken document), ``guids``
   (``stable``, ``https``: every guid's ``http://`` becomes ``https://``, ``changed``: every
   guid replaced by a new one, as after a CMS migration), ``utm`` (links gain ``utm_*``
-  parameters), ``order`` (``newest`` or ``oldest`` first), ``hub`` (advertise the hub,
-  default true). ``{}`` clears them. The sandbox's fault spec applies too
-  (``portal.error_rate=0.2,portal.latency_ms=300``).
+  parameters), ``order`` (``newest`` or ``oldest`` first), ``size`` (items per feed,
+  default :data:`FEED_SIZE`), ``hub`` (advertise the hub, default true). ``{}`` clears
+  them. The sandbox's fault spec applies too (``portal.error_rate=0.2,portal.latency_ms=300``).
 - ``POST /_sandbox/portal/pings``: ``[{"lang", "url", "secret"}]``: where the CMS pings on
   publishing (secrets kept in memory only).
 - ``GET /_sandbox/portal/stats``: feed requests and ``304`` answers (in all and per feed,
@@ -90,7 +90,9 @@ _ARTICLE = re.compile(r"/(?P<lang>[a-z]{2})/articles/(?P<slug>[a-z0-9-]{1,120})"
 _IMAGE = re.compile(r"/images/(?P<n>\d{1,4})\.jpg")
 #: characters XML 1.0 cannot carry (https://www.w3.org/TR/xml/#charsets): a CMS drops them
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_FAULT_KEYS = {"slow_ms", "status", "count", "retry_after", "malformed", "guids", "utm", "order"}
+_FAULT_KEYS = {
+    "slow_ms", "status", "count", "retry_after", "malformed", "guids", "utm", "order", "size",
+}  # fmt: skip
 
 _SEED: list[dict[str, Any]] = [
     {"lang": "id", "hours": 30, "media": "content", "categories": ["Ekonomi"],
@@ -296,6 +298,8 @@ class Portal:
         status = faults.get("status")
         if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
             raise ValueError("status must be an HTTP error status (400-599)")
+        if "size" in faults and (not isinstance(faults["size"], int) or faults["size"] < 1):
+            raise ValueError("size must be a positive integer")
         for key in ("slow_ms", "count", "retry_after"):
             value = faults.get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
@@ -540,7 +544,7 @@ class Portal:
             ]
         # newest first; of two published at the same instant, the later added
         items.sort(key=lambda i: (datetime.fromisoformat(i["published"]), i["id"]), reverse=True)
-        items = items[:FEED_SIZE]
+        items = items[: int(faults.get("size") or FEED_SIZE)]
         if faults.get("order") == "oldest":
             items.reverse()
         stamps = [datetime.fromisoformat(i["updated"]) for i in items]

@@ -265,6 +265,8 @@ def test_only_the_newest_items_stay_in_the_feed(sb: RunningSandbox, clock: Clock
         add(sb, title=f"Item {n}", published=(START + timedelta(minutes=n)).isoformat())
     titles = [e.title for e in feed(sb).entries]
     assert len(titles) == 20 and titles[0] == "Item 24"
+    set_faults(sb, size=30)  # a portal that lists more
+    assert len(feed(sb).entries) == 28
 
 
 #: what XML 1.0 cannot carry (https://www.w3.org/TR/xml/#charsets)
@@ -383,7 +385,14 @@ def test_slow_fault_and_the_sandbox_fault_spec(clock: Clock) -> None:
 
 @pytest.mark.parametrize(
     "faults",
-    [{"status": 200}, {"guids": "sometimes"}, {"order": "random"}, {"slow_ms": -1}, {"x": 1}],
+    [
+        {"status": 200},
+        {"guids": "sometimes"},
+        {"order": "random"},
+        {"slow_ms": -1},
+        {"size": 0},
+        {"x": 1},
+    ],
 )
 def test_bad_faults_are_refused(sb: RunningSandbox, faults: dict[str, Any]) -> None:
     answer = requests.post(f"{sb.url}/_sandbox/portal/faults", json=faults, timeout=5)
