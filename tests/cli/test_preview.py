@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,37 @@ def test_broken_template_exits_2(config: Path) -> None:
     assert code == 2
     assert "template" in err
     assert "=== hq-bsky" in out  # the other channels are still shown
+
+
+def test_a_url_the_composer_cannot_read_exits_2(config: Path) -> None:
+    """``http://[::1.x/a`` passed validate and then crashed preview (urlsplit)."""
+    path = config / "releases" / "vokasi.yaml"
+    path.write_text(RELEASE.replace("https://portal.go.id/berita/vokasi", '"http://[::1.x/a"'))
+    code, out, err = run(str(path), "--config", str(config))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "vokasi.yaml:4:6: url:" in err and "Invalid IPv6 URL" in err
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ lipsum(n=10**8) }}",
+        "{{ title|center(2000000000) }}",
+        "{{ 'a' * 10**8 }}",
+        "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}"
+        "{% endfor %}{{ ns.l|length }}",
+    ],
+)
+def test_a_template_over_budget_exits_2_at_once(config: Path, template: str) -> None:
+    """These hung preview or took gigabytes; now the channel's error is shown and the
+    others are previewed."""
+    path = config / "releases" / "vokasi.yaml"
+    path.write_text(RELEASE + f"overrides:\n  x: {{text: {json.dumps(template)}}}\n")
+    started = time.monotonic()
+    code, out, err = run(str(path), "--config", str(config))
+    assert time.monotonic() - started < 10
+    assert code == 2 and "=== hq-bsky" in out
+    assert "template" in err and ("over its budget" in err or "lipsum" in err)
 
 
 def test_example_config_previews() -> None:
