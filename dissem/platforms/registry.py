@@ -83,11 +83,14 @@ def build_adapter(
 ) -> Platform:
     """An adapter for ``channel`` with its credentials read from the environment.
 
-    Raises :class:`~dissem.errors.CredentialsMissing` naming the channel and the variable.
+    Raises :class:`~dissem.errors.CredentialsMissing` naming the channel and the variable;
+    with ``DISSEM_SANDBOX_URL`` set, sandbox placeholders stand in for missing ones.
     Every credential value is registered with :mod:`dissem.redact` before the adapter exists.
     """
     cls = get_platform(channel.platform)
-    credentials = read_credentials(channel, cls.required_credentials, environ)
+    credentials = read_credentials(
+        channel, cls.required_credentials, environ, sandbox=bool(settings.sandbox_url)
+    )
     for value in credentials.values():
         register_secret(value)
     return cls(channel, credentials, settings, session)

@@ -19,7 +19,8 @@ none starves another:
 
 Singleton jobs run on one worker at a time (PostgreSQL advisory lock). Signal handlers only
 set flags: the first SIGTERM/SIGINT finishes what is in hand, gives back unstarted claims
-and exits; a second exits at once; SIGHUP re-reads the config now.
+and exits; a second exits at once; SIGHUP re-reads ``.env`` (credentials and settings,
+:mod:`dissem.worker.env_reload`; what changed is logged by name) and the config now.
 
 The database, at start and while running
 ----------------------------------------
@@ -66,12 +67,13 @@ from dissem.store.db import (
     probe_writable,
 )
 from dissem.store.locks import singleton
-from dissem.store.models import ChannelRow
+from dissem.store.models import Attempt, ChannelRow, Post
 from dissem.store.open import open_store
 from dissem.store.queue import expire_leases
 from dissem.store.tokens import open_token_store
 from dissem.worker.alerts import Alerter, build_alerter
 from dissem.worker.dispatch import AdapterFactory, AdapterPool, dispatch_once
+from dissem.worker.env_reload import EnvFile, apply_settings, env_file_of
 from dissem.worker.feed_push import FeedPush, PollNow, WebSub
 from dissem.worker.health import (
     DatabaseWatch,
@@ -160,6 +162,12 @@ class Worker:
         )
         if settings.feed_ping_secret is not None:
             register_secret(settings.feed_ping_secret.get_secret_value())
+        # credentials written in .env: into the environment, where adapters read them
+        self.env_file = EnvFile(env_file_of(settings))
+        loaded = self.env_file.load()
+        if loaded.added:
+            log.info("%s: %s", self.env_file.path, loaded.describe())
+        self._reported_empty: set[str] = set()  # weeks said to have nothing to report
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -339,14 +347,31 @@ class Worker:
         return len(result.alerted)
 
     def report_job(self) -> str | None:
-        from dissem.reports.weekly import run_weekly_report
+        from dissem.reports.weekly import last_complete_week, report_due_at, run_weekly_report
 
+        now = self.clock()
+        if now >= report_due_at(now, self.settings):
+            week = last_complete_week(now, self.settings.timezone)
+            if not self._week_has_activity(*week.bounds(self.settings.timezone)):
+                if str(week) not in self._reported_empty:  # said once per week and worker
+                    self._reported_empty.add(str(week))
+                    log.info("weekly report %s not written: nothing went out that week", week)
+                self.last_run["report"] = self.clock()
+                return None
         with singleton(self.engine, "dissem:report") as mine:
             if not mine:
                 return None
             result = run_weekly_report(self.session_factory, self.settings, self.clock())
         self.last_run["report"] = self.clock()
         return None if result is None else str(getattr(result, "week", result))
+
+    def _week_has_activity(self, start: datetime, end: datetime) -> bool:
+        """Whether a post was published, or a publish tried, in ``[start, end)``: the first
+        start of a fresh worker has no week worth a report."""
+        published = select(Post.id).where(Post.published_at >= start, Post.published_at < end)
+        tried = select(Attempt.id).where(Attempt.started_at >= start, Attempt.started_at < end)
+        with self.session_factory() as s:
+            return s.scalar(published.limit(1)) is not None or s.scalar(tried.limit(1)) is not None
 
     def _timed(self, factory: AdapterFactory | None) -> AdapterFactory:
         """Wraps adapters so each publish call's latency lands in ``/metrics``."""
@@ -419,7 +444,7 @@ class Worker:
                 # drop a second, overlapping run, and the reload would be lost.
                 if self.reload.is_set() and not self._sync_lock.locked():
                     self.reload.clear()
-                    log.info("SIGHUP: reloading the config now")
+                    log.info("SIGHUP: %s; reloading the config now", self.reload_environment())
                     scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
         finally:
             log.info("worker %s stopping: finishing what is in hand", self.worker_id)
@@ -429,6 +454,22 @@ class Worker:
             self.close()
         log.info("worker %s stopped", self.worker_id)
         return 0
+
+    def reload_environment(self) -> str:
+        """Re-reads ``.env`` and the settings (SIGHUP): credentials changed there are used
+        from the next dispatch round on (adapters are rebuilt; a channel paused for missing
+        credentials resumes), settings that a running worker can take up are applied.
+        Returns what changed, by name only (never a value)."""
+        changes = self.env_file.load()
+        if changes:
+            self.adapters.forget()
+        applied, restart = apply_settings(self.settings, Settings())
+        parts = [f"{self.env_file.path}: {changes.describe()}"]
+        if applied:
+            parts.append(f"settings applied: {', '.join(applied)}")
+        if restart:
+            parts.append(f"settings that need a restart: {', '.join(restart)}")
+        return "; ".join(parts)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -15,7 +15,7 @@ AccountBlocked         post stays scheduled; the channel paused blocked_pause_ho
 ContentRejected        failed with the platform's reason
 Duplicate              unconfirmed: reconcile proves it is this post, else review
 OutcomeUnknown         unconfirmed (reconcile looks it up)
-CredentialsMissing     post stays scheduled; the channel paused a while; alert
+CredentialsMissing     post stays scheduled; the channel paused until they are there; alert
 any other exception    unconfirmed (it may have been sent), logged; the worker goes on
 =====================  =====================================================================
 """
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from queue import SimpleQueue
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
@@ -53,7 +53,8 @@ from dissem.platforms.base import Platform, RemotePost
 from dissem.platforms.tokens import TokenStore
 from dissem.redact import redact
 from dissem.settings import Settings
-from dissem.store.models import PostState
+from dissem.store.db import transaction
+from dissem.store.models import ChannelRow, PostState
 from dissem.store.queue import (
     PAUSED_FOREVER,
     ClaimedPost,
@@ -83,8 +84,11 @@ WINDOW_PER_THREAD = 4
 #: posts (four statements and a commit, ~5 ms on PostgreSQL), so with one thread a window
 #: of 4 spent nearly as much CPU on refilling as on publishing
 MIN_WINDOW = 8
-#: how long a channel whose credentials are missing is skipped before trying again
+#: how long a channel whose credentials are missing is skipped before trying again (each
+#: dispatch round ends the pause at once when they are there: resume_credential_pauses)
 CREDENTIALS_RETRY = timedelta(minutes=5)
+#: how the pause reason of a channel paused for missing credentials begins
+CREDENTIALS_REASON = "credentials: "
 
 AdapterFactory = Callable[[Channel], Platform]
 
@@ -139,6 +143,12 @@ class AdapterPool:
         if old is not None and old[1] is not adapter:
             old[1].close()
         return adapter
+
+    def forget(self) -> None:
+        """Drops every adapter (credentials changed): each is built anew on its next use.
+        Adapters in use by a publishing thread finish with what they have."""
+        with self._lock:
+            self._adapters = {}
 
     def close(self) -> None:
         """Closes every adapter's HTTP session."""
@@ -257,7 +267,7 @@ def classify(
             "credentials",
             due_at=claimed.due_at,
             pause_until=finished + CREDENTIALS_RETRY,
-            pause_reason=redact(f"credentials: {exc}"),
+            pause_reason=redact(f"{CREDENTIALS_REASON}{exc}"),
             refund_attempt=True,
         )
     # A bug or an unexpected answer: the request may have gone out, so never resend blindly.
@@ -356,6 +366,7 @@ def dispatch_once(
     """
     stats = DispatchStats()
     alerter = alerter or NullAlerter()
+    resume_credential_pauses(session_factory, adapters, now_fn())
     threads = max(1, settings.concurrency)
     window = max(WINDOW_PER_THREAD * threads, MIN_WINDOW)
     pool = executor or ThreadPoolExecutor(threads, thread_name_prefix="publish")
@@ -427,6 +438,41 @@ def dispatch_once(
     return stats
 
 
+def resume_credential_pauses(
+    session_factory: sessionmaker[Session], adapters: AdapterPool, now: datetime
+) -> list[str]:
+    """Ends the pause of each channel paused for missing credentials whose credentials are
+    there now (set and the worker restarted, or read from ``.env`` on SIGHUP), so its posts
+    go out in this round instead of after :data:`CREDENTIALS_RETRY`. One query of the
+    channels table per round; an adapter is built only for a channel paused so. Returns the
+    channels resumed."""
+    reason = f"{CREDENTIALS_REASON}%"
+    stmt = select(ChannelRow.name, ChannelRow.config, ChannelRow.config_hash).where(
+        ChannelRow.paused_until > now, ChannelRow.pause_reason.like(reason)
+    )
+    with session_factory() as session:
+        paused = list(session.execute(stmt))
+    resumed: list[str] = []
+    for name, config, config_hash in paused:
+        try:
+            adapters.get(name, config, config_hash)
+        except CredentialsMissing:
+            continue
+        except Exception:  # a broken adapter is dispatch's to report, with its post
+            continue
+        resumed.append(name)
+    if resumed:
+        with transaction(session_factory) as session:
+            session.execute(
+                update(ChannelRow)
+                .where(ChannelRow.name.in_(resumed), ChannelRow.pause_reason.like(reason))
+                .values(paused_until=None, pause_reason=None)
+            )
+        for name in resumed:
+            log.info("channel %s: credentials are there now; pause ended", name)
+    return resumed
+
+
 def _account(
     stats: DispatchStats, outcomes: list[Outcome], settled: list[bool], alerter: Alerter
 ) -> None:
@@ -439,6 +485,13 @@ def _account(
             continue
         stats.outcomes[outcome.label] += 1
         stats.states[outcome.state] += 1
+        if outcome.state == PostState.PUBLISHED and outcome.remote is not None:
+            log.info(
+                "published post %s on %s: %s",
+                outcome.post_id,
+                outcome.channel,
+                outcome.remote.url or f"remote id {outcome.remote.remote_id} (no address yet)",
+            )
         _alert(outcome, alerter)
 
 

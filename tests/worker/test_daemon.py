@@ -88,7 +88,7 @@ def test_run_once_publishes_due_posts_exactly_once(
             # 02:00 UTC: no window is open yet; planned, nothing goes out
             first = worker.run_once()
             assert first.synced and first.published == 0 and sandbox_posts(sandbox) == []
-            assert first.report == "2026-W48"  # Monday 09:00 local: last week's report
+            assert first.report is None  # Monday 09:00: W48 had nothing: no empty report
             rows = posts(worker.session_factory)
             assert len(rows) >= 4 and {p.state for p in rows} == {PostState.SCHEDULED}
             # 14:00 UTC: every window has opened since
