@@ -10,6 +10,7 @@ broken, with ``file:line`` problems on stderr, or when there is no config folder
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,16 @@ def register(cli: click.Group) -> None:
         release = loaded.release
         cfg = load_config(root, timezone=settings.timezone)
         for problem in cfg.problems:
-            if Path(problem.path).name == "channels.yaml":
+            if Path(problem.path).name == "channels.yaml" or _in_channels_folder(
+                Path(problem.path), root
+            ):
                 _echo(f"warning: {problem}", err=True)
         if channel_name is not None:
             if channel_name not in cfg.channels:
-                _echo(f"unknown channel {channel_name!r} in {root}/channels.yaml", err=True)
+                _echo(
+                    f"unknown channel {channel_name!r} in {root}/channels.yaml or channels/",
+                    err=True,
+                )
                 raise SystemExit(2)
             names = [channel_name]
         else:
@@ -151,3 +157,9 @@ def register(cli: click.Group) -> None:
             _echo("no target channel found for this release")
         if broken:
             _fail(broken)
+
+
+def _in_channels_folder(path: Path, root: Path) -> bool:
+    """Whether a problem's file lies in the config's ``channels/`` folder."""
+    folder = Path(os.path.abspath(root / "channels"))
+    return Path(os.path.abspath(path)).is_relative_to(folder)

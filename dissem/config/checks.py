@@ -4,8 +4,11 @@
 nested groups allowed), ``releases`` and ``feeds`` from what the loader parsed, and adds a
 located problem for each of:
 
-- duplicate channel names (both copies left out: which one is meant is unclear),
-- group names that are invalid or clash with a channel, members that are unknown, cycles,
+- duplicate channel names, within a file or across ``channels.yaml`` and ``channels/``
+  (both copies left out: which one is meant is unclear; the message names both places),
+- group names that are invalid, clash with a channel or are defined in two files (the
+  first holds), members that are unknown, cycles; members may be channels or groups of
+  any channel file, and each problem is located in the file of the group it is about,
 - release targets that are neither a channel nor a group (with a suggestion),
 - override keys that are neither a platform nor a channel,
 - templates (a channel's ``template``, an override's ``text``) that do not parse or use an
@@ -63,10 +66,11 @@ _ALIASES = {
 class ConfigSources:
     """What the loader parsed, with the files it came from (to locate problems)."""
 
-    channels_file: SourceFile | None = None
-    channels: list[tuple[int, Channel]] = field(default_factory=list)  # index in the file
+    channel_files: list[SourceFile] = field(default_factory=list)  # in load order
+    # (file, index in its channels list, channel), in load order
+    channels: list[tuple[SourceFile, int, Channel]] = field(default_factory=list)
     broken_channel_names: set[str] = field(default_factory=set)
-    groups: dict[str, list[str]] = field(default_factory=dict)
+    groups: list[tuple[SourceFile, str, list[str]]] = field(default_factory=list)
     feeds_file: SourceFile | None = None
     feeds: list[tuple[int, Feed]] = field(default_factory=list)
     releases: list[tuple[LoadedRelease, SourceFile]] = field(default_factory=list)
@@ -75,10 +79,9 @@ class ConfigSources:
 
 def run_checks(cfg: LoadedConfig, sources: ConfigSources) -> None:
     """Fills ``cfg`` from ``sources`` and appends every cross-file problem to it."""
-    chan_file = sources.channels_file or SourceFile(cfg.root / "channels.yaml")
     cfg.broken_channel_names |= sources.broken_channel_names
-    _check_channels(cfg, sources, chan_file)
-    _check_groups(cfg, sources.groups, chan_file)
+    _check_channels(cfg, sources)
+    _check_groups(cfg, _unique_groups(cfg, sources.groups))
     _check_releases(cfg, sources.releases, sources.broken_releases)
     if sources.feeds_file is not None:
         _check_feeds(cfg, sources.feeds, sources.feeds_file)
@@ -189,36 +192,66 @@ def _components(groups: dict[str, list[str]]) -> dict[str, int]:
     return component
 
 
-def _check_channels(cfg: LoadedConfig, sources: ConfigSources, src: SourceFile) -> None:
-    first: dict[str, int] = {}
+def _where(first: SourceFile, first_loc: DataPath, src: SourceFile) -> str:
+    """Where the first copy of a name is: ``line 4`` in the same file, else ``file:4``."""
+    line = first.line_of(first_loc)
+    return f"on line {line}" if first is src else f"in {first.display}:{line}"
+
+
+def _check_channels(cfg: LoadedConfig, sources: ConfigSources) -> None:
+    first: dict[str, tuple[SourceFile, int]] = {}
     dupes: set[str] = set()
-    for index, channel in sources.channels:
+    for src, index, channel in sources.channels:
         if channel.name in first:
-            line = src.line_of(("channels", first[channel.name]))
+            at, at_index = first[channel.name]
+            where = _where(at, ("channels", at_index), src)
             cfg.problems.append(
                 src.problem(
                     ("channels", index, "name"),
-                    f"channel name {channel.name!r} is used twice (first on line {line})",
+                    f"channel name {channel.name!r} is used twice (first {where})",
                     "give each channel a unique name",
                 )
             )
             dupes.add(channel.name)
         else:
-            first[channel.name] = index
+            first[channel.name] = (src, index)
         if channel.template is not None:
             bad = _template_problems(channel.template, src, ("channels", index, "template"))
             cfg.problems += bad
             if bad:
                 cfg.broken_channel_names.add(channel.name)
-    for _, channel in sources.channels:
+    for _, _, channel in sources.channels:
         if channel.name not in dupes and channel.name not in cfg.broken_channel_names:
             cfg.channels[channel.name] = channel
     cfg.broken_channel_names |= dupes
 
 
-def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFile) -> None:
+def _unique_groups(
+    cfg: LoadedConfig, groups: list[tuple[SourceFile, str, list[str]]]
+) -> dict[str, tuple[SourceFile, list[str]]]:
+    """Groups by name; a name defined again (in another file: within one file YAML refuses
+    it) is a problem at the second definition, and the first one holds."""
+    out: dict[str, tuple[SourceFile, list[str]]] = {}
+    for src, name, members in groups:
+        if name in out:
+            where = _where(out[name][0], ("groups", name), src)
+            cfg.problems.append(
+                src.problem(
+                    ("groups", name),
+                    f"group {shown(name)} is defined twice (first {where})",
+                    "give each group a unique name, or list its members in one place",
+                    key=True,
+                )
+            )
+            continue
+        out[name] = (src, members)
+    return out
+
+
+def _check_groups(cfg: LoadedConfig, located: dict[str, tuple[SourceFile, list[str]]]) -> None:
     known = set(cfg.channels) | cfg.broken_channel_names
-    for name, members in groups.items():
+    groups = {name: members for name, (_, members) in located.items()}
+    for name, (src, members) in located.items():
         if not NAME_RE.match(name):
             cfg.problems.append(
                 src.problem(
@@ -250,7 +283,7 @@ def _check_groups(cfg: LoadedConfig, groups: dict[str, list[str]], src: SourceFi
     expanded, cycles = expand_groups(groups)
     for cycle in cycles:
         cfg.problems.append(
-            src.problem(
+            located[cycle[0]][0].problem(
                 ("groups", cycle[0]),
                 "groups contain each other: " + " -> ".join(cycle),
                 "a group may include other groups, but not itself",
@@ -419,7 +452,8 @@ def _unknown_targets(
             src.problem(
                 (*base, "targets", i),
                 f"target {shown(target)} is neither a channel nor a group",
-                did_you_mean(target, targetable) or "see channels.yaml for the names",
+                did_you_mean(target, targetable)
+                or "see channels.yaml and the channels/ folder for the names",
             )
         )
     return problems

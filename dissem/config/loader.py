@@ -1,4 +1,5 @@
-"""Reading a config folder: ``channels.yaml``, ``releases/*.yaml|*.yml|*.md``, ``feeds.yaml``.
+"""Reading a config folder: ``channels.yaml`` and/or ``channels/**/*.yaml|*.yml``,
+``releases/*.yaml|*.yml|*.md``, ``feeds.yaml``.
 
 Contract:
 
@@ -14,6 +15,12 @@ Contract:
   stored release as it is, never reads it as "no releases". A release file that cannot be
   read (a dangling link, no permission) is a broken release, kept likewise.
 - Naive times in releases are read in ``timezone`` (``DISSEM_TIMEZONE``).
+- Channels may be split over files: ``channels.yaml`` and every YAML file under a
+  ``channels/`` folder (one per office, say), each with ``channels:`` and ``groups:``. Names
+  are unique across them, groups may name channels and groups of any file, each problem
+  is located in its own file, and the size cap holds per file (a 10,000-channel config
+  fits). A channel file that cannot be read at all sets ``channels_incomplete``: its
+  channels are unknown, so sync must not take their absence for removal.
 - Top-level keys starting with ``x-`` are ignored in every file; they hold YAML anchors
   (``x-embassy: &embassy {...}`` then ``<<: *embassy``).
 """
@@ -24,7 +31,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,11 +53,20 @@ from dissem.config.models import (
     check_timezone,
 )
 from dissem.config.quote import shown
-from dissem.config.yamlsafe import YamlProblem, parse_yaml, read_limited, split_front_matter
+from dissem.config.yamlsafe import (
+    MAX_BYTES,
+    YamlProblem,
+    parse_yaml,
+    read_limited,
+    split_front_matter,
+)
 from dissem.errors import ConfigProblem
 
 __all__ = [
+    "CHANNELS_FOLDER",
+    "CHANNEL_SUFFIXES",
     "RELEASE_SUFFIXES",
+    "channel_files",
     "content_hash",
     "load_config",
     "load_release_file",
@@ -56,6 +74,8 @@ __all__ = [
 ]
 
 RELEASE_SUFFIXES = (".yaml", ".yml", ".md")
+CHANNELS_FOLDER = "channels"  #: folder of channel files beside (or instead of) channels.yaml
+CHANNEL_SUFFIXES = (".yaml", ".yml")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -77,7 +97,7 @@ def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
         return cfg
     zone_ok = _check_zone(timezone, cfg)
     sources = ConfigSources()
-    _load_channels(root / "channels.yaml", cfg, sources)
+    _load_channels(root, cfg, sources)
     _load_feeds(root / "feeds.yaml", cfg, sources)
     try:
         paths = release_files(root, strict=True)
@@ -211,35 +231,128 @@ def _top_mapping(source: SourceFile, problems: list[ConfigProblem]) -> dict[str,
     return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
 
-def _load_channels(path: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:
-    source = SourceFile(path)
-    sources.channels_file = source
-    if not path.is_file():
+def _load_channels(root: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:
+    """``channels.yaml`` and every YAML file under ``channels/``, in name order; either may
+    be missing, not both."""
+    path, folder = root / "channels.yaml", root / CHANNELS_FOLDER
+    paths = [path] if path.is_file() or path.is_symlink() else []
+    if folder.exists() or folder.is_symlink():
+        try:
+            paths += channel_files(root, strict=True)
+        except OSError as e:
+            cfg.problems.append(_unreadable_channels_folder(folder, e))
+            cfg.channels_incomplete = True
+    elif not paths:
         cfg.problems.append(
-            source.problem(
-                (), "channels.yaml not found", "every config folder needs a channels.yaml"
+            SourceFile(path).problem(
+                (),
+                "channels.yaml not found",
+                f"every config folder needs a channels.yaml or a {CHANNELS_FOLDER}/ folder "
+                "of YAML files",
             )
         )
         return
-    data = _read_yaml(source, cfg.problems)
+    for one in paths:
+        _load_channel_file(one, cfg, sources)
+
+
+def channel_files(root: Path, *, strict: bool = False) -> list[Path]:
+    """YAML files under ``root/channels`` and its subfolders, in path order (hidden files
+    and folders skipped). A folder that cannot be listed gives [] or, when ``strict``,
+    raises OSError: an unreadable folder is never the same as an empty one."""
+    found: list[Path] = []
+    errors: list[OSError] = []
+    for here, dirs, files in os.walk(root / CHANNELS_FOLDER, onerror=errors.append):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += (
+            Path(here) / f
+            for f in files
+            if Path(f).suffix.lower() in CHANNEL_SUFFIXES and not f.startswith(".")
+        )
+    if errors and strict:
+        raise errors[0]
+    return sorted(found, key=lambda p: p.parts)
+
+
+def _unreadable_channels_folder(folder: Path, err: OSError) -> ConfigProblem:
+    if err.errno == errno.ENOTDIR:
+        why = f"{CHANNELS_FOLDER} is a file, not a folder"
+    elif err.errno == errno.ENOENT:
+        why = f"{CHANNELS_FOLDER} is a link to nothing"
+    elif err.errno == errno.ELOOP:
+        why = f"{CHANNELS_FOLDER} is a link that loops"
+    else:
+        why = f"{display_path(Path(err.filename or folder))} cannot be read: {err.strerror}"
+    return ConfigProblem(
+        display_path(folder),
+        1,
+        1,
+        "",
+        f"{why}; channels it holds keep their posts as they are until it can be read",
+        "make it a readable folder of YAML files (or remove it and use channels.yaml)",
+    )
+
+
+def _load_channel_file(path: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:
+    source = SourceFile(path)
+    sources.channel_files.append(source)
+    try:
+        _regular_file(path)
+        source.doc = parse_yaml(read_limited(path))
+    except (YamlProblem, OSError) as e:
+        if isinstance(e, YamlProblem):
+            problem = source.yaml_problem(e)
+            if "limited to" in e.message:
+                problem = replace(problem, hint=_SPLIT_HINT)
+        else:
+            problem = source.problem((), f"cannot read the file: {e.strerror}")
+        cfg.problems.append(problem)
+        _names_of_unread(path, cfg)
+        return
+    data = _top_mapping(source, cfg.problems)
     if data is None:
+        _names_of_unread(path, cfg)
         return
     try:
         parsed = ChannelsFile.model_validate(data)
     except ValidationError as e:
         cfg.problems.extend(source.validation_problems(e, ChannelsFile))
         items = data.get("channels")
-        sources.channels = _salvage(
+        good = _salvage(
             items if isinstance(items, list) else [], Channel, sources.broken_channel_names
         )
-        groups = data.get("groups")
+        sources.channels += [(source, i, c) for i, c in good]
         try:
-            sources.groups = ChannelsFile(channels=[], groups=groups or {}).groups
+            groups = ChannelsFile(channels=[], groups=data.get("groups") or {}).groups
         except ValidationError:
-            sources.groups = {}
+            groups = {}
+        _add_groups(source, groups, sources)
         return
-    sources.channels = list(enumerate(parsed.channels))
-    sources.groups = dict(parsed.groups)
+    sources.channels += [(source, i, c) for i, c in enumerate(parsed.channels)]
+    _add_groups(source, parsed.groups, sources)
+
+
+_SPLIT_HINT = f"split it into several files in a {CHANNELS_FOLDER}/ folder (e.g. one per office)"
+# `name: x` anywhere in a file that could not be read as YAML: the channels it may hold.
+_NAME_LINE = re.compile(r"(?<![\w-])name:[ \t]*[\"']?([a-z0-9][a-z0-9._-]*)", re.MULTILINE)
+
+
+def _names_of_unread(path: Path, cfg: LoadedConfig) -> None:
+    """A channel file that could not be read as a whole: its channels are unknown, so sync
+    must not read their absence as removal. The names it seems to hold are marked broken
+    (so their posts wait, and groups naming them raise no second problem), and
+    ``channels_incomplete`` keeps every stored channel in case the guess missed one."""
+    cfg.channels_incomplete = True
+    try:
+        text = path.read_bytes()[: 16 * MAX_BYTES].decode("utf-8", "replace")
+    except OSError:
+        return
+    cfg.broken_channel_names.update(m.group(1) for m in _NAME_LINE.finditer(text))
+
+
+def _add_groups(source: SourceFile, groups: dict[str, list[str]], sources: ConfigSources) -> None:
+    for name, members in groups.items():
+        sources.groups.append((source, name, members))
 
 
 def _load_feeds(path: Path, cfg: LoadedConfig, sources: ConfigSources) -> None:

@@ -386,9 +386,10 @@ class Channel(Strict):
 
 
 class ChannelsFile(Strict):
-    """``channels.yaml``."""
+    """``channels.yaml``, or one file of the ``channels/`` folder (either key may be left
+    out: a file may hold only groups, or only channels)."""
 
-    channels: list[Channel]
+    channels: list[Channel] = Field(default_factory=list)
     groups: dict[str, list[str]] = Field(
         default_factory=dict, description="group name -> channel or group names"
     )
@@ -617,12 +618,15 @@ class LoadedConfig:
     feeds: list[Feed] = field(default_factory=list)
     problems: list[ConfigProblem] = field(default_factory=list)
     broken_release_ids: set[str] = field(default_factory=set)  # files present but invalid
-    # channels written in channels.yaml but invalid (left out of ``channels``); sync should
-    # leave what it stored for them untouched rather than treat them as removed
+    # channels written in channels.yaml or channels/ but invalid (left out of ``channels``);
+    # sync should leave what it stored for them untouched rather than treat them as removed
     broken_channel_names: set[str] = field(default_factory=set)
     # the releases folder could not be read: every stored release is to be kept as it is
     # (a missing folder is never "all releases deleted")
     releases_unreadable: bool = False
+    # a channel file (or the channels/ folder) could not be read at all: the channels it
+    # holds are unknown, so no stored channel is taken as removed until it can be read
+    channels_incomplete: bool = False
 
     def targets_of(self, release: Release) -> list[str]:
         """Channel names a release targets (groups expanded, order kept, no duplicates)."""

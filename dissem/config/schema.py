@@ -30,7 +30,7 @@ KINDS: dict[str, type[BaseModel]] = {
 }
 
 _TITLES = {
-    "channels": "dissem channels.yaml",
+    "channels": "dissem channels.yaml, or one file of the channels/ folder",
     "release": "dissem release (releases/*.yaml, or the front matter of releases/*.md)",
     "feeds": "dissem feeds.yaml",
 }

@@ -15,7 +15,7 @@ __all__ = ["STARTER_FILES", "create_starter"]
 _CHANNELS = """\
 # yaml-language-server: $schema=./schemas/channels.schema.json
 #
-# channels.yaml: one entry per account on one platform.
+# channels.yaml: one entry per account on one platform (more may go in channels/*.yaml).
 # Platforms: x, mastodon, bluesky, facebook, instagram, threads, linkedin, telegram.
 #
 # Secrets never go in this file. `credentials` maps each credential to the NAME of the
@@ -51,15 +51,44 @@ channels:
     credentials:
       bot_token: DISSEM_TELEGRAM_MAIN_BOT_TOKEN
 
-# Groups name several channels (or other groups) for release targets.
+# Groups name several channels (or other groups) for release targets. A group may name
+# channels and groups of the files in channels/ as well.
 groups:
   main: [main-mastodon, main-telegram]
+"""
+
+_CHANNELS_PART = """\
+# yaml-language-server: $schema=../schemas/channels.schema.json
+#
+# channels/: more channel files, read as well as channels.yaml, with the same keys
+# (channels and groups). Use one file per office or team, so each edits only its own,
+# and when channels.yaml nears the 256 KB limit of a config file. Every .yaml or .yml
+# file here (and in folders under it) is read; names are unique across all the files,
+# and groups may name channels and groups of any of them.
+channels: []
+# channels:
+#   - name: office-berlin-mastodon
+#     platform: mastodon
+#     account: "@berlin@mastodon.example"
+#     api_base: https://mastodon.example
+#     timezone: Europe/Berlin
+#     language: de
+#     windows: [mon-fri 08:00-18:00]
+#     credentials:
+#       access_token: DISSEM_MASTODON_BERLIN_ACCESS_TOKEN
+# groups:
+#   office-berlin: [office-berlin-mastodon]
 """
 
 _FEEDS = """\
 # yaml-language-server: $schema=./schemas/feeds.schema.json
 #
-# feeds.yaml (optional): RSS/Atom feeds of your portal; each new item becomes a release.
+# feeds.yaml (optional): RSS/Atom feeds of your portal. The worker (`dissem run`) reads
+# each feed every poll_interval and each new item becomes a release: a draft waiting for
+# `dissem approve RELEASE --by NAME`, or sent at once when the feed is approved. Items
+# already in a feed when it is first read are only recorded (`dissem feeds poll NAME
+# --backfill N` posts the newest N). `dissem feeds` shows each feed's state,
+# `dissem feeds items` its items.
 feeds: []
 # feeds:
 #   - name: portal-news
@@ -82,6 +111,8 @@ language: id
 translations:                      # optional, per language code
   en:
     title: Welcome to our official channel
+    summary: >-                    # a translation without a summary mixes languages
+      Follow this channel for news, press releases and public information services.
 targets: [main]                    # channel or group names
 priority: normal                   # normal, breaking or evergreen
 # not_before: 2026-12-01 09:00     # embargo; without an offset: DISSEM_TIMEZONE
@@ -113,6 +144,7 @@ We share every press release on our official accounts, adapted to each platform.
 #: Files of the starter folder (schemas are added from the models when it is written).
 STARTER_FILES: dict[str, str] = {
     "channels.yaml": _CHANNELS,
+    "channels/office-example.yaml": _CHANNELS_PART,
     "feeds.yaml": _FEEDS,
     "releases/welcome.yaml": _RELEASE_YAML,
     "releases/how-we-publish.md": _RELEASE_MD,

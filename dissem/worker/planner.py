@@ -12,7 +12,8 @@ Rules (the post lifecycle in DESIGN.md):
   leaving the targets (or removed from channels.yaml) cancels it; expiry expires it. When
   the cause goes away (approved again, file restored, target again) the posts the planner
   cancelled are made again: they never went out. A post a person cancelled stays cancelled;
-- a channel whose entry in channels.yaml is broken keeps its posts as they are until fixed;
+- a channel whose entry in channels.yaml or channels/ is broken (or whose channel file
+  cannot be read) keeps its posts as they are until fixed;
 - a channel whose config changed gets its scheduled posts re-planned;
 - an evergreen release is shared again once its interval after the last share has passed
   (re-planning or editing a re-share keeps that bound).
@@ -146,7 +147,7 @@ def plan_posts(
     the pass back, calls :meth:`Compositions.make` outside the transaction and runs it
     again.
     """
-    run = _Pass(session, config, settings, now, _taken_by_channel(session), compositions)
+    run = _Pass(session, config, settings, now, _TakenTimes(session), compositions)
     rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
     chan_rows = set(session.scalars(select(ChannelRow.name)))
     for loaded in config.releases:
@@ -204,7 +205,7 @@ class _Pass:
             existing[post.channel].append(post)
         for name, posts in existing.items():
             # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
-            if name not in targets and name not in config.broken_channel_names:
+            if name not in targets and not _channel_unknown(config, name):
                 out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, self.now)
         for name in targets:
             channel = config.channels[name]
@@ -378,6 +379,14 @@ class _Pass:
                 self.out.replanned += 1
 
 
+def _channel_unknown(config: LoadedConfig, name: str) -> bool:
+    """A channel whose entry is broken, or that may sit in a channel file that could not be
+    read: a typo to fix, not a removal."""
+    return name in config.broken_channel_names or (
+        config.channels_incomplete and name not in config.channels
+    )
+
+
 def _planner_cancelled(post: Post) -> bool:
     return post.state == PostState.CANCELLED and post.last_error in PLANNER_CANCELS
 
@@ -424,25 +433,35 @@ def open_release_ids(session: Session, channels: set[str]) -> set[str]:
     return set(session.scalars(stmt))
 
 
-def _taken_by_channel(session: Session) -> dict[str, list[datetime]]:
-    """Each channel's planned and published first parts (the gap and cap count posts)."""
-    taken: dict[str, list[datetime]] = defaultdict(list)
-    stmt = select(Post.channel, Post.due_at, Post.published_at, Post.state).where(
-        Post.part_index == 1,
-        Post.state.in_(
-            [
-                PostState.SCHEDULED,
-                PostState.PUBLISHING,
-                PostState.PUBLISHED,
-                PostState.UNCONFIRMED,
-            ]
-        ),
-    )
-    for channel, due, published, _state in session.execute(stmt):
-        moment = published or due
-        if moment is not None:
-            taken[channel].append(moment)
-    return taken
+class _TakenTimes(dict[str, list[datetime]]):
+    """Each channel's planned and published first parts (the gap and cap count posts),
+    read from the database the first time the channel is asked for: a sync that plans
+    nothing reads none (with a million posts, reading them all took seconds each sync)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, channel: str) -> list[datetime]:
+        stmt = select(Post.due_at, Post.published_at).where(
+            Post.channel == channel,
+            Post.part_index == 1,
+            Post.state.in_(
+                [
+                    PostState.SCHEDULED,
+                    PostState.PUBLISHING,
+                    PostState.PUBLISHED,
+                    PostState.UNCONFIRMED,
+                ]
+            ),
+        )
+        times = [
+            moment
+            for due, published in self._session.execute(stmt)
+            if (moment := published or due) is not None
+        ]
+        self[channel] = times
+        return times
 
 
 def _hold(session: Session, release_id: str) -> int:

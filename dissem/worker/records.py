@@ -98,8 +98,9 @@ def _record_channels(
             row.removed = False
             row.updated_at = now
             changes.channels_changed.append(name)
-    # A channels.yaml that failed to load gives no channels: never treat that as removal.
-    if not config.channels:
+    # A channels.yaml that failed to load gives no channels, and a channel file that could
+    # not be read hides its channels: never treat that as removal.
+    if not config.channels or config.channels_incomplete:
         return
     for name, row in rows.items():
         if name in config.broken_channel_names:

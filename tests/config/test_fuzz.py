@@ -141,6 +141,7 @@ class Variant:
         (root / "releases").mkdir(parents=True)
         for rel, data in self.files.items():
             if data is not None:
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)  # channels/
                 (root / rel).write_bytes(data)
         for op in self.folder_ops:
             op(root)
@@ -547,7 +548,7 @@ def test_validate_never_fails_badly_and_broken_files_stop_nothing(
         root = tmp_path / f"v{v.number}"
         v.write(root)
         started = time.process_time()
-        result = runner.invoke(cli, ["validate", str(root)])
+        result = runner.invoke(cli, ["validate", "--config", str(root)])
         spent = time.process_time() - started
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             f"variant {v.number} ({'; '.join(v.steps)}): {result.exception!r}"
@@ -572,6 +573,9 @@ def test_validate_never_fails_badly_and_broken_files_stop_nothing(
     assert grown_mb < 500
 
 
+_MAIN = "from dissem.cli import main; main()"
+
+
 def _limits() -> None:  # pragma: no cover - runs in the child process
     resource.setrlimit(resource.RLIMIT_AS, (500 * 2**20, 500 * 2**20))
     resource.setrlimit(resource.RLIMIT_CPU, (5, 5))
@@ -591,7 +595,7 @@ def test_validate_as_a_process_stays_within_5_s_and_500_mb(
         root = tmp_path / f"v{v.number}"
         v.write(root)
         proc = subprocess.run(
-            [sys.executable, "-c", "from dissem.cli import main; main()", "validate", str(root)],
+            [sys.executable, "-c", _MAIN, "validate", "--config", str(root)],
             capture_output=True,
             text=True,
             timeout=60,  # the CPU limit ends a hang; this only guards a stuck machine

@@ -57,8 +57,11 @@ def test_release_id_is_optional_and_x_keys_allowed() -> None:
 
 def test_example_files_validate_against_the_schemas() -> None:
     channels = jsonschema.Draft202012Validator(schema_for("channels"))
-    data = parse_yaml((EXAMPLE / "channels.yaml").read_text()).data
-    assert list(channels.iter_errors(as_json_data(data))) == []
+    channel_files = [EXAMPLE / "channels.yaml", *sorted((EXAMPLE / "channels").glob("*.yaml"))]
+    assert len(channel_files) > 1  # the example shows the channels/ folder
+    for path in channel_files:
+        data = parse_yaml(path.read_text()).data
+        assert list(channels.iter_errors(as_json_data(data))) == [], path.name
     release = jsonschema.Draft202012Validator(schema_for("release"))
     files = sorted((EXAMPLE / "releases").iterdir())
     assert files
@@ -81,7 +84,11 @@ def test_example_schema_files_are_current() -> None:
 
 
 def test_example_files_name_an_existing_schema() -> None:
-    for path in [EXAMPLE / "channels.yaml", *sorted((EXAMPLE / "releases").glob("*.yaml"))]:
+    for path in [
+        EXAMPLE / "channels.yaml",
+        *sorted((EXAMPLE / "channels").glob("*.yaml")),
+        *sorted((EXAMPLE / "releases").glob("*.yaml")),
+    ]:
         first = path.read_text().splitlines()[0]
         m = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
         assert m, path.name
@@ -92,3 +99,13 @@ def test_write_schemas(tmp_path: Path) -> None:
     written = write_schemas(tmp_path / "out", ["feeds"])
     assert written == [tmp_path / "out" / "feeds.schema.json"]
     assert json.loads(written[0].read_text())["title"].startswith("dissem feeds")
+
+
+def test_a_channels_folder_file_may_hold_only_groups_or_only_channels() -> None:
+    """A file of the channels/ folder has the keys of channels.yaml, and either may be left
+    out (the schema used to require ``channels``)."""
+    validator = jsonschema.Draft202012Validator(schema_for("channels"))
+    assert validator.is_valid({"groups": {"europe": ["embassy-berlin", "embassy-london"]}})
+    assert validator.is_valid({"channels": []})
+    assert not validator.is_valid({"chanels": []})
+    assert "channels/" in schema_for("channels")["title"]

@@ -67,6 +67,7 @@ def desk(tmp_path: Path, db_url: str, session_factory: sessionmaker[Session]) ->
     root = tmp_path / "config"
     root.mkdir()
     shutil.copy(EXAMPLE / "channels.yaml", root / "channels.yaml")
+    shutil.copytree(EXAMPLE / "channels", root / "channels")
     (root / "releases").mkdir()
     settings = Settings(
         database_url=db_url,
