@@ -86,7 +86,8 @@ def test_validate_never_prints_control_characters(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "releases" / "c\x1b[2J.yaml").write_text("title: [", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["validate", str(tmp_path)], color=True)  # a terminal
+    # color=True: as on a terminal
+    result = CliRunner().invoke(cli, ["validate", "--config", str(tmp_path)], color=True)
     assert result.exit_code == 2
     assert _clean(result.output), result.output
     assert "\\x1b" in result.output

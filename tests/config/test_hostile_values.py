@@ -161,7 +161,7 @@ def test_validate_never_ends_in_a_traceback(
     (root / "releases" / "a.yaml").write_text(RELEASE + "not_before: 0001-01-01 00:00:00\n")
     (root / "releases" / "b.yaml").write_text(RELEASE + 'image: {src: "a\\0b"}\n')
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["validate", "config", "--json"])
+    result = CliRunner().invoke(cli, ["validate", "--config", "config", "--json"])
     assert (result.exit_code == 2 and result.exception is None) or isinstance(
         result.exception, SystemExit
     )
