@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from dissem.cli.options import config_option, pick_config_dir, require_config_dir
+from dissem.config.advice import collapse_misnamed_channels, config_warnings
 from dissem.config.loader import load_config
 from dissem.config.locate import display_path
 from dissem.config.models import LoadedConfig
@@ -57,15 +58,19 @@ def validate(directory: Path | None, config_dir: Path | None, as_json: bool, str
     root = pick_config_dir("validate", config_dir, directory) or settings.config_dir
     require_config_dir("validate", root)
     cfg = load_config(root, timezone=settings.timezone)
+    cfg.problems = collapse_misnamed_channels(cfg)
+    warnings = config_warnings(cfg, sandbox=bool(settings.sandbox_url))
+    problems = cfg.problems + warnings if strict else cfg.problems
     counts = _counts(cfg)
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "config_dir": display_path(root),
-                    "ok": not cfg.problems,
+                    "ok": not problems,
                     "counts": counts,
                     "problems": [asdict(p) for p in cfg.problems],
+                    "warnings": [asdict(p) for p in warnings],
                     "broken_release_ids": sorted(cfg.broken_release_ids),
                     "broken_channel_names": sorted(cfg.broken_channel_names),
                 },
@@ -76,17 +81,19 @@ def validate(directory: Path | None, config_dir: Path | None, as_json: bool, str
     else:
         for problem in cfg.problems:
             click.echo(str(problem))
+        for warning in warnings:
+            click.echo(f"{'' if strict else 'warning: '}{warning}", err=not strict)
         found = ", ".join(_plural(n, k.rstrip("s")) for k, n in counts.items())
-        if cfg.problems:
-            files = len({p.path for p in cfg.problems})
+        noted = f"; {_plural(len(warnings), 'warning')}" if warnings and not strict else ""
+        if problems:
+            files = len({p.path for p in problems})
             click.echo(
-                f"{_plural(len(cfg.problems), 'problem')} in {_plural(files, 'file')}; "
-                f"loaded {found}",
+                f"{_plural(len(problems), 'problem')} in {_plural(files, 'file')}; loaded {found}",
                 err=True,
             )
         else:
-            click.echo(f"{display_path(root)}: ok ({found})")
-    if cfg.problems:
+            click.echo(f"{display_path(root)}: ok ({found}){noted}")
+    if problems:
         raise SystemExit(2)
 
 

@@ -169,6 +169,15 @@ def parse_yaml(
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        tab = _tab_indent(text, line)
+        if tab is not None:
+            raise YamlProblem(
+                "tabs are not allowed, indent with spaces",
+                line=tab[0],
+                column=tab[1],
+                hint="replace each tab at the start of the line with spaces (YAML counts "
+                "only spaces as indentation); set your editor to insert spaces",
+            ) from None
         message = " ".join(s for s in (e.context, e.problem) if s) or "malformed YAML"
         raise YamlProblem(
             message,
@@ -201,6 +210,21 @@ def _check_characters(text: str) -> None:
         column=column,
         hint="remove it; inside double quotes it can be written as an escape such as \\x1b",
     )
+
+
+def _tab_indent(text: str, line: int) -> tuple[int, int] | None:
+    """The 1-based line and column of a tab in the indentation of ``line`` (or of the line
+    before it: PyYAML may stop at the end of the previous line), None when there is none.
+    YAML 1.2.2, 6.1: "tab characters must not be used in indentation"
+    (https://yaml.org/spec/1.2.2/#61-indentation-spaces)."""
+    lines = text.splitlines()
+    for number in (line, line - 1):
+        if 1 <= number <= len(lines):
+            current = lines[number - 1]
+            indent = current[: len(current) - len(current.lstrip(" \t"))]
+            if "\t" in indent:
+                return number, indent.index("\t") + 1
+    return None
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,28 @@ def test_report_format_pdf_is_a_clean_usage_error(runner: CliRunner) -> None:
     assert result.exit_code == 2
     assert "'pdf' is not a report format; choose one or more of html, csv, xlsx" in result.output
     assert "('html'" not in result.output
+
+
+def test_a_release_file_broken_after_sync_keeps_its_posts_and_queue_says_so(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    root = tmp_path / "cfg"
+    runner.invoke(cli, ["init", "--config", str(root)])
+    welcome = root / "releases" / "welcome.yaml"
+    welcome.write_text(
+        welcome.read_text().replace("status: draft", "approved_by: Ed\nstatus: approved")
+    )
+    assert runner.invoke(cli, ["sync", "--config", "cfg"]).exit_code == 0
+    assert runner.invoke(cli, ["queue", "--config", "cfg", "--problems"]).stdout.strip() == (
+        "no problem posts"
+    )
+    welcome.write_text(welcome.read_text().replace("priority: normal", "priority: urgent"))
+    assert runner.invoke(cli, ["sync", "--config", "cfg"]).exit_code == 2
+    result = runner.invoke(cli, ["queue", "--config", "cfg"])
+    rows = [line for line in result.stdout.splitlines() if " scheduled " in line]
+    assert len(rows) == 2  # still scheduled: the last good version goes out
+    for row in rows:
+        assert "file now broken: cfg/releases/welcome.yaml:" in row and "priority" in row
+    problems = runner.invoke(cli, ["queue", "--config", "cfg", "--problems", "--json"])
+    listed = json.loads(problems.stdout)
+    assert len(listed) == 2 and all(r["waiting"].startswith("file now broken") for r in listed)
