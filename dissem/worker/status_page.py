@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import Row, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import LoadedConfig
@@ -243,17 +243,7 @@ class StatusPage:
                 )
             )
             titles = {i: t for i, t in s.execute(select(ReleaseRow.id, ReleaseRow.title))}
-            upcoming = list(
-                s.scalars(
-                    select(Post)
-                    .where(
-                        Post.state.in_([PostState.PENDING, PostState.SCHEDULED]),
-                        Post.due_at.is_not(None),
-                        Post.due_at <= now + AHEAD,
-                    )
-                    .order_by(Post.due_at, Post.id)
-                )
-            )
+            upcoming = list(s.execute(_upcoming(now)))
             problems = list(
                 s.scalars(
                     select(Post)
@@ -289,22 +279,23 @@ class StatusPage:
     def _releases(self, s: Session, now: datetime) -> list[dict[str, Any]]:
         """Each recent release: per channel, the state of its latest share (a thread as its
         least advanced part), published first."""
-        open_ids = set(
-            s.scalars(
-                select(Post.release_id).where(
-                    Post.state.in_(sorted(PostState.OPEN | PostState.PROBLEMS))
-                )
-            )
+        # EXISTS per release, newest first, until MAX_RELEASES: reading every open post's
+        # release id took seconds with a million posts queued
+        has_open = exists().where(
+            Post.release_id == ReleaseRow.id,
+            Post.state.in_(sorted(PostState.OPEN | PostState.PROBLEMS)),
         )
-        rows = list(
+        chosen = list(
             s.scalars(
                 select(ReleaseRow)
-                .where(ReleaseRow.deleted.is_(False))
+                .where(
+                    ReleaseRow.deleted.is_(False),
+                    or_(ReleaseRow.updated_at >= now - RECENT, has_open),
+                )
                 .order_by(ReleaseRow.updated_at.desc())
+                .limit(MAX_RELEASES)
             )
         )
-        chosen = [r for r in rows if r.id in open_ids or r.updated_at >= now - RECENT]
-        chosen = chosen[:MAX_RELEASES]
         if not chosen:
             return []
         states: dict[str, dict[str, dict[int, list[str]]]] = defaultdict(
@@ -407,18 +398,50 @@ def _paused(channel: ChannelRow, zone: ZoneInfo) -> dict[str, str]:
     }
 
 
+def _upcoming(now: datetime) -> Select[Any]:
+    """First parts due within :data:`AHEAD`: each channel's first :data:`PER_CHANNEL` (by
+    due time) with ``waiting``, how many it has in all. Columns, not posts, and only what
+    the page shows: with a million posts queued, tens of thousands fall within a week."""
+    ranked = (
+        select(
+            Post.id,
+            Post.channel,
+            Post.release_id,
+            Post.part_total,
+            Post.state,
+            Post.last_error,
+            Post.due_at,
+            func.row_number()
+            .over(partition_by=Post.channel, order_by=(Post.due_at, Post.id))
+            .label("place"),
+            func.count().over(partition_by=Post.channel).label("waiting"),
+        )
+        .where(
+            Post.state.in_([PostState.PENDING, PostState.SCHEDULED]),
+            Post.due_at.is_not(None),
+            Post.due_at <= now + AHEAD,
+            Post.part_index == 1,
+        )
+        .subquery()
+    )
+    return (
+        select(ranked)
+        .where(and_(ranked.c.place <= PER_CHANNEL))
+        .order_by(ranked.c.due_at, ranked.c.id)
+    )
+
+
 def _timeline(
     channels: list[ChannelRow],
-    upcoming: list[Post],
+    upcoming: list[Row[Any]],
     titles: dict[str, str],
     zones: dict[str, ZoneInfo],
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Per channel (the one going out soonest first): its next posts by local day."""
-    by_channel: dict[str, list[Post]] = defaultdict(list)
+    by_channel: dict[str, list[Row[Any]]] = defaultdict(list)
     for post in upcoming:
-        if post.part_index == 1:
-            by_channel[post.channel].append(post)
+        by_channel[post.channel].append(post)
     out = []
     for channel in channels:
         posts = by_channel.get(channel.name, [])
@@ -445,7 +468,7 @@ def _timeline(
                 "zone": channel.timezone,
                 "paused": _is_paused(channel, now),
                 "days": [{"day": d, "posts": p} for d, p in days.items()],
-                "more": max(0, len(posts) - PER_CHANNEL),
+                "more": max(0, posts[0].waiting - PER_CHANNEL) if posts else 0,
                 "next": posts[0].due_at if posts else None,
             }
         )
