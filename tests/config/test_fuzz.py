@@ -18,6 +18,7 @@ set ``DISSEM_FUZZ_SEED`` to explore others.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import re
@@ -499,6 +500,18 @@ def check_output(v: Variant, exit_code: int, stdout: str, stderr: str) -> None:
         assert PROBLEM.match(line), f"{label}: not located: {line[:300]!r}"
 
 
+def check_json(v: Variant, exit_code: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """``validate --json``: the same promises, every problem with a path, line and column."""
+    label = f"variant {v.number} ({'; '.join(v.steps)})"
+    assert exit_code in (0, 2), f"{label}: exit {exit_code}\n{stdout[-2000:]}{stderr[-2000:]}"
+    assert "Traceback" not in stdout + stderr, f"{label}:\n{stderr[-3000:]}"
+    report: dict[str, Any] = json.loads(stdout)
+    assert report["ok"] == (exit_code == 0), label
+    for problem in report["problems"]:
+        assert problem["path"] and problem["line"] >= 1 and problem["column"] >= 1, problem
+    return report
+
+
 @pytest.fixture(scope="module")
 def variants() -> list[Variant]:
     return make_variants()
@@ -547,21 +560,25 @@ def test_validate_never_fails_badly_and_broken_files_stop_nothing(
     for v in variants:
         root = tmp_path / f"v{v.number}"
         v.write(root)
+        # variants that change only release files are read as JSON, to see which broke
+        as_json = ["--json"] if v.releases_only else []
         started = time.process_time()
-        result = runner.invoke(cli, ["validate", "--config", str(root)])
+        result = runner.invoke(cli, ["validate", "--config", str(root), *as_json])
         spent = time.process_time() - started
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             f"variant {v.number} ({'; '.join(v.steps)}): {result.exception!r}"
         )
-        check_output(v, result.exit_code, result.stdout, result.stderr)
         assert spent < 5, f"variant {v.number} ({'; '.join(v.steps)}): {spent:.1f} s"
         if not v.releases_only:
+            check_output(v, result.exit_code, result.stdout, result.stderr)
             continue
+        report = check_json(v, result.exit_code, result.stdout, result.stderr)
         untouched = {Path(n).stem for n in v.files if n.startswith("releases/")} - {
             Path(n).stem for n in v.touched
         }
-        loaded = {r.release.id for r in load_config(root).releases}
-        assert untouched & base_ids <= loaded, f"variant {v.number} ({'; '.join(v.steps)})"
+        broken = untouched & base_ids & set(report["broken_release_ids"])
+        assert not broken, f"variant {v.number} ({'; '.join(v.steps)}): {broken}"
+        assert report["counts"]["releases"] >= len(untouched & base_ids)
         if v.number % SYNC_EVERY == 0:
             posts = synced_posts(root, root)
             want = {(r, c) for r, c in base_posts if r in untouched}
