@@ -7,12 +7,15 @@ located problem for each of:
 - duplicate channel names, within a file or across ``channels.yaml`` and ``channels/``
   (both copies left out: which one is meant is unclear; the message names both places),
 - group names that are invalid, clash with a channel or are defined in two files (the
-  first holds), members that are unknown, cycles; members may be channels or groups of
-  any channel file, and each problem is located in the file of the group it is about,
+  first holds), members that are unknown, cycles (one problem per set of groups that
+  contain each other; expanding is linear, without recursion); members may be channels or
+  groups of any channel file, and each problem is located in the file of the group it is
+  about,
 - release targets that are neither a channel nor a group (with a suggestion),
 - override keys that are neither a platform nor a channel,
-- templates (a channel's ``template``, an override's ``text``) that do not parse or use an
-  unknown variable (the channel or release is then left out),
+- templates (a channel's ``template``, an override's ``text``) that do not parse, use an
+  unknown variable, or go over their budget when rendered once with sample values (the
+  channel or release is then left out),
 - the same release id in two files (both left out),
 - feeds with unknown targets, duplicate names, a non-http URL, or approved without
   ``approved_by``,
