@@ -99,14 +99,16 @@ def _first_claimable() -> ScalarSelect[Any]:
     )
 
 
-_has_due = exists().where(
-    posts.c.channel == channels.c.name, posts.c.state == SCHEDULED, posts.c.due_at <= _now()
-)
 _first_due = (
     select(func.min(posts.c.due_at))
     .where(posts.c.channel == channels.c.name, posts.c.state == SCHEDULED)
     .scalar_subquery()
 )
+# "Has a due post" as "its first due time has come": one probe of the end of
+# ix_posts_channel_state_due per channel. As EXISTS (state = scheduled AND due_at <= now),
+# PostgreSQL chose ix_posts_channel_state and read every scheduled post of every channel:
+# 500 ms a claim with 300,000 posts scheduled over 1,000 channels.
+_has_due = _first_due <= _now()
 
 #: channels that may post now, each with its first claimable post (NULL when its due posts
 #: all wait for an earlier thread part), oldest due first
