@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from dissem.config.loader import channel_files
 from dissem.config.locate import display_path
 from dissem.config.models import Channel, LoadedConfig
 from dissem.errors import ConfigProblem
@@ -181,27 +182,66 @@ def collapse_misnamed_channels(cfg: LoadedConfig) -> list[ConfigProblem]:
     return out
 
 
-def _channel_files(root: Path) -> list[Path]:
-    files = [root / "channels.yaml"]
-    folder = root / "channels"
-    if folder.is_dir():
-        files += sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml"))
-    return [p for p in files if p.is_file()]
+class _Places:
+    """The channel files' lines, read once, with the first place of each word: a config of
+    10,000 channels asks for thousands of needles, and a scan of every file per needle
+    took a minute."""
+
+    def __init__(self, root: Path) -> None:
+        paths = [root / "channels.yaml", *channel_files(root)]
+        self.files: list[tuple[Path, list[str]]] = []
+        for path in paths:
+            try:
+                self.files.append((path, path.read_text(encoding="utf-8").splitlines()))
+            except (OSError, UnicodeDecodeError):
+                continue
+        self._words: dict[str, tuple[int, int, int]] | None = None
+
+    def words(self) -> dict[str, tuple[int, int, int]]:
+        """Each whole word (a run of letters, digits, '_' and '-') and also each
+        ``name: <value>`` -> (file index, line, column) of its first place."""
+        if self._words is None:
+            self._words = {}
+            for f, (_, lines) in enumerate(self.files):
+                for number, text in enumerate(lines, 1):
+                    for m in _WORD.finditer(text):
+                        self._words.setdefault(m.group(), (f, number, m.start() + 1))
+                    for m in _NAME_VALUE.finditer(text):
+                        self._words.setdefault(m.group(), (f, number, m.start() + 1))
+            self._words.pop("", None)
+        return self._words
+
+    def scan(self, needles: list[str]) -> tuple[int, int, int] | None:
+        for f, (_, lines) in enumerate(self.files):
+            for number, text in enumerate(lines, 1):
+                for needle in needles:
+                    found = re.search(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", text)
+                    if found:
+                        return f, number, found.start() + 1
+        return None
 
 
-def _find(files: list[Path], needles: list[str]) -> tuple[Path, int, int] | None:
-    """The first place one of ``needles`` is written (a variable name, ``name: x``)."""
-    for path in files:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            continue
-        for number, text in enumerate(lines, 1):
-            for needle in needles:
-                found = re.search(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", text)
-                if found:
-                    return path, number, found.start() + 1
-    return None
+_WORD = re.compile(r"[\w-]+")
+_NAME_VALUE = re.compile(r"(?<![\w-])name: ['\"]?[\w.-]+['\"]?(?![\w-])")
+
+
+def _channel_files(root: Path) -> _Places:
+    return _Places(root)
+
+
+def _find(places: _Places, needles: list[str]) -> tuple[Path, int, int] | None:
+    """The first place one of ``needles`` is written (a variable name, ``name: x``): looked
+    up among the whole words and ``name:`` values, else (a needle of another shape) scanned
+    for."""
+    words = places.words()
+    hits = [words[n] for n in needles if n in words]
+    if not hits and not all(_WORD.fullmatch(n) for n in needles):
+        found = places.scan(needles)
+        hits = [found] if found else []
+    if not hits:
+        return None
+    f, line, column = min(hits)
+    return places.files[f][0], line, column
 
 
 def _translation_mark(path: Path, lang: str) -> tuple[int, int]:
