@@ -114,10 +114,16 @@ BUDGET_HINT: Final[str] = (
 )
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> jinja2.Template:
+    """Compiled once per source, whatever channel it belongs to: keyed by ``origin`` too, a
+    config of 1,000 channels sharing one template compiled it 1,000 times (2 ms each)."""
+    return _environment().from_string(source)
+
+
 def _compile(source: str, origin: str) -> jinja2.Template:
     try:
-        return _environment().from_string(source)
+        return _compiled(source)
     except jinja2.TemplateSyntaxError as exc:
         raise _problem(origin, exc.lineno, f"template syntax error: {exc.message}") from None
     except (RecursionError, MemoryError):
@@ -126,13 +132,16 @@ def _compile(source: str, origin: str) -> jinja2.Template:
         raise _problem(origin, 1, f"template cannot be read: {type(exc).__name__}") from None
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)
+def _variables(source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_environment().parse(source)))
+
+
 def template_variables(source: str, origin: str = "<template>") -> frozenset[str]:
     """The variables ``source`` uses. Raises ConfigError on a syntax error."""
     _compile(source, origin)
     try:
-        ast = _environment().parse(source)
-        return frozenset(meta.find_undeclared_variables(ast))
+        return _variables(source)
     except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - _compile raised already
         raise _problem(origin, exc.lineno, exc.message or "syntax error") from None
     except Exception as exc:  # pragma: no cover - _compile raised already

@@ -207,6 +207,8 @@ class _Pass:
             # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
             if name not in targets and not _channel_unknown(config, name):
                 out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, self.now)
+        if isinstance(self.taken, _TakenTimes):  # the channels about to get a first post
+            self.taken.load([name for name in targets if name not in existing])
         for name in targets:
             channel = config.channels[name]
             posts = existing.get(name, [])
@@ -443,25 +445,32 @@ class _TakenTimes(dict[str, list[datetime]]):
         self._session = session
 
     def __missing__(self, channel: str) -> list[datetime]:
-        stmt = select(Post.due_at, Post.published_at).where(
-            Post.channel == channel,
-            Post.part_index == 1,
-            Post.state.in_(
-                [
-                    PostState.SCHEDULED,
-                    PostState.PUBLISHING,
-                    PostState.PUBLISHED,
-                    PostState.UNCONFIRMED,
-                ]
-            ),
-        )
-        times = [
-            moment
-            for due, published in self._session.execute(stmt)
-            if (moment := published or due) is not None
-        ]
-        self[channel] = times
-        return times
+        self.load([channel])
+        return self[channel]
+
+    def load(self, channels: Sequence[str]) -> None:
+        """Reads the channels not read yet, 500 to a query: a release to 1,000 channels
+        asked 1,000 queries (1.3 s on SQLite)."""
+        wanted = [c for c in dict.fromkeys(channels) if c not in self]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found: dict[str, list[datetime]] = {c: [] for c in chunk}
+            stmt = select(Post.channel, Post.due_at, Post.published_at).where(
+                Post.channel.in_(chunk),
+                Post.part_index == 1,
+                Post.state.in_(
+                    [
+                        PostState.SCHEDULED,
+                        PostState.PUBLISHING,
+                        PostState.PUBLISHED,
+                        PostState.UNCONFIRMED,
+                    ]
+                ),
+            )
+            for channel, due, published in self._session.execute(stmt):
+                if (moment := published or due) is not None:
+                    found[channel].append(moment)
+            self.update(found)
 
 
 def _hold(session: Session, release_id: str) -> int:
