@@ -254,8 +254,10 @@ def read_credentials(
     """
     env = os.environ if environ is None else environ
     first_missing: tuple[str, str] | None = None
+    unset: str | None = None  # the first unset variable of a set the channel maps in full
     for names in sets:
         values: dict[str, str] = {}
+        mapped = all(name in channel.credentials for name in names)
         for name in names:
             var = channel.credentials.get(name)
             if var is None:
@@ -264,6 +266,8 @@ def read_credentials(
             value = env.get(var, "")
             if not value.strip():
                 first_missing = first_missing or (name, var)
+                if mapped and unset is None:
+                    unset = var
                 break
             values[name] = value
         else:
@@ -271,7 +275,9 @@ def read_credentials(
     if sandbox:
         return sandbox_credentials(channel, sets, env)
     assert first_missing is not None
-    raise CredentialsMissing(channel.name, first_missing[1])
+    # name the variable the channel meant (Bluesky mapping only app_password: that one,
+    # not "identifier not mapped" of the set it does not use)
+    raise CredentialsMissing(channel.name, unset or first_missing[1])
 
 
 #: channels already told (once per process) that they run on sandbox placeholders

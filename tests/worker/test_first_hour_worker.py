@@ -253,3 +253,14 @@ def test_no_empty_weekly_report_on_the_first_start_only_a_week_with_posts(
         assert worker.run_once().report == "2026-W49"
     finally:
         worker.close()
+
+
+def test_missing_credentials_name_the_variable_the_channel_maps() -> None:
+    sky = _channel("bluesky", {"app_password": "FIRST_HOUR_SKY_PASSWORD"})
+    with pytest.raises(CredentialsMissing) as caught:
+        read_credentials(sky, get_platform("bluesky").required_credentials, {})
+    assert caught.value.variable == "FIRST_HOUR_SKY_PASSWORD"
+    bare = _channel("telegram", {})
+    with pytest.raises(CredentialsMissing) as caught:
+        read_credentials(bare, get_platform("telegram").required_credentials, {})
+    assert caught.value.variable == "<credentials.bot_token not mapped>"
