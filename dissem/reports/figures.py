@@ -17,8 +17,10 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dissem.feeds import Decision, decision_counts
 from dissem.redact import redact
 from dissem.reports.aggregate import (
     ChannelTotals,
@@ -31,10 +33,11 @@ from dissem.reports.aggregate import (
     sum_optional,
 )
 from dissem.reports.timing import TimingView, build_timing_views
-from dissem.store.models import METRIC_COLUMNS, PostState
+from dissem.store.models import METRIC_COLUMNS, FeedState, PostState
 
 __all__ = [
     "DayFigures",
+    "FeedFigures",
     "GroupFigures",
     "Reason",
     "ReleaseFigures",
@@ -157,6 +160,19 @@ class Reliability:
 
 
 @dataclass(frozen=True)
+class FeedFigures:
+    """What became of one feed's items in the week: decisions by name (every name of
+    :data:`dissem.feeds.Decision.ALL`, zero when none was taken)."""
+
+    name: str
+    decisions: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.decisions.values())
+
+
+@dataclass(frozen=True)
 class WeekFigures:
     """A whole report's numbers; times are aware UTC, ``timezone`` names the local zone."""
 
@@ -178,6 +194,8 @@ class WeekFigures:
     as_of: datetime | None = None
     #: when each channel's (or group's) audience engages, as of the week's end
     timing: list[TimingView] = field(default_factory=list)
+    #: each known feed's decisions of the week (empty: no feed was ever polled)
+    feeds: list[FeedFigures] = field(default_factory=list)
 
 
 def build_week_figures(
@@ -190,8 +208,9 @@ def build_week_figures(
     top: int = TOP_POSTS,
     now: datetime | None = None,
 ) -> WeekFigures:
-    """Reads the week ``[start, end)`` and the week before it; four grouped queries, and the
-    learned timing of every stored channel as of the week's end (or ``now``, if earlier).
+    """Reads the week ``[start, end)`` and the week before it; four grouped queries, the
+    learned timing of every stored channel as of the week's end (or ``now``, if earlier),
+    and the week's feed decisions (two queries).
 
     With ``now`` before ``end`` the week is partial: the previous week is read over the same
     span only (``[start - 7 days, now - 7 days)``).
@@ -223,7 +242,19 @@ def build_week_figures(
         partial=partial,
         as_of=now if partial else None,
         timing=_timing(session, min(now, end) if now is not None else end),
+        feeds=_feeds(session, start, end),
     )
+
+
+def _feeds(session: Session, start: datetime, end: datetime) -> list[FeedFigures]:
+    """Every feed polled at least once (``feed_states``) or with a decision in the week,
+    by name; a feed without decisions this week shows zeros, not nothing."""
+    counts = decision_counts(session, start, end)
+    names = set(session.scalars(select(FeedState.name))) | set(counts)
+    return [
+        FeedFigures(name, {d: counts.get(name, {}).get(d, 0) for d in Decision.ALL})
+        for name in sorted(names)
+    ]
 
 
 def _timing(session: Session, at: datetime) -> list[TimingView]:

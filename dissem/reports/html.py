@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from dissem.feeds import Decision
 from dissem.reports.aggregate import ON_TIME_TOLERANCE
 from dissem.reports.charts import HeatCell, bar_chart, column_chart, heat_map
 from dissem.reports.figures import GroupFigures, WeekFigures
@@ -202,6 +203,7 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
         period=_period(figures, zone),
         on_time_minutes=int(ON_TIME_TOLERANCE.total_seconds() // 60),
         metric_columns=("likes", "reposts", "replies", "quotes", "shares", "views", "reach"),
+        feed_decisions=Decision.ALL,
     )
 
 

@@ -152,6 +152,21 @@ LABELS: dict[str, dict[str, str]] = {
         "fri": "Fri",
         "sat": "Sat",
         "sun": "Sun",
+        "feeds": "Feeds: what became of each item",
+        "feeds_intro": "Every decision taken on a feed's items this week. New and backfilled "
+        "items became releases; items seen on a feed's first run, too old, or over the hourly "
+        "cap were recorded and not posted; a duplicate is a story already known (another "
+        "guid, link or feed); an updated item changed posts that had not gone out yet.",
+        "feed": "Feed",
+        "feed_new": "New",
+        "feed_backfill": "Backfilled",
+        "feed_seen": "Seen on first run",
+        "feed_updated": "Updated",
+        "feed_duplicate": "Duplicate",
+        "feed_too_old": "Too old",
+        "feed_over_cap": "Over the cap",
+        "feed_invalid": "Invalid",
+        "feed_total": "All decisions",
     },
     "id": {
         "title": "Laporan mingguan",
@@ -284,6 +299,22 @@ LABELS: dict[str, dict[str, str]] = {
         "fri": "Jum",
         "sat": "Sab",
         "sun": "Min",
+        "feeds": "Umpan: nasib setiap butir",
+        "feeds_intro": "Setiap keputusan atas butir umpan minggu ini. Butir baru dan butir "
+        "susulan menjadi rilis; butir yang tercatat pada pembacaan pertama umpan, terlalu "
+        "lama, atau melebihi batas per jam dicatat dan tidak diunggah; duplikat adalah berita "
+        "yang sudah dikenal (guid, tautan atau umpan lain); butir yang diperbarui mengubah "
+        "unggahan yang belum terbit.",
+        "feed": "Umpan",
+        "feed_new": "Baru",
+        "feed_backfill": "Susulan",
+        "feed_seen": "Tercatat pada pembacaan pertama",
+        "feed_updated": "Diperbarui",
+        "feed_duplicate": "Duplikat",
+        "feed_too_old": "Terlalu lama",
+        "feed_over_cap": "Melebihi batas",
+        "feed_invalid": "Tidak valid",
+        "feed_total": "Semua keputusan",
     },
 }
 

@@ -12,7 +12,9 @@ Posts), with the very numbers of the HTML page: all three render one
   (``LinkedIn``), a partial week marked on the Summary sheet. Its Timing sheet is the HTML
   heat maps as a table: one row per slot with posts of each channel (or group), its change
   and interval as percentages, the best time marked, the verdict in words on each first
-  row. (The CSV stays one row per post: the timing is over months, not the week.) Text
+  row. (The CSV stays one row per post: the timing is over months, not the week.) Its
+  Feeds sheet, there only when a feed has been polled (as the HTML's Feeds section), is
+  each feed's decisions of the week, one column per decision. Text
   cells are always stored as text (openpyxl would otherwise turn ``=...`` into a formula).
   Written in write-only mode (low memory).
 """
@@ -31,13 +33,22 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from dissem.feeds import Decision
 from dissem.reports.aggregate import PostRow
 from dissem.reports.figures import WeekFigures
 from dissem.reports.labels import labels, platform_name
 from dissem.reports.timing import TimingView, slot_text, status_text
 from dissem.store.models import METRIC_COLUMNS
 
-__all__ = ["CSV_COLUMNS", "TIMING_SHEET", "post_records", "timing_rows", "write_csv", "write_xlsx"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FEEDS_SHEET",
+    "TIMING_SHEET",
+    "post_records",
+    "timing_rows",
+    "write_csv",
+    "write_xlsx",
+]
 
 CSV_COLUMNS: tuple[str, ...] = (
     "post_id",
@@ -56,6 +67,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "parts",
 )
 TIMING_SHEET = "Timing"
+#: each feed's decisions of the week; the sheet is there only once a feed has been polled
+FEEDS_SHEET = "Feeds"
 #: a lift as Excel shows it: +24%, -8%, 0%
 _LIFT_FORMAT = "+0%;-0%;0%"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -136,8 +149,8 @@ def _cells(ws: WriteOnlyWorksheet, values: list[Any], *, bold: bool = False) -> 
 
 
 def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
-    """Writes the workbook (sheets Summary, Channels, Posts, Timing) to ``path``; returns
-    it."""
+    """Writes the workbook (sheets Summary, Channels, Posts, Timing, and Feeds once a feed
+    has been polled) to ``path``; returns it."""
     lab = labels(lang)
     wb = Workbook(write_only=True)
     s, p = figures.summary, figures.previous
@@ -192,6 +205,13 @@ def write_xlsx(figures: WeekFigures, path: Path, lang: str) -> Path:
                 cell.number_format = _LIFT_FORMAT
                 cells[i] = cell
         timing.append(cells)
+
+    if figures.feeds:  # as the HTML's Feeds section: only once a feed has been polled
+        feeds = wb.create_sheet(FEEDS_SHEET)
+        head = [lab["feed"], *(lab[f"feed_{d}"] for d in Decision.ALL), lab["feed_total"]]
+        feeds.append(_cells(feeds, head, bold=True))
+        for f in figures.feeds:
+            feeds.append(_cells(feeds, [f.name, *(f.decisions[d] for d in Decision.ALL), f.total]))
     wb.save(path)
     return path
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.store.db import transaction
 from dissem.store.models import (
     ChannelRow,
+    FeedEvent,
+    FeedState,
     MetricSnapshot,
     Post,
     PostState,
@@ -173,4 +175,60 @@ EXPECTED = {
     "previous_posts": 1,
     "previous_engagement": 22,
     "channel_engagement": {"kemlu-x": 66, "kemlu-bsky": 19, "embassy-masto": 8, "kemlu-tg": None},
+}
+
+
+def seed_feeds(factory: sessionmaker[Session]) -> None:
+    """Feed decisions around the week: "portal-en" decided items in it (and one the week
+    before, one the week after, which must not count); "portal-id" was polled but decided
+    nothing this week. Expected counts are in FEED_EXPECTED."""
+    h = timedelta(hours=1)
+    events = [
+        *(("portal-en", "seen", START + h) for _ in range(5)),  # first run: recorded
+        ("portal-en", "new", START + 2 * h),
+        ("portal-en", "new", START + 3 * timedelta(days=1)),
+        ("portal-en", "new", END - h),  # Sunday 23:00 local: still in the week
+        ("portal-en", "updated", START + 4 * h),
+        ("portal-en", "duplicate", START + 5 * h),
+        ("portal-en", "too_old", START + 6 * h),
+        ("portal-en", "too_old", START + 6 * h),
+        ("portal-en", "over_cap", START + 7 * h),
+        ("portal-en", "new", START - h),  # the week before
+        ("portal-en", "new", END),  # the week after
+        ("portal-id", "seen", START - 2 * timedelta(days=1)),  # the week before only
+    ]
+    with transaction(factory) as s:
+        s.add_all(
+            FeedState(name=name, url=f"https://portal.example.go.id/{name}.xml", updated_at=START)
+            for name in ("portal-en", "portal-id")
+        )
+        s.add_all(
+            FeedEvent(feed=feed, guid=f"g{i}", decision=decision, at=at)
+            for i, (feed, decision, at) in enumerate(events)
+        )
+
+
+FEED_EXPECTED = {
+    "portal-en": {
+        "new": 3,
+        "backfill": 0,
+        "seen": 5,
+        "updated": 1,
+        "duplicate": 1,
+        "too_old": 2,
+        "over_cap": 1,
+        "invalid": 0,
+        "total": 13,
+    },
+    "portal-id": {
+        "new": 0,
+        "backfill": 0,
+        "seen": 0,
+        "updated": 0,
+        "duplicate": 0,
+        "too_old": 0,
+        "over_cap": 0,
+        "invalid": 0,
+        "total": 0,
+    },
 }

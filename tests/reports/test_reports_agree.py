@@ -11,7 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from report_seed import EXPECTED, TZ, WEEK, seed_week
+from report_seed import EXPECTED, FEED_EXPECTED, TZ, WEEK, seed_feeds, seed_week
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.reports.weekly import ReportResult, generate_report
@@ -45,7 +45,7 @@ class _DataParser(HTMLParser):
             self.figures[a["data-figure"]] = a["data-value"]
         if tag == "tr":
             self._row = None
-            for kind in ("platform", "channel", "day", "release", "post", "reliability"):
+            for kind in ("platform", "channel", "day", "release", "post", "reliability", "feed"):
                 if f"data-{kind}" in a:
                     self._row = (kind, a[f"data-{kind}"])
         if "data-metric" in a:
@@ -141,6 +141,40 @@ def test_numbers_agree_in_html_csv_and_xlsx(
     text_col = header.index("Text")
     assert any(r[text_col] == "=SUM(A1) formula-looking text" for r in post_rows)
     assert wb["Posts"].cell(row=2, column=text_col + 1).data_type == "s"
+    # no feed was ever polled: no Feeds section and no Feeds sheet
+    assert 'id="feeds"' not in result.files["html"].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "seen"),
+    [("en", "Feeds: what became of each item", "Seen on first run"),
+     ("id", "Umpan: nasib setiap butir", "Tercatat pada pembacaan pertama")],
+)  # fmt: skip
+def test_feed_decisions_agree_in_html_and_xlsx(
+    session_factory: sessionmaker[Session], tmp_path: Path, lang: str, heading: str, seen: str
+) -> None:
+    seed_week(session_factory)
+    seed_feeds(session_factory)
+    result = _generate(session_factory, tmp_path, lang=lang)
+
+    page = _DataParser()
+    html = result.files["html"].read_text(encoding="utf-8")
+    page.feed(html)
+    html_feeds: dict[str, dict[str, int]] = defaultdict(dict)
+    for (kind, name, metric), value in page.cells.items():
+        if kind == "feed":
+            html_feeds[name][metric] = int(value)
+    assert html_feeds == FEED_EXPECTED
+    assert heading in html and seen in html
+
+    wb = openpyxl.load_workbook(result.files["xlsx"])
+    assert wb.sheetnames == ["Summary", "Channels", "Posts", "Timing", "Feeds"]
+    rows = list(wb["Feeds"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert header[0] == ("Feed" if lang == "en" else "Umpan") and seen in header
+    keys = ["new", "backfill", "seen", "updated", "duplicate", "too_old", "over_cap", "invalid"]
+    xlsx_feeds = {r[0]: dict(zip([*keys, "total"], r[1:], strict=True)) for r in body}
+    assert xlsx_feeds == html_feeds
 
 
 def test_indonesian_html_is_self_contained(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_seed import TZ, WEEK, seed_week
+from report_seed import TZ, WEEK, seed_feeds, seed_week
 from sqlalchemy.orm import Session, sessionmaker
 from timing_seed import BEST, CLEAR, seed_timing
 
@@ -151,6 +151,7 @@ def test_report_renders_in_chromium(
 ) -> None:
     seed_week(session_factory)
     seed_timing(session_factory)
+    seed_feeds(session_factory)
     settings = Settings(timezone=TZ, report_dir=tmp_path / "reports")
     result = generate_report(
         session_factory, settings, WEEK, now=datetime(2026, 12, 1, tzinfo=UTC), formats="html"
@@ -206,6 +207,17 @@ def test_report_renders_in_chromium(
     for m in heatmaps:
         assert m["width"] > 300 and m["height"] > 80, m
         assert m["cells"] == 16 and m["seen"] == 16, m
+    # the Feeds section is drawn: a row per feed, its cells with a size
+    feeds = browser.evaluate(
+        """Array.from(document.querySelectorAll('#feeds tr[data-feed]')).map(tr => {
+             const r = tr.getBoundingClientRect();
+             return {feed: tr.dataset.feed, width: r.width, height: r.height,
+                     cells: tr.querySelectorAll('td[data-metric]').length};
+           })"""
+    )
+    assert [f["feed"] for f in feeds] == ["portal-en", "portal-id"]
+    for f in feeds:
+        assert f["width"] > 300 and f["height"] > 10 and f["cells"] == 9, f
     figures = browser.evaluate(
         "Array.from(document.querySelectorAll('[data-figure]')).map(e => e.innerText)"
     )
