@@ -32,6 +32,7 @@ DISSEM = str(Path(sys.executable).with_name("dissem"))
 def run_once(
     url: str, folder: Path, *, wrap: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    (folder / "config").mkdir(exist_ok=True)  # without one, `dissem run` exits 2 first
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DISSEM_")},
         "DISSEM_DATABASE_URL": url,

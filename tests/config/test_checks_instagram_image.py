@@ -79,7 +79,7 @@ def test_no_problem_when_instagram_gets_a_jpeg_or_nothing(
 def test_validate_reports_it_and_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     root = write(tmp_path / "config", folder(tmp_path, png(4, 4), "poster.png"))
-    result = CliRunner().invoke(cli, ["validate", str(root), "--json"])
+    result = CliRunner().invoke(cli, ["validate", "--config", str(root), "--json"])
     assert result.exit_code == 2, result.output
     (problem,) = json.loads(result.output)["problems"]
     assert "Instagram takes JPEG only" in problem["message"]
