@@ -139,8 +139,11 @@ def test_feed_media_comes_before_og_image(desk: Desk, server: FeedServer) -> Non
     )
     (rid,) = desk.poll(config, "news").new
     rel = Release.model_validate(_releases(desk)[rid].data)
-    # the feed's image; the page's alt describes another image, so it is not taken
-    assert rel.image is not None and (rel.image.src, rel.image.alt) == (server.url("/m.jpg"), "")
+    # the feed's image and its own alt (media:description); the page's describes another
+    assert rel.image is not None and (rel.image.src, rel.image.alt) == (
+        server.url("/m.jpg"),
+        "Feed alt",
+    )
     server.routes["/rss"] = Route(
         rss([_item(2, link=server.url("/a/2"), image=server.url("/m2.jpg"))])
     )
