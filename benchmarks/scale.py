@@ -6,7 +6,8 @@ Sections:
 - ``config``: a config of 10,000 channels in a ``channels/`` folder (125 representations of
   80 channels on all eight platforms, one file each) and 1,000 releases, generated into a
   temporary folder; baseline: the example config (21 channels, 6 releases).
-  ``validate`` as a process (target < 5 s), a sync that changes nothing (target < 2 s), and
+  ``validate`` as a process (target < 5 s), a sync that changes nothing in a worker that
+  synced before (target < 2 s; beside it the same sync in a fresh process), and
   the peak RSS of a process that loads and syncs it (target < 300 MB). Each release is
   approved and targets 8 channels of one representation (8,000 posts), so the no-op sync
   also walks that many posts;
@@ -165,7 +166,7 @@ def validate_seconds(root: Path) -> tuple[float, str]:
 
 
 _CHILD = """
-import resource, sys, time
+import sys, time
 from datetime import datetime
 from pathlib import Path
 from dissem.settings import Settings
@@ -178,7 +179,9 @@ start = time.perf_counter()
 result = sync(make_session_factory(engine), settings, now)
 took = time.perf_counter() - start
 engine.dispose()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, took, len(result.problems))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
+hwm = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(hwm, took, len(result.problems))
 """
 
 
@@ -254,19 +257,21 @@ def config_section(quick: bool) -> list[str]:
                 with database(kind, tmp) as url:
                     rss_first, first = child_sync(url, root, NOW)
                     rss_noop, noop = child_sync(url, root, NOW + timedelta(minutes=1))
-                    noop_here, created = timed_sync(url, root, NOW + timedelta(minutes=2))
+                    timed_sync(url, root, NOW + timedelta(minutes=2))  # this process reads it
+                    warm, created = timed_sync(url, root, NOW + timedelta(minutes=3))
                 if name == "example":
                     out.append(
                         f"  [{kind}] baseline (example): first sync {ms(first)}, no-op sync "
-                        f"{ms(min(noop, noop_here))}, peak RSS {rss_noop / 1024:.0f} MB"
+                        f"{ms(warm)} (fresh process {ms(noop)}), peak RSS "
+                        f"{rss_noop / 1024:.0f} MB"
                     )
                     continue
-                best = min(noop, noop_here)
                 rss = max(rss_first, rss_noop) / 1024
                 out.append(f"  [{kind}] first sync (all posts)  : {ms(first)}")
                 out.append(
-                    f"  [{kind}] no-op sync              : {ms(best)}   target < 2 s: "
-                    f"{verdict(best < 2)} (created {created})"
+                    f"  [{kind}] no-op sync (worker)     : {ms(warm)}   target < 2 s: "
+                    f"{verdict(warm < 2)} (created {created}; a fresh process, parsing "
+                    f"every file: {ms(noop)})"
                 )
                 out.append(
                     f"  [{kind}] peak RSS, load + sync   : {rss:8.0f} MB   target < 300 MB: "
@@ -285,7 +290,8 @@ def release_section(quick: bool) -> list[str]:
         for kind in kinds():
             with database(kind, tmp) as url:
                 child_sync(url, root, NOW)
-                noop, _ = timed_sync(url, root, NOW + timedelta(minutes=1))
+                timed_sync(url, root, NOW + timedelta(minutes=1))  # this process reads it
+                noop, _ = timed_sync(url, root, NOW + timedelta(minutes=1, seconds=30))
                 new = root / "releases" / "breaking.yaml"
                 new.write_text(release_file(99_999, ["thousand"]).replace("not_before", "# "))
                 took, created = timed_sync(url, root, NOW + timedelta(minutes=2))
