@@ -144,7 +144,12 @@ def part(src: str, text: str) -> Part:
 
 
 def publish_with_image(
-    sandbox: RunningSandbox, tmp_path: Path, src: str, *, sandbox_mode: bool
+    sandbox: RunningSandbox,
+    spec: Any,  # a conftest PlatformSpec (the specs fixture)
+    tmp_path: Path,
+    src: str,
+    *,
+    sandbox_mode: bool,
 ) -> tuple[list[dict[str, Any]], str]:
     """Publishes a Mastodon status with the image ``src`` through the real adapter, in
     sandbox mode or not (the adapter then talks to the sandbox by its ``api_base``);
@@ -152,9 +157,6 @@ def publish_with_image(
     settings = Settings(
         sandbox_url=sandbox.url if sandbox_mode else None, http_timeout=5.0, config_dir=tmp_path
     )
-    from conftest import SPECS
-
-    spec = SPECS["mastodon"]
     channel = spec.channel(name="img-guard", api_base=sandbox.platform_url("mastodon"))
     adapter = build_adapter(channel, settings, environ=spec.environ())
     text = f"guarded image {src[-24:]} {id(tmp_path)}"
@@ -175,10 +177,11 @@ def test_outside_sandbox_mode_an_image_on_this_machine_is_not_fetched(
     connects: _Connects,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    specs: dict[str, Any],
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="dissem.platforms.media"):
         posts, _ = publish_with_image(
-            sandbox, tmp_path, f"{images.url}/img.png", sandbox_mode=False
+            sandbox, specs["mastodon"], tmp_path, f"{images.url}/img.png", sandbox_mode=False
         )
     assert images.requests == []  # never asked: 127.0.0.1 is this machine
     assert len(posts) == 1 and not posts[0]["media"]  # the text went out without it
@@ -191,10 +194,11 @@ def test_in_sandbox_mode_a_redirect_off_the_machine_is_refused_before_connecting
     connects: _Connects,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    specs: dict[str, Any],
 ) -> None:
     src = images.redirect("http://169.254.169.254/latest/meta-data/iam/security-credentials/")
     with caplog.at_level(logging.WARNING, logger="dissem.platforms.media"):
-        posts, _ = publish_with_image(sandbox, tmp_path, src, sandbox_mode=True)
+        posts, _ = publish_with_image(sandbox, specs["mastodon"], tmp_path, src, sandbox_mode=True)
     assert [path for path, _ in images.requests] == [urlsplit(src).path + "?" + urlsplit(src).query]
     assert connects.blocked == []  # refused before any connect to it was tried
     assert "169.254.169.254" not in connects.seen

@@ -90,6 +90,8 @@ def test_a_refused_report_webhook_leaks_nothing_at_debug(
     refusing_hook: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # an earlier test's dissem.logs set-up leaves urllib3's own logger at WARNING
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     with pytest.raises(DeliveryError, match="webhook: HTTP 404") as caught:
         post_webhook(refusing_hook, {"week": "2026-W49"}, timeout=5)
     assert "POST" in caplog.text  # urllib3's request line was logged, masked
