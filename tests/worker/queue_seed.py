@@ -35,6 +35,7 @@ from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
 from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
+from dissem.worker.reconcile import ReconcileStats, reconcile_once
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 _seqs = itertools.count(1000)
@@ -346,7 +347,8 @@ class RecordingAlerter:
 
 
 class DispatchRig:
-    """A database, a fake world, a clock, an alerter and the dispatch call wired together."""
+    """A database, a fake world, a clock, an alerter and the dispatch and reconcile calls
+    wired together."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings | None = None) -> None:
         self.factory = factory
@@ -367,6 +369,17 @@ class DispatchRig:
             worker_id="w1",
             stop_event=self.stop,
             alerter=self.alerts,
+        )
+
+    def reconcile(self) -> ReconcileStats:
+        """One ``reconcile_once`` round at the clock's time, as worker ``r1``."""
+        return reconcile_once(
+            self.factory,
+            self.settings,
+            self.clock.now(),
+            adapters=self.adapters,
+            alerter=self.alerts,
+            worker_id="r1",
         )
 
     def text(self, post_id: int) -> str:

@@ -25,7 +25,6 @@ from dissem.settings import Settings
 from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
 from dissem.worker.dispatch import AdapterPool
-from dissem.worker.reconcile import ReconcileStats, reconcile_once
 
 Factory = sessionmaker[Session]
 
@@ -133,16 +132,7 @@ def test_shared_thread_part_on_x_is_never_recorded_as_another_releases_post(
 # --- what reconcile hands to lookup, and what it does with the answers ---------------------
 
 
-class Rig(DispatchRig):
-    def reconcile(self) -> ReconcileStats:
-        return reconcile_once(
-            self.factory,
-            self.settings,
-            self.clock.now(),
-            adapters=self.adapters,
-            alerter=self.alerts,
-            worker_id="r1",
-        )
+Rig = DispatchRig
 
 
 @pytest.fixture

@@ -21,23 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.errors import OutcomeUnknown, RateLimited, TransientError
 from dissem.store.models import Attempt, PostState
 from dissem.store.queue import Outcome, claim_due_posts, expire_leases, settle_reconciled
-from dissem.worker.reconcile import LOOKUP_MARGIN, ReconcileStats, reconcile_once
+from dissem.worker.reconcile import LOOKUP_MARGIN
 
 Factory = sessionmaker[Session]
 
 
-class Rig(DispatchRig):
-    """The dispatch rig, and a reconcile round on it."""
-
-    def reconcile(self) -> ReconcileStats:
-        return reconcile_once(
-            self.factory,
-            self.settings,
-            self.clock.now(),
-            adapters=self.adapters,
-            alerter=self.alerts,
-            worker_id="r1",
-        )
+Rig = DispatchRig
 
 
 @pytest.fixture
