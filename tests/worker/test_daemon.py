@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 import requests
-from planner_seed import CHANNELS, LONG_BODY, NOW, TZ, Folder, posts
+from planner_seed import CHANNELS, LONG_BODY, NOW, TZ, Folder, posts, settings_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.sandbox import RunningSandbox, start_sandbox
-from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
@@ -74,11 +73,9 @@ def test_run_once_publishes_due_posts_exactly_once(
     folder.release("r1", targets=["cx", "cm", "cb"], body=LONG_BODY)
     clock = Clock(NOW)
     with start_sandbox(clock=clock) as sandbox:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = settings_for(
+            folder,
             database_url=db_url,
-            config_dir=folder.root,
-            timezone=TZ,
             sandbox_url=sandbox.url,
             report_dir=tmp_path / "reports",
             worker_id="w-test",

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from planner_seed import NOW, TZ, Folder
+from planner_seed import NOW, Folder, settings_for
 
 from dissem.sandbox import RunningSandbox, start_sandbox
-from dissem.settings import Settings
 from dissem.store.models import FeedState
 from dissem.worker.daemon import Worker
 
@@ -51,11 +50,9 @@ def setup(
             "poll_interval": "1h",
         }
         (folder.root / "feeds.yaml").write_text(yaml.safe_dump({"feeds": [feed]}))
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = settings_for(
+            folder,
             database_url=db_url,
-            config_dir=folder.root,
-            timezone=TZ,
             sandbox_url=sb.url,
             report_dir=tmp_path / "reports",
             worker_id="w-feeds",

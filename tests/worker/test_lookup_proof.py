@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from planner_seed import NOW, TZ, Folder
+from planner_seed import NOW, TZ, Folder, settings_for
 from queue_seed import T0, DispatchRig, add_channel, add_post, add_thread, get_post
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,11 +87,9 @@ def test_shared_thread_part_on_x_is_never_recorded_as_another_releases_post(
         folder.release(rid, title=f"Release {rid}", summary=SHARED, targets=["xt"])
     clock = Clock()
     with start_sandbox(clock=clock) as sandbox:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = settings_for(
+            folder,
             database_url=db_url,
-            config_dir=folder.root,
-            timezone=TZ,
             sandbox_url=sandbox.url,
             report_dir=tmp_path / "reports",
             worker_id="w-lookup",

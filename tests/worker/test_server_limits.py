@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planner_seed import LONG_BODY, NOW, TZ, Folder, posts
+from planner_seed import LONG_BODY, NOW, Folder, posts, settings_for
 
 from dissem.compose import compose
 from dissem.compose.counting import fits, measure_mastodon
 from dissem.config.models import Channel, Release
 from dissem.platforms.mastodon import ServerLimits, apply_server_limits
 from dissem.sandbox import start_sandbox
-from dissem.settings import Settings
 from dissem.store.models import PostState
 from dissem.worker.daemon import Worker
 
@@ -58,11 +57,9 @@ def test_the_worker_composes_for_the_limits_the_server_states(
     with start_sandbox(clock=clock) as sandbox:
         stated = {"max_characters": max_characters, "characters_reserved_per_url": 30}
         sandbox.state.bucket("mastodon")["instance"] = stated  # stated and enforced
-        settings_ = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings_ = settings_for(
+            folder,
             database_url=db_url,
-            config_dir=folder.root,
-            timezone=TZ,
             sandbox_url=sandbox.url,
             report_dir=tmp_path / "reports",
             worker_id="w-limits",
