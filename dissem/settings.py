@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -155,6 +155,14 @@ class Settings(BaseSettings):
         "1h@1d,6h@7d,1d@30d",
         description="snapshot cadence by post age: every 1h until 1 day, 6h until 7 days, ...",
     )
+    metrics_retention: str = Field(
+        "",
+        description="snapshot retention by post age, e.g. hourly@7d,daily@90d,final "
+        "(empty: keep every snapshot); see dissem/metrics/compact.py",
+    )
+    metrics_raw_days: int | None = Field(
+        None, ge=0, description="empty snapshots' raw platform payloads after this many days"
+    )
     report_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field("mon")
     report_time: str = Field("08:00", description="local time of the weekly report")
     report_timezone: str | None = Field(None, description="defaults to DISSEM_TIMEZONE")
@@ -163,6 +171,14 @@ class Settings(BaseSettings):
     report_lang: Literal["en", "id"] = Field("en")
     report_email_to: str | None = Field(None, description="comma-separated report recipients")
     report_webhook_url: str | None = Field(None, description="POST the report summary here")
+
+    @field_validator("metrics_retention")
+    @classmethod
+    def _retention_rule(cls, value: str) -> str:
+        from dissem.metrics.compact import parse_retention  # it imports this module
+
+        parse_retention(value)
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,9 @@ none starves another:
                 waits for posts due within the interval so they go out on time
 - ``reconcile`` every ``DISSEM_RECONCILE_INTERVAL`` s: expired leases, unknown outcomes
 - ``metrics``   every ``DISSEM_METRICS_INTERVAL`` s: engagement snapshots (singleton)
+- ``compact``   hourly: thins the metrics history by ``DISSEM_METRICS_RETENTION`` and empties
+                raw payloads older than ``DISSEM_METRICS_RAW_DAYS`` days, in short
+                transactions (:mod:`dissem.metrics.compact`; singleton; off by default)
 - ``report``    every 5 minutes: the weekly report once it is due (singleton, once a week)
 - ``tokens``    every 5 minutes: renews tokens that are due (Threads, X OAuth 2.0) and alerts
                 before one that was not renewed expires (:mod:`dissem.worker.tokens`);
@@ -87,6 +90,8 @@ from dissem.worker.status_page import StatusPage
 from dissem.worker.sync import sync
 from dissem.worker.sync_line import describe_sync
 from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
+
+COMPACT_INTERVAL = 3600.0  # seconds between metrics compactions (dissem.metrics.compact)
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +338,20 @@ class Worker:
         self.last_run["metrics"] = self.clock()
         return int(getattr(stats, "snapshots", 0))
 
+    def compact_job(self) -> int:
+        """Compacts the metrics history (nothing when both settings are off)."""
+        from dissem.metrics.compact import compact_once
+
+        s = self.settings
+        if not s.metrics_retention and s.metrics_raw_days is None:
+            return 0
+        with singleton(self.engine, "dissem:compact") as mine:
+            if not mine:
+                return 0
+            stats = compact_once(self.session_factory, s, self.clock())
+        self.last_run["compact"] = self.clock()
+        return stats.deleted + stats.raw_cleared
+
     def tokens_job(self) -> int:
         """Renews the tokens that are due; alerts before an unrenewed one expires."""
         result = maintain_tokens(
@@ -495,6 +514,7 @@ class Worker:
             ("report", self.report_job, 300.0),
             ("tokens", self.tokens_job, TOKEN_INTERVAL),
             ("feeds", self.feeds_job, s.feed_check_interval),
+            ("compact", self.compact_job, COMPACT_INTERVAL),
         ]
         for i, (name, fn, every) in enumerate(jobs):
             scheduler.add_job(
