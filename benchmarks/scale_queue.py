@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -511,8 +512,97 @@ def run_queue(quick: bool) -> list[str]:
         return queue_section(quick, folder, _kinds())
 
 
+def _table_size(engine: Engine, url: str) -> tuple[int, str]:
+    """After a full vacuum: the SQLite file, or ``metric_snapshots`` with its indexes."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text("VACUUM FULL metric_snapshots"))
+            size = conn.scalar(text("SELECT pg_total_relation_size('metric_snapshots')"))
+        return int(size or 0), "metric_snapshots with indexes"
+    path = url.removeprefix("sqlite:///")
+    raw = sqlite3.connect(path, isolation_level=None)  # VACUUM needs no open transaction
+    raw.execute("VACUUM")
+    raw.close()
+    return Path(path).stat().st_size, "whole file"
+
+
+def _past_reports(factory: Any) -> tuple[list[Any], float]:
+    """The figures of the 8 weeks up to ``report.py``'s week, and the mean seconds each."""
+    import report as history
+
+    from dissem.reports.figures import build_week_figures
+    from dissem.reports.weekly import IsoWeek
+
+    week, out = IsoWeek.parse(history.WEEK), []
+    began = time.perf_counter()
+    with factory() as session:
+        for _ in range(8):
+            start, end = week.bounds(history.TZ)
+            out.append(
+                build_week_figures(
+                    session, str(week), start, end, history.TZ, now=history.REPORT_AT
+                )
+            )
+            week = week.previous()
+    return out, (time.perf_counter() - began) / 8
+
+
+def metrics_section(quick: bool, folder: Path, kinds: list[str]) -> list[str]:
+    """A simulated year of snapshots (``benchmarks/report.py``'s generator, scaled down: 57
+    posts a channel a year and 20 snapshots a post instead of 1,825 and 70, so sizes are
+    about 1/32 of the issue's), compacted with the default-like rule; the weekly reports of
+    8 past weeks before and after, timed and compared."""
+    import report as history
+
+    from dissem.metrics.compact import compact_once
+    from dissem.settings import Settings
+
+    rule = "hourly@7d,daily@90d,final"
+    channels = 200 if quick else CHANNELS
+    lines: list[str] = []
+    for kind in kinds:
+        with database(kind, folder) as url:
+            engine = make_engine(url)
+            factory = make_session_factory(engine)
+            counts = history.generate(engine, channels, 57, 20)
+
+            size_before, what = _table_size(engine, url)
+            before, report_before = _past_reports(factory)
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                database_url=url,
+                timezone=history.TZ,
+                metrics_retention=rule,
+            )
+            began = time.perf_counter()
+            stats = compact_once(factory, settings, history.REPORT_AT)
+            took = time.perf_counter() - began
+            size_after, _ = _table_size(engine, url)
+            after, report_after = _past_reports(factory)
+            engine.dispose()
+            kept = counts["snapshots"] - stats.deleted
+            lines += [
+                f"metrics, {kind}: {counts['posts']:,} posts, {counts['snapshots']:,} snapshots "
+                f"over a year on {channels} channels (scaled down, see docstring)",
+                f"  compaction {rule}: {kept:,} kept, {stats.deleted:,} deleted in "
+                f"{stats.batches} transactions, {took:.1f} s",
+                f"  size ({what}, vacuumed): {size_before / 2**20:.0f} MiB -> "
+                f"{size_after / 2**20:.0f} MiB",
+                f"  weekly report figures, mean of 8 past weeks: {report_before:.2f} s -> "
+                f"{report_after:.2f} s (target < 10 s); identical: {before == after}",
+            ]
+            print("\n".join(lines[-4:]), flush=True)
+    return lines
+
+
+def run_metrics(quick: bool) -> list[str]:
+    with _folder() as folder:
+        return metrics_section(quick, folder, _kinds())
+
+
 #: name -> section (takes ``quick``, returns the lines it printed)
-SECTIONS: dict[str, Callable[[bool], list[str]]] = {"queue": run_queue}
+SECTIONS: dict[str, Callable[[bool], list[str]]] = {"queue": run_queue, "metrics": run_metrics}
 
 
 def main() -> None:
