@@ -1,6 +1,6 @@
 """The length of a text as each platform counts it, and each platform's limit.
 
-One rule per platform (see PLATFORMS.md):
+One rule per platform, as each platform documents it:
 
 ========== ======================================================== =======
 platform   unit                                                     limit
