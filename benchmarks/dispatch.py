@@ -80,14 +80,15 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox_process(faults: str = "") -> Iterator[Sandbox]:
-    """Starts ``dissem sandbox --port 0`` and waits until it answers; stops it after."""
+def sandbox_process(faults: str = "", *options: str) -> Iterator[Sandbox]:
+    """Starts ``dissem sandbox --port 0`` (with ``options``) and waits until it answers;
+    stops it after."""
     command = (
         "import sys; from dissem.cli import main; "
-        "sys.argv = ['dissem', 'sandbox', '--port', '0', '--faults', sys.argv[1]]; main()"
+        "sys.argv = ['dissem', 'sandbox', '--port', '0', '--faults', *sys.argv[1:]]; main()"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", command, faults],
+        [sys.executable, "-c", command, faults, *options],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -48,6 +48,10 @@ from typing import Any
 import requests
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dispatch import sandbox_process
+
 SECRET = "benchmark-ping-secret-" + hashlib.sha256(os.urandom(16)).hexdigest()[:16]
 SECTIONS = 100
 ECHOBOX = 15 * 60.0  # seconds: "breaking news within about 15 minutes"
@@ -58,32 +62,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextmanager
-def sandbox_process() -> Iterator[str]:
-    """``dissem sandbox --port 0`` in its own process; yields its URL."""
-    command = (
-        "import sys; from dissem.cli import main; "
-        "sys.argv = ['dissem', 'sandbox', '--port', '0', '--audiences', 'off']; main()"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", command],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        if not first.startswith("dissem sandbox: http://"):
-            raise RuntimeError(f"the sandbox did not start: {first!r}")
-        url = first.split()[2]
-        _wait(lambda: requests.get(f"{url}/_sandbox/health", timeout=1).ok, 10)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _wait(check: Any, timeout: float, step: float = 0.05) -> bool:
@@ -235,8 +213,9 @@ def run(quick: bool) -> list[str]:
     out: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="dissem-bench-feeds-") as tmp,
-        sandbox_process() as portal,
+        sandbox_process("", "--audiences", "off") as sandbox,
     ):
+        portal = sandbox.url
         folder = Path(tmp)
         write_config(folder / "config", portal)
         port = _free_port()

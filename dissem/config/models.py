@@ -100,6 +100,18 @@ DURATION_JSON_SCHEMA: dict[str, Any] = {
 }
 
 
+def _valid_name(v: str) -> str:
+    if not NAME_RE.match(v):
+        raise ValueError(
+            f"{shown(v)} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
+        )
+    return v
+
+
+#: a channel's or a feed's name
+Name = Annotated[str, AfterValidator(_valid_name)]
+
+
 def _within(low: timedelta, high: timedelta) -> AfterValidator:
     """A duration from ``low`` to ``high`` (both allowed)."""
 
@@ -289,7 +301,7 @@ class Utm(Strict):
 class Channel(Strict):
     """One account on one platform."""
 
-    name: str = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
+    name: Name = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
     platform: Platform
     account: str = Field(description="handle, page id, chat id (@channel), organization URN or DID")
     timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
@@ -334,15 +346,6 @@ class Channel(Strict):
         description="with timing: learned, the share of ordinary posts that try other slots "
         "inside the windows so the model keeps learning: 0 to 0.5",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError(
-                f"{shown(v)} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
-            )
-        return v
 
     @field_validator("api_base")
     @classmethod
@@ -552,7 +555,7 @@ class FeedRule(Strict):
 class Feed(Strict):
     """One RSS/Atom feed of the portal: its items become releases (:mod:`dissem.feeds`)."""
 
-    name: str = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
+    name: Name = Field(description="unique, lower-case: letters, digits, . _ -", max_length=64)
     url: str = Field(description="the RSS or Atom feed (http or https; checked by validate)")
     targets: list[str] = Field(min_length=1)
     language: str = "en"
@@ -583,15 +586,6 @@ class Feed(Strict):
     fetch_article: bool = Field(
         True, description="read each new article's page for og:image and its canonical link"
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError(
-                f"{shown(v)} is not a valid name; use lower-case letters, digits, '.', '_' or '-'"
-            )
-        return v
 
 
 class FeedsFile(Strict):

@@ -65,6 +65,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "reach",
     "link_clicks",
 )
+#: the interactions summed into "engagement" (the weekly report, learned timing, compaction):
+#: every metric but views and reach
+ENGAGEMENT_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m not in ("views", "reach"))
 
 
 class LookupUnsupported(DissemError):

@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Float
 
+from dissem.platforms.base import ENGAGEMENT_METRICS
 from dissem.store.models import (
     METRIC_COLUMNS,
     Attempt,
@@ -59,15 +60,6 @@ __all__ = [
     "query_problems",
 ]
 
-ENGAGEMENT_METRICS: tuple[str, ...] = (
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "bookmarks",
-    "shares",
-    "link_clicks",
-)
 ON_TIME_TOLERANCE = timedelta(minutes=15)
 #: a thread's figure is its best part's, not the sum (the same readers see every part)
 THREAD_MAX_METRICS: frozenset[str] = frozenset({"views", "reach"})

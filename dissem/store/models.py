@@ -3,7 +3,7 @@
 Times are stored as naive UTC (SQLite has no time zones) and come back as aware UTC through
 :class:`UtcDateTime`.
 
-Post lifecycle (DESIGN.md)::
+Post lifecycle (README.md, "How it works")::
 
     pending ──(approved, embargo over)──> scheduled ──(due, claimed)──> publishing
     publishing ──ok──────────────> published

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from dissem.config.models import Channel, Window
 from dissem.planning.due import HORIZON, PlanRequest
 from dissem.planning.learned import TimingAdvice, plan_learned
+from dissem.platforms.base import ENGAGEMENT_METRICS
 from dissem.store.models import METRIC_COLUMNS, ChannelRow, MetricSnapshot, Post, PostState
 from dissem.timing.model import ChannelHistory, ChannelTiming, Observation, Params, fit, group_of
 
@@ -32,15 +33,7 @@ __all__ = ["ENGAGEMENT", "LOOKBACK", "TimingCache", "read_histories", "timing_fo
 #: how far back posts are read: a season, so an audience's habits can drift
 LOOKBACK = timedelta(days=120)
 #: the interactions summed into engagement (the weekly report's sum)
-ENGAGEMENT: tuple[str, ...] = (
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "bookmarks",
-    "shares",
-    "link_clicks",
-)
+ENGAGEMENT = ENGAGEMENT_METRICS
 _CHUNK = 500
 
 

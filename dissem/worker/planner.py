@@ -1,6 +1,6 @@
 """From releases to posts: compose each release per target channel and plan its due time.
 
-Rules (the post lifecycle in DESIGN.md):
+Rules (the post lifecycle; README.md, "How it works"):
 
 - an approved release (``status: approved`` plus ``approved_by``) gets one post per part per
   target channel, each with its idempotency key from the start;

@@ -94,6 +94,30 @@ class DevTools:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
+    def requested(self) -> list[str]:
+        """Every URL the page asked for."""
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e["method"] == "Network.requestWillBeSent"
+        ]
+
+    def problems(self) -> list[dict[str, Any]]:
+        """Failed loads, exceptions, and console or log errors and warnings."""
+        return [
+            e
+            for e in self.events
+            if e["method"] in ("Network.loadingFailed", "Runtime.exceptionThrown")
+            or (
+                e["method"] == "Runtime.consoleAPICalled"
+                and e["params"]["type"] in ("error", "warning")
+            )
+            or (
+                e["method"] == "Log.entryAdded"
+                and e["params"]["entry"]["level"] in ("error", "warning")
+            )
+        ]
+
     def close(self) -> None:
         self.ws.close()
 
@@ -254,22 +278,5 @@ def test_report_renders_in_chromium(
     (ARTIFACTS / f"report-{WEEK}-{backend}.pdf").write_bytes(pdf)
 
     # nothing but the file itself was requested; no console error, no exception
-    requests = [e["params"]["request"]["url"] for e in browser.events
-                if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
-    assert requests == [page_url]
-    failed = [e for e in browser.events if e["method"] == "Network.loadingFailed"]
-    assert failed == []
-    errors = [
-        e
-        for e in browser.events
-        if e["method"] == "Runtime.exceptionThrown"
-        or (
-            e["method"] == "Runtime.consoleAPICalled"
-            and e["params"]["type"] in ("error", "warning")
-        )
-        or (
-            e["method"] == "Log.entryAdded"
-            and e["params"]["entry"]["level"] in ("error", "warning")
-        )
-    ]
-    assert errors == []
+    assert browser.requested() == [page_url]
+    assert browser.problems() == []
