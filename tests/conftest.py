@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgdb import BACKENDS, drop_templates, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store.db import make_engine, make_session_factory
+from tests.pgdb import BACKENDS, drop_templates, migrated_database
 
 
 @pytest.fixture(params=BACKENDS)

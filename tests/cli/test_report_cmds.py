@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.cli import cli
 from dissem.settings import get_settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
-from report_seed import EXPECTED, TZ, WEEK, seed_week
+from tests.reports.report_seed import EXPECTED, TZ, WEEK, seed_week
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ due at once). ``dissem run`` as a daemon is tested in tests/worker/test_daemon.p
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from dissem.cli import cli
 from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.settings import get_settings
 from dissem.store.models import PostState
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
-from planner_seed import CHANNELS, TZ, Folder, posts
+from tests.worker.planner_seed import CHANNELS, TZ, Folder, posts
 
 
 @pytest.fixture

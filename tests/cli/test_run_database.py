@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgdb import postgres_admin_url
 from sqlalchemy.engine import make_url
 
 from dissem.settings import Settings
 from dissem.store.db import make_engine
 from dissem.store.migrate import upgrade
+from tests.pgdb import postgres_admin_url
 
 DISSEM = str(Path(sys.executable).with_name("dissem"))
 

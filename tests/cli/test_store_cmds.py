@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +20,7 @@ from dissem.settings import get_settings
 from dissem.store.db import make_engine, transaction
 from dissem.store.migrate import MIGRATIONS
 from dissem.store.models import Post, PostState
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
-from planner_seed import CHANNELS, NOW, TZ, Folder, posts, run_sync
+from tests.worker.planner_seed import CHANNELS, NOW, TZ, Folder, posts, run_sync
 
 Factory = sessionmaker[Session]
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from config_folder import load_folder
 from sqlalchemy import event, select
 
 from dissem.compose import compose
@@ -28,6 +27,7 @@ from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.models import ChannelRow, Post, PostState
 from dissem.worker.sync import sync
+from tests.config.config_folder import load_folder
 
 #: Monday 30 November 2026, 09:00 in Jakarta.
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from config_folder import load_folder
 
 from dissem.config.checks import expand_groups
 from dissem.config.models import LoadedConfig
+from tests.config.config_folder import load_folder
 
 CHANNEL = """\
   - name: {name}

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from config_folder import load_folder, write
 
 from dissem.cli import cli
 from dissem.sandbox.uploads import png
+from tests.config.config_folder import load_folder, write
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(24)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from config_folder import load_folder
 
 from dissem.cli import cli
 from dissem.config.models import LoadedConfig
 from dissem.config.schema import schema_for
+from tests.config.config_folder import load_folder
 
 CHANNEL = """\
   - name: {name}

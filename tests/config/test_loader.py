@@ -7,11 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from config_folder import load_folder, write
 
 import dissem
 from dissem.config.loader import content_hash, load_config, load_release_file
 from dissem.config.models import LoadedConfig
+from tests.config.config_folder import load_folder, write
 
 EXAMPLE = Path(dissem.__file__).parent / "example"
 

@@ -4,7 +4,6 @@ a helper that polls a feed like the worker does."""
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,15 +14,12 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from feed_server import FeedServer
-
 from dissem.config.loader import load_config
 from dissem.config.models import LoadedConfig
 from dissem.feeds import PollResult, poll_feed
 from dissem.settings import Settings
 from dissem.worker.sync import sync
+from tests.feeds.feed_server import FeedServer
 
 EXAMPLE = Path(__file__).parents[2] / "dissem" / "example"
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import Desk
-from feed_server import FeedServer, Route, rss
 
 from dissem.cli import cli
 from dissem.config.models import Release
 from dissem.settings import get_settings
+from tests.feeds.conftest import Desk
+from tests.feeds.feed_server import FeedServer, Route, rss
 
 
 def test_feed_commands(desk: Desk, server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW, Desk
-from feed_server import FeedServer, Route, rss
 from sqlalchemy import select
 
 from dissem.feeds import Politeness, poll_due, poll_feed
 from dissem.feeds.fetch import retry_after
 from dissem.store.models import FeedState, ReleaseRow
+from tests.feeds.conftest import NOW, Desk
+from tests.feeds.feed_server import FeedServer, Route, rss
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY a "xxxxxxxxxxxxxxxxxxxxxxxx"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">

@@ -6,8 +6,6 @@ from __future__ import annotations
 import string
 from datetime import timedelta
 
-from conftest import NOW, Desk
-from feed_server import FeedServer, Route, article, rss
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -15,6 +13,8 @@ from sqlalchemy import func, select
 from dissem.feeds import canonical_url, item_keys
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.models import Post, PostState, ReleaseRow
+from tests.feeds.conftest import NOW, Desk
+from tests.feeds.feed_server import FeedServer, Route, article, rss
 
 
 def _item(n: int, **kw: object) -> dict[str, object]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from email.utils import format_datetime
 
-from conftest import NOW, Desk
-from feed_server import FeedServer, Route, article, rss
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -16,6 +14,8 @@ from sqlalchemy import select
 from dissem.config.models import Release
 from dissem.feeds import parse
 from dissem.store.models import ReleaseRow
+from tests.feeds.conftest import NOW, Desk
+from tests.feeds.feed_server import FeedServer, Route, article, rss
 
 
 def _document(base: str) -> bytes:

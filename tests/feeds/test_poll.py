@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import yaml
-from conftest import NOW, Desk
-from feed_server import FeedServer, Route, article, atom, rss
 from sqlalchemy import select
 
 from dissem.cli.store_cmds import queue_rows
 from dissem.config.models import Release
 from dissem.feeds import approve_release, decision_counts, export_release, feed_rows, item_rows
 from dissem.store.models import FeedEvent, FeedState, Post, PostState, ReleaseRevision, ReleaseRow
+from tests.feeds.conftest import NOW, Desk
+from tests.feeds.feed_server import FeedServer, Route, article, atom, rss
 
 
 def _item(n: int, **kw: object) -> dict[str, object]:

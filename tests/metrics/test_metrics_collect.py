@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from metrics_seed import FakeAdapter, add_channel, add_post, add_release
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +15,7 @@ from dissem.platforms.base import Platform
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import MetricSnapshot, Post
+from tests.metrics.metrics_seed import FakeAdapter, add_channel, add_post, add_release
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metrics_seed import add_channel, add_post, add_release
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +21,7 @@ from dissem.store.db import transaction
 from dissem.store.models import MetricSnapshot
 from dissem.timing.history import read_histories
 from dissem.worker.daemon import Worker
+from tests.metrics.metrics_seed import add_channel, add_post, add_release
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 TZ = "Asia/Jakarta"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from metrics_seed import add_channel, add_post, add_release
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +22,7 @@ from dissem.sandbox.faults import Fault
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import MetricSnapshot, Post
+from tests.metrics.metrics_seed import add_channel, add_post, add_release
 
 H = timedelta(hours=1)
 CREDENTIALS: dict[str, tuple[str, dict[str, str]]] = {

@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 import requests
-from pds.server import PdsAccount, PdsUnavailable, install, running
 
 from dissem.compose import compose
 from dissem.compose.bluesky import LINK_FEATURE, TAG_FEATURE, external_embed, facets
@@ -37,6 +36,7 @@ from dissem.errors import OutcomeUnknown
 from dissem.platforms.base import MemoryContext, Platform, RemotePost
 from dissem.platforms.registry import build_adapter
 from dissem.settings import Settings
+from tests.pds.server import PdsAccount, PdsUnavailable, install, running
 
 PASSWORD_ENV = "DISSEM_TEST_PDS_APP_PASSWORD"
 POST = "app.bsky.feed.post"

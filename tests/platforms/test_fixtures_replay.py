@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay import Entry, ReplayServer, load_entries
 
 import dissem.errors
 from dissem.compose.types import Media, Part
 from dissem.platforms.base import MemoryContext, MetricSample, Platform, RemotePost
 from dissem.platforms.registry import build_adapter
 from dissem.settings import Settings
+from tests.platforms.replay import Entry, ReplayServer, load_entries
 
 ENTRIES = load_entries()
 #: slack around "now" for answers read relative to the call (Graph's regain minutes...)

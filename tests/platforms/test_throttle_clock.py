@@ -10,13 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import FakeClock
-from test_contract import ctx
 
 from dissem.config.models import PLATFORMS
 from dissem.errors import RateLimited
 from dissem.platforms.base import Platform
 from dissem.sandbox import Fault, RunningSandbox
+from tests.platforms.conftest import FakeClock
+from tests.platforms.test_contract import ctx
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -11,11 +11,11 @@ from typing import Any
 
 import openpyxl
 import pytest
-from report_seed import EXPECTED, FEED_EXPECTED, TZ, WEEK, seed_feeds, seed_week
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.reports.weekly import ReportResult, generate_report
 from dissem.settings import Settings
+from tests.reports.report_seed import EXPECTED, FEED_EXPECTED, TZ, WEEK, seed_feeds, seed_week
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_seed import TZ, WEEK, seed_feeds, seed_week
 from sqlalchemy.orm import Session, sessionmaker
-from timing_seed import BEST, CLEAR, seed_timing
 
 from dissem.reports.weekly import generate_report
 from dissem.settings import Settings
+from tests.reports.report_seed import TZ, WEEK, seed_feeds, seed_week
+from tests.reports.timing_seed import BEST, CLEAR, seed_timing
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_seed import TZ, seed_week
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +20,7 @@ from dissem.reports.weekly import run_weekly_report
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ReportRun
+from tests.reports.report_seed import TZ, seed_week
 
 # Monday 30 Nov 2026 08:00 in Jakarta (UTC+7)
 DUE = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)

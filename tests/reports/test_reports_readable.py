@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 import openpyxl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from report_seed import END, START, TZ, WEEK, _channel, _post, _release, _snap, seed_week
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.reports.html import SHORT_LINK_CHARS, short_link
@@ -31,6 +30,17 @@ from dissem.reports.weekly import ReportResult, generate_report
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import Attempt
+from tests.reports.report_seed import (
+    END,
+    START,
+    TZ,
+    WEEK,
+    _channel,
+    _post,
+    _release,
+    _snap,
+    seed_week,
+)
 
 NOW = END + timedelta(days=1, hours=10)  # the week is over
 SVG = "{http://www.w3.org/2000/svg}"

@@ -13,9 +13,7 @@ import openpyxl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from report_seed import END, TZ, WEEK, seed_week
 from sqlalchemy.orm import Session, sessionmaker
-from timing_seed import BEST, CLEAR, THIN, THIN_POSTS, clear_posts_in_best, seed_timing
 
 from dissem.reports.charts import heat_colour
 from dissem.reports.figures import WeekFigures, build_week_figures
@@ -24,6 +22,15 @@ from dissem.reports.tables import TIMING_SHEET
 from dissem.reports.timing import build_timing_views, lift_text
 from dissem.reports.weekly import IsoWeek, ReportResult, generate_report
 from dissem.settings import Settings
+from tests.reports.report_seed import END, TZ, WEEK, seed_week
+from tests.reports.timing_seed import (
+    BEST,
+    CLEAR,
+    THIN,
+    THIN_POSTS,
+    clear_posts_in_best,
+    seed_timing,
+)
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 

@@ -13,11 +13,11 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from report_seed import START, TZ
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, MetricSnapshot, Post, PostState, ReleaseRow
+from tests.reports.report_seed import START, TZ
 
 CLEAR = "kbri-masto"  # mastodon: weekday evenings win
 THIN = "konsulat-bsky"  # bluesky: five posts

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import RunningSandbox, start_sandbox
+from tests.sandbox.sandbox_fixtures import Clock
 
 
 @pytest.fixture

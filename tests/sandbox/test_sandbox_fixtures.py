@@ -28,8 +28,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from platforms.replay import Entry, Exchange, load_entries
-from sandbox_fixtures import Clock
 
 from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
@@ -38,6 +36,8 @@ from dissem.platforms.base import MemoryContext, Platform
 from dissem.platforms.registry import build_adapter
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.settings import Settings
+from tests.platforms.replay import Entry, Exchange, load_entries
+from tests.sandbox.sandbox_fixtures import Clock
 
 ENTRIES = load_entries()
 DRIVEN = [e for e in ENTRIES if e.sandbox is not None]

@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import Fault, RunningSandbox
+from tests.sandbox.sandbox_fixtures import Clock
 
 ORG = "urn:li:organization:77"
 HEADERS = {

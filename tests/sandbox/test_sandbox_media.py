@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import RunningSandbox
 from dissem.sandbox.core import Request
 from dissem.sandbox.uploads import multipart_fields, png, sample_png, sniff_image
+from tests.sandbox.sandbox_fixtures import Clock
 
 PNG = png(8, 8)
 OAUTH = 'OAuth oauth_consumer_key="ck-1234567890", oauth_token="tok-raw-x-1", oauth_signature="s"'

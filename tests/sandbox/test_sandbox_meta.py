@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import Fault, RunningSandbox
+from tests.sandbox.sandbox_fixtures import Clock
 
 V = "v23.0"
 AUTH = {"Authorization": "Bearer meta-raw-token"}

@@ -25,10 +25,10 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_fixtures import START, Clock
 
 from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.sandbox.uploads import sniff_image
+from tests.sandbox.sandbox_fixtures import START, Clock
 
 FEEDS = [(lang, kind) for lang in ("id", "en") for kind in ("rss", "atom")]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import RunningSandbox
+from tests.sandbox.sandbox_fixtures import Clock
 
 
 def bsky_login(s: requests.Session, sb: RunningSandbox) -> dict[str, str]:

@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import RunningSandbox
+from tests.sandbox.sandbox_fixtures import Clock
 
 
 def graph_error(response: requests.Response) -> dict[str, Any]:

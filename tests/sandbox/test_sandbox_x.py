@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_fixtures import Clock
 
 from dissem.sandbox import RunningSandbox
 from dissem.sandbox.uploads import png
+from tests.sandbox.sandbox_fixtures import Clock
 
 GIF = b"GIF89a" + bytes(range(256)) * 40  # a GIF by its signature, 10 246 bytes
 PNG = png(8, 8)

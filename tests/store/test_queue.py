@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event, select, text
@@ -24,9 +22,7 @@ from dissem.store.queue import (
     next_due_at,
     settle_outcomes,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
-from queue_seed import (
+from tests.worker.queue_seed import (
     T0,
     add_channel,
     add_post,

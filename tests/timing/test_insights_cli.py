@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from audiences import MORNING, simulate
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +17,7 @@ from dissem.settings import get_settings
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, MetricSnapshot, Post, PostState, ReleaseRow
 from dissem.timing.history import read_histories
+from tests.timing.audiences import MORNING, simulate
 
 #: ``dissem insights`` reads the history up to the wall clock: posts lie in the 9 weeks before
 _TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from audiences import MORNING, simulate
-
 from dissem.sandbox.audience import Audience
 from dissem.timing import ChannelHistory, Observation, Params, Slot, fit, slot_of
 from dissem.timing.slots import all_slots, windows_in_slot
+from tests.timing.audiences import MORNING, simulate
 
 BEST = Slot(weekend=False, start_hour=9, hours=3)  # MORNING peaks at 10:30 on weekdays
 

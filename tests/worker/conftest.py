@@ -3,6 +3,6 @@ test (defined in queue_seed.py, which tests elsewhere import them from)."""
 
 from __future__ import annotations
 
-from queue_seed import qengine, qfactory, queue_db, qurl
+from tests.worker.queue_seed import qengine, qfactory, queue_db, qurl
 
 __all__ = ["qengine", "qfactory", "queue_db", "qurl"]  # fixtures, found by name

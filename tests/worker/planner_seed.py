@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from pgdb import BACKENDS, empty_tables, migrated_database
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +25,7 @@ from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import Post, PostState
 from dissem.worker.sync import SyncResult, sync
+from tests.pgdb import BACKENDS, empty_tables, migrated_database
 
 #: Monday 30 November 2026, 09:00 in Jakarta (02:00 UTC).
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

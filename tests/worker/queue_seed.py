@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
-from pgdb import BACKENDS, empty_tables, migrated_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +35,7 @@ from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
 from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
 from dissem.worker.reconcile import ReconcileStats, reconcile_once
+from tests.pgdb import BACKENDS, empty_tables, migrated_database
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 _seqs = itertools.count(1000)

@@ -25,8 +25,6 @@ from typing import Any
 
 import pytest
 import requests
-from crash_worker import sim_clock
-from queue_seed import add_channel, add_post, add_release, add_thread
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +32,8 @@ from dissem.sandbox import start_sandbox
 from dissem.store.db import make_engine, make_session_factory, normalise_url
 from dissem.store.migrate import upgrade
 from dissem.store.models import Attempt, Post, PostState
+from tests.worker.crash_worker import sim_clock
+from tests.worker.queue_seed import add_channel, add_post, add_release, add_thread
 
 pytestmark = pytest.mark.slow
 
@@ -232,7 +232,7 @@ def test_one_sqlite_worker_killed_again_and_again(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    from pgdb import drop_postgres_database, new_postgres_database
+    from tests.pgdb import drop_postgres_database, new_postgres_database
 
     url, name = new_postgres_database()
     try:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from planner_seed import CHANNELS, LONG_BODY, NOW, TZ, Folder, posts, settings_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +26,7 @@ from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
+from tests.worker.planner_seed import CHANNELS, LONG_BODY, NOW, TZ, Folder, posts, settings_for
 
 Factory = sessionmaker[Session]
 

@@ -9,16 +9,6 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from queue_seed import (
-    T0,
-    DispatchRig,
-    add_channel,
-    add_post,
-    add_thread,
-    get_channel,
-    get_post,
-    queue_settings,
-)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +27,16 @@ from dissem.store.models import Attempt, Post, PostState
 from dissem.store.queue import PAUSED_FOREVER, claim_due_posts, settle_outcomes
 from dissem.worker.backoff import backoff_delay
 from dissem.worker.dispatch import AdapterPool, publish_claimed
+from tests.worker.queue_seed import (
+    T0,
+    DispatchRig,
+    add_channel,
+    add_post,
+    add_thread,
+    get_channel,
+    get_post,
+    queue_settings,
+)
 
 Factory = sessionmaker[Session]
 

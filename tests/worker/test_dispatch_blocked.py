@@ -10,7 +10,13 @@ from datetime import timedelta
 
 import pytest
 import requests
-from queue_seed import (
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.platforms.registry import build_adapter
+from dissem.sandbox import RunningSandbox, start_sandbox
+from dissem.store.models import PostState
+from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
+from tests.worker.queue_seed import (
     T0,
     Clock,
     RecordingAlerter,
@@ -20,12 +26,6 @@ from queue_seed import (
     get_post,
     queue_settings,
 )
-from sqlalchemy.orm import Session, sessionmaker
-
-from dissem.platforms.registry import build_adapter
-from dissem.sandbox import RunningSandbox, start_sandbox
-from dissem.store.models import PostState
-from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
 
 PAGE = "100000000000368"
 TOKEN = "fb-blocked-page-token-5e1d"

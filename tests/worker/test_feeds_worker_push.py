@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from planner_seed import NOW, Folder, settings_for
 
 from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.store.models import FeedState
 from dissem.worker.daemon import Worker
+from tests.worker.planner_seed import NOW, Folder, settings_for
 
 SECRET = "feeds-ping-secret-for-tests"
 

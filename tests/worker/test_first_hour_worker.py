@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from planner_seed import CHANNELS, NOW, TZ, Folder, posts
 
 from dissem.cli import cli
 from dissem.config.models import Channel
@@ -24,6 +23,7 @@ from dissem.sandbox import RunningSandbox, start_sandbox
 from dissem.settings import Settings, get_settings
 from dissem.store.models import PostState
 from dissem.worker.daemon import Worker
+from tests.worker.planner_seed import CHANNELS, NOW, TZ, Folder, posts
 
 MASTODON_VAR = CHANNELS["cm"]["credentials"]["access_token"]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from planner_seed import Folder, posts, run_sync, store, store_url
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, Post, PostState
 from dissem.worker.health import HealthServer, WorkerMetrics
+from tests.worker.planner_seed import Folder, posts, run_sync, store, store_url
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name

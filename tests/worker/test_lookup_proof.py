@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 import requests
-from planner_seed import NOW, TZ, Folder, settings_for
-from queue_seed import T0, DispatchRig, add_channel, add_post, add_thread, get_post
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +23,8 @@ from dissem.settings import Settings
 from dissem.store.models import Post, PostState
 from dissem.worker.daemon import Worker
 from dissem.worker.dispatch import AdapterPool
+from tests.worker.planner_seed import NOW, TZ, Folder, settings_for
+from tests.worker.queue_seed import T0, DispatchRig, add_channel, add_post, add_thread, get_post
 
 Factory = sessionmaker[Session]
 

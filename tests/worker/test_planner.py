@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pgdb import empty_tables
-from planner_seed import (
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.store.db import make_engine, make_session_factory
+from dissem.store.migrate import upgrade
+from dissem.store.models import PostState
+from tests.pgdb import empty_tables
+from tests.worker.planner_seed import (
     CHANNELS,
     LONG_BODY,
     NOW,
@@ -25,11 +30,6 @@ from planner_seed import (
     store,
     store_url,
 )
-from sqlalchemy.orm import Session, sessionmaker
-
-from dissem.store.db import make_engine, make_session_factory
-from dissem.store.migrate import upgrade
-from dissem.store.models import PostState
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name

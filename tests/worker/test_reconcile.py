@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from queue_seed import (
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dissem.errors import OutcomeUnknown, RateLimited, TransientError
+from dissem.store.models import Attempt, PostState
+from dissem.store.queue import Outcome, claim_due_posts, expire_leases, settle_reconciled
+from dissem.worker.reconcile import LOOKUP_MARGIN
+from tests.worker.queue_seed import (
     T0,
     DispatchRig,
     add_channel,
@@ -15,13 +22,6 @@ from queue_seed import (
     get_channel,
     get_post,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from dissem.errors import OutcomeUnknown, RateLimited, TransientError
-from dissem.store.models import Attempt, PostState
-from dissem.store.queue import Outcome, claim_due_posts, expire_leases, settle_reconciled
-from dissem.worker.reconcile import LOOKUP_MARGIN
 
 Factory = sessionmaker[Session]
 

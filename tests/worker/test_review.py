@@ -7,14 +7,6 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from queue_seed import (
-    T0,
-    add_channel,
-    add_post,
-    add_thread,
-    get_channel,
-    get_post,
-)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +21,14 @@ from dissem.worker.review import (
     mark_published,
     resume_channel,
     retry_post,
+)
+from tests.worker.queue_seed import (
+    T0,
+    add_channel,
+    add_post,
+    add_thread,
+    get_channel,
+    get_post,
 )
 
 Factory = sessionmaker[Session]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planner_seed import LONG_BODY, NOW, Folder, posts, settings_for
 
 from dissem.compose import compose
 from dissem.compose.counting import fits, measure_mastodon
@@ -21,6 +20,7 @@ from dissem.platforms.mastodon import ServerLimits, apply_server_limits
 from dissem.sandbox import start_sandbox
 from dissem.store.models import PostState
 from dissem.worker.daemon import Worker
+from tests.worker.planner_seed import LONG_BODY, NOW, Folder, posts, settings_for
 
 #: Monday 14:00 UTC: the Mastodon channel's Berlin window (mon-fri 09:00-17:00) is open
 OPEN = NOW + timedelta(hours=12)

@@ -6,21 +6,18 @@ sideways scrolling), every problem's command on screen. Screenshots go to ``arti
 from __future__ import annotations
 
 import base64
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from status_seed import NOW, seed_status
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
-from test_reports_chromium import ARTIFACTS, DevTools, browser
 
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory
 from dissem.worker.health import HealthServer, WorkerMetrics
 from dissem.worker.status_page import StatusPage
+from tests.reports.test_reports_chromium import ARTIFACTS, DevTools, browser
+from tests.worker.status_seed import NOW, seed_status
 
 __all__ = ["browser"]  # the fixture, used by name
 

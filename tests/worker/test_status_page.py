@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
-from status_seed import HOSTILE, NOW, REPORT, WEEK, seed_status
 
 from dissem.cli import cli
 from dissem.settings import Settings, get_settings
@@ -25,6 +24,7 @@ from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ChannelRow
 from dissem.worker.health import HealthServer, WorkerMetrics
 from dissem.worker.status_page import CSP, StatusPage, is_loopback
+from tests.worker.status_seed import HOSTILE, NOW, REPORT, WEEK, seed_status
 
 Factory = sessionmaker[Session]
 Get = Callable[..., tuple[int, dict[str, str], str]]

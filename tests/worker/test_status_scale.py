@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
-from status_seed import NOW, _channel, _post, _release
 
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import PostState
 from dissem.worker.status_page import PER_CHANNEL, StatusPage
+from tests.worker.status_seed import NOW, _channel, _post, _release
 
 Factory = sessionmaker[Session]
 

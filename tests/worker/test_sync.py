@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from planner_seed import NOW, Folder, latest, posts, publish, run_sync, store, store_url
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +24,16 @@ from dissem.store.models import (
     ReleaseRow,
 )
 from dissem.worker import planner
+from tests.worker.planner_seed import (
+    NOW,
+    Folder,
+    latest,
+    posts,
+    publish,
+    run_sync,
+    store,
+    store_url,
+)
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name

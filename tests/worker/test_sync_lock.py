@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planner_seed import NOW, Folder, latest, posts, run_sync, store, store_url
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +24,7 @@ from dissem.store.db import make_engine
 from dissem.store.models import Post, PostState
 from dissem.worker import planner
 from dissem.worker.sync import SyncResult
+from tests.worker.planner_seed import NOW, Folder, latest, posts, run_sync, store, store_url
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name
@@ -158,7 +158,7 @@ def test_any_history_of_edits_composes_outside_and_settles(
     channel twice, and the sync after it changes and composes nothing."""
     import tempfile
 
-    from pgdb import empty_tables
+    from tests.pgdb import empty_tables
 
     with store() as s, s.begin():
         empty_tables(s)

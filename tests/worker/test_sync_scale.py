@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from planner_seed import NOW, Folder, posts, run_sync, store, store_url
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store.models import PostState
+from tests.worker.planner_seed import NOW, Folder, posts, run_sync, store, store_url
 
 Factory = sessionmaker[Session]
 __all__ = ["store", "store_url"]  # fixtures used by name

@@ -1,0 +1,1 @@
+"""dissem's tests: a package, so shared helpers import as ``tests.<area>.<module>``."""
