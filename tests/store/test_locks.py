@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, text
 
 from dissem.store.db import make_engine
 from dissem.store.locks import lock_key, singleton
@@ -30,23 +35,55 @@ def test_second_holder_is_refused_until_release(engine: Engine) -> None:
         other.dispose()
 
 
-def test_sqlite_readers_do_not_take_the_write_lock(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from sqlalchemy import text
-
-    url = f"sqlite:///{Path(str(tmp_path)) / 'r.db'}"
+def test_sqlite_readers_do_not_take_the_write_lock(tmp_path: Path) -> None:
+    """A read-only engine reads while a writer holds the write lock, and a writer takes the
+    lock while a read-only transaction is open (WAL and a plain ``BEGIN``)."""
+    db = tmp_path / "r.db"
+    url = f"sqlite:///{db}"
     writer = make_engine(url)
     reader = make_engine(url, read_only=True)
+    with writer.begin() as w:
+        w.execute(text("CREATE TABLE t (x INTEGER)"))
+        w.execute(text("INSERT INTO t VALUES (1)"))
+    holder = sqlite3.connect(db, timeout=0.5, isolation_level=None)
+    seen: list[int] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with reader.begin() as r:
+                seen.append(r.execute(text("SELECT count(*) FROM t")).scalar_one())
+        except BaseException as exc:  # reported by the assertions below
+            failed.append(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
     try:
-        with writer.begin() as w:
-            w.execute(text("CREATE TABLE t (x INTEGER)"))
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+        holder.execute("INSERT INTO t VALUES (2)")  # not committed: readers see one row
+        started = time.monotonic()
+        thread.start()
+        thread.join(timeout=5)
+        took = time.monotonic() - started
+        assert not thread.is_alive(), "the reader waited for the write lock"
+        assert failed == [] and seen == [1]
+        assert took < 5
+        holder.execute("COMMIT")
+
+        # the other way round: an open read transaction leaves the write lock free
         with reader.begin() as r:
-            r.execute(text("SELECT count(*) FROM t")).scalar()
-            # a reader in a transaction does not block a writer (WAL + deferred BEGIN)
-            with writer.begin() as w2:
-                w2.execute(text("PRAGMA busy_timeout=200"))
-                w2.execute(text("INSERT INTO t VALUES (1)"))
+            assert r.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+            holder.execute("BEGIN IMMEDIATE")  # busy for 0.5 s at most, then raises
+            holder.execute("INSERT INTO t VALUES (3)")
+            holder.execute("COMMIT")
+            assert r.execute(text("SELECT count(*) FROM t")).scalar_one() == 2  # snapshot
     finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        if thread.ident is not None:
+            thread.join(timeout=60)
         writer.dispose()
         reader.dispose()
+    with reader.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM t")).scalar_one() == 3
+    reader.dispose()
