@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +56,46 @@ def test_webhook_gets_redacted_deduplicated_alerts(
     assert received[0]["kind"] == "auth" and "***" in received[0]["message"]
 
 
-def test_failing_target_never_raises() -> None:
-    alerter = FanOutAlerter([WebhookAlerter("http://127.0.0.1:9/nothing-listens", 1)])
-    alerter.send("failed", "post 3 failed", post_id=3)  # must not raise
+class _Broken:
+    """An alert target that always fails, as an unreachable SMTP server would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, kind: str, message: str, **fields: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("smtp down")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_failing_target_never_raises(
+    hook: tuple[str, list[dict[str, Any]]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failing targets are logged (without the webhook URL) and the others still receive."""
+    url, received = hook
+    dead = f"http://127.0.0.1:{_closed_port()}/hook-token-XYZ"
+    broken = _Broken()
+    alerter = FanOutAlerter([broken, WebhookAlerter(dead, 1), WebhookAlerter(url, 5)])
+    try:
+        with caplog.at_level(logging.ERROR, logger="dissem.worker.alerts"):
+            alerter.send("failed", "post 3 failed", post_id=3)  # must not raise
+            alerter.send("failed", "post 4 failed", post_id=4)
+    finally:
+        forget_secrets()
+    assert [r["post_id"] for r in received] == ["3", "4"]
+    assert broken.calls == 2
+    failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert (
+        failures
+        == [
+            "alert via _Broken failed: smtp down",
+            "alert via WebhookAlerter failed: webhook: cannot deliver (ConnectionError)",
+        ]
+        * 2
+    )
+    assert "hook-token-XYZ" not in caplog.text
