@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dissem.retention import parse_retention
+
 
 class Settings(BaseSettings):
     """dissem's settings; each field is ``DISSEM_<NAME>`` in the environment."""
@@ -158,7 +160,7 @@ class Settings(BaseSettings):
     metrics_retention: str = Field(
         "",
         description="snapshot retention by post age, e.g. hourly@7d,daily@90d,final "
-        "(empty: keep every snapshot); see dissem/metrics/compact.py",
+        "(empty: keep every snapshot); see dissem/retention.py",
     )
     metrics_raw_days: int | None = Field(
         None, ge=0, description="empty snapshots' raw platform payloads after this many days"
@@ -175,8 +177,6 @@ class Settings(BaseSettings):
     @field_validator("metrics_retention")
     @classmethod
     def _retention_rule(cls, value: str) -> str:
-        from dissem.metrics.compact import parse_retention  # it imports this module
-
         parse_retention(value)
         return value
 

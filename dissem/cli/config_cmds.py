@@ -22,13 +22,6 @@ from dissem.config.starter import create_starter
 from dissem.settings import Settings
 
 
-def register(cli: click.Group) -> None:
-    """Adds this module's commands to the `dissem` group."""
-    cli.add_command(validate)
-    cli.add_command(init)
-    cli.add_command(schema)
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 

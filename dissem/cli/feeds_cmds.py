@@ -22,12 +22,6 @@ from dissem.settings import Settings, get_settings
 from dissem.store.open import open_store
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``feeds`` and ``approve`` to the ``dissem`` group."""
-    cli.add_command(feeds)
-    cli.add_command(approve)
-
-
 def _config(settings: Settings) -> LoadedConfig:
     config = load_config(settings.config_dir, timezone=settings.timezone)
     for problem in config.problems:

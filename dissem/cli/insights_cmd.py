@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from dissem.timing import ChannelTiming
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``insights`` to the ``dissem`` group."""
-    cli.add_command(insights)
-
-
 @click.command()
 @click.argument("channel", required=False)
 @click.option("--all-slots", is_flag=True, help="also list slots with no posts outside the windows")

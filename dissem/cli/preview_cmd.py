@@ -84,79 +84,76 @@ def _show(channel: str, platform: str, comp: Composition, note: str) -> None:
     _echo("")
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``dissem preview`` to the ``dissem`` group."""
+@click.command("preview")
+@click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channel", "channel_name", help="Only this channel (any configured one).")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def preview(
+    release_file: Path, channel_name: str | None, config_dir: Path | None, as_json: bool
+) -> None:
+    """Show the exact posts RELEASE_FILE becomes on each target channel."""
+    from dissem.compose.composer import compose
+    from dissem.config.loader import load_config, load_release_file
+    from dissem.settings import Settings
 
-    @cli.command("preview")
-    @click.argument("release_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--channel", "channel_name", help="Only this channel (any configured one).")
-    @config_option
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-    def preview(
-        release_file: Path, channel_name: str | None, config_dir: Path | None, as_json: bool
-    ) -> None:
-        """Show the exact posts RELEASE_FILE becomes on each target channel."""
-        from dissem.compose.composer import compose
-        from dissem.config.loader import load_config, load_release_file
-        from dissem.settings import Settings
-
-        settings = Settings()
-        root = config_dir or settings.config_dir
-        require_config_dir("preview", root)
-        loaded, problems = load_release_file(release_file, root=root, timezone=settings.timezone)
-        if problems or loaded is None:
-            _fail(problems)
-        assert loaded is not None
-        release = loaded.release
-        cfg = load_config(root, timezone=settings.timezone)
-        for problem in cfg.problems:
-            if Path(problem.path).name == "channels.yaml" or _in_channels_folder(
-                Path(problem.path), root
-            ):
-                _echo(f"warning: {problem}", err=True)
-        if channel_name is not None:
-            if channel_name not in cfg.channels:
-                _echo(
-                    f"unknown channel {channel_name!r} in {root}/channels.yaml or channels/",
-                    err=True,
-                )
-                raise SystemExit(2)
-            names = [channel_name]
-        else:
-            names = cfg.targets_of(release)
-            known = set(cfg.channels) | set(cfg.groups)
-            for target in release.targets:
-                if target not in known:
-                    _echo(f"warning: target {target!r} is no channel or group", err=True)
-        now = datetime.now(UTC)
-        results: list[dict[str, Any]] = []
-        broken: list[ConfigProblem] = []
-        for name in names:
-            channel = cfg.channels[name]
-            try:
-                comp = compose(release, channel, now)
-            except ConfigError as exc:
-                broken.extend(exc.problems)
-                comp = Composition([], skipped=f"error: {exc}")
-            note = "" if channel.enabled else " [channel disabled]"
-            if as_json:
-                results.append(
-                    {
-                        "channel": name,
-                        "platform": channel.platform,
-                        "enabled": channel.enabled,
-                        "skipped": comp.skipped,
-                        "parts": [part.to_json() for part in comp],
-                    }
-                )
-            else:
-                _show(name, channel.platform, comp, note)
+    settings = Settings()
+    root = config_dir or settings.config_dir
+    require_config_dir("preview", root)
+    loaded, problems = load_release_file(release_file, root=root, timezone=settings.timezone)
+    if problems or loaded is None:
+        _fail(problems)
+    assert loaded is not None
+    release = loaded.release
+    cfg = load_config(root, timezone=settings.timezone)
+    for problem in cfg.problems:
+        if Path(problem.path).name == "channels.yaml" or _in_channels_folder(
+            Path(problem.path), root
+        ):
+            _echo(f"warning: {problem}", err=True)
+    if channel_name is not None:
+        if channel_name not in cfg.channels:
+            _echo(
+                f"unknown channel {channel_name!r} in {root}/channels.yaml or channels/",
+                err=True,
+            )
+            raise SystemExit(2)
+        names = [channel_name]
+    else:
+        names = cfg.targets_of(release)
+        known = set(cfg.channels) | set(cfg.groups)
+        for target in release.targets:
+            if target not in known:
+                _echo(f"warning: target {target!r} is no channel or group", err=True)
+    now = datetime.now(UTC)
+    results: list[dict[str, Any]] = []
+    broken: list[ConfigProblem] = []
+    for name in names:
+        channel = cfg.channels[name]
+        try:
+            comp = compose(release, channel, now)
+        except ConfigError as exc:
+            broken.extend(exc.problems)
+            comp = Composition([], skipped=f"error: {exc}")
+        note = "" if channel.enabled else " [channel disabled]"
         if as_json:
-            click.echo(json.dumps(results, ensure_ascii=False, indent=2).translate(_JSON_CONTROLS))
-        elif not names:
-            _echo("no target channel found for this release")
-        if broken:
-            _fail(broken)
+            results.append(
+                {
+                    "channel": name,
+                    "platform": channel.platform,
+                    "enabled": channel.enabled,
+                    "skipped": comp.skipped,
+                    "parts": [part.to_json() for part in comp],
+                }
+            )
+        else:
+            _show(name, channel.platform, comp, note)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2).translate(_JSON_CONTROLS))
+    elif not names:
+        _echo("no target channel found for this release")
+    if broken:
+        _fail(broken)
 
 
 def _in_channels_folder(path: Path, root: Path) -> bool:

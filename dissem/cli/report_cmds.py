@@ -13,12 +13,6 @@ from dissem.settings import get_settings
 from dissem.store.open import open_store
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``report`` and ``metrics`` to the ``dissem`` group."""
-    cli.add_command(report)
-    cli.add_command(metrics)
-
-
 @click.command()
 @click.option("--week", help="ISO week, e.g. 2026-W48 (default: the last complete week)")
 @click.option(

@@ -10,12 +10,6 @@ import click
 from dissem.cli.options import config_option, require_config_dir, settings_for
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``run`` and ``demo`` to the ``dissem`` group."""
-    cli.add_command(run)
-    cli.add_command(demo)
-
-
 @click.command()
 @click.option("--once", is_flag=True, help="do everything due now, then exit (cron, tests)")
 @config_option

@@ -9,11 +9,6 @@ from types import FrameType
 import click
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``sandbox`` to the `dissem` group."""
-    cli.add_command(sandbox)
-
-
 @click.command("sandbox")
 @click.option("--port", default=8765, show_default=True, type=int, help="0 picks a free port")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")

@@ -20,13 +20,6 @@ from dissem.store.open import open_store
 from dissem.store.queue import PAUSED_FOREVER
 
 
-def register(cli: click.Group) -> None:
-    """Adds ``db``, ``sync`` and ``queue`` to the ``dissem`` group."""
-    cli.add_command(db)
-    cli.add_command(sync_cmd)
-    cli.add_command(queue)
-
-
 @click.group()
 def db() -> None:
     """Database maintenance."""

@@ -84,13 +84,3 @@ def resume_cmd(channel: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"channel {channel}: resumed" + (f" (was paused: {reason})" if reason else ""))
-
-
-#: the commands this module adds to ``dissem``
-COMMANDS: tuple[click.Command, ...] = (retry_cmd, cancel_cmd, mark_published_cmd, resume_cmd)
-
-
-def register(cli: click.Group) -> None:
-    """Adds this module's commands to the ``dissem`` group."""
-    for command in COMMANDS:
-        cli.add_command(command)

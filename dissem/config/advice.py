@@ -23,6 +23,7 @@ from dissem.config.loader import channel_files
 from dissem.config.locate import display_path
 from dissem.config.models import Channel, LoadedConfig
 from dissem.errors import ConfigProblem
+from dissem.traits import traits_for
 
 __all__ = ["collapse_misnamed_channels", "config_warnings", "missing_credentials"]
 
@@ -36,11 +37,9 @@ def missing_credentials(channel: Channel, environ: Mapping[str, str]) -> list[st
     """The variables (or ``credentials.<name>`` not mapped) the channel still needs: none
     when a complete credential set of its platform is set; else those missing from the
     first set the channel maps in full (the first set when it maps none in full)."""
-    from dissem.platforms.registry import get_platform
-
     try:
-        sets = get_platform(channel.platform).required_credentials
-    except (KeyError, LookupError, ImportError):
+        sets = traits_for(channel.platform).credentials
+    except ValueError:  # an unknown platform: a problem the loader reports already
         return []
     chosen: tuple[str, ...] | None = None
     for names in sets:

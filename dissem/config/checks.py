@@ -51,7 +51,7 @@ from dissem.config.models import (
 from dissem.config.quote import shown
 from dissem.config.yamlsafe import DataPath
 from dissem.errors import ConfigError, ConfigProblem
-from dissem.platforms.media import SNIFF_BYTES, sniff_image_type
+from dissem.imagetype import SNIFF_BYTES, sniff_image_type
 
 __all__ = ["ConfigSources", "expand_groups", "run_checks"]
 

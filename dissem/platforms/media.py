@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 from dissem.compose.shorten import truncate_graphemes
 from dissem.compose.types import Media
 from dissem.errors import DissemError
+from dissem.imagetype import SNIFF_BYTES, sniff_image_type
 from dissem.platforms.safe_fetch import Destinations, FetchFailed, fetch
 from dissem.redact import redact
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "SNIFF_BYTES",
     "TOTAL_TIMEOUTS",
     "ImageData",
     "ImageUnavailable",
@@ -70,13 +72,6 @@ DEFAULT_MAX_BYTES = 5_000_000
 #: one image fetch (redirects and reading included) takes at most this many timeouts
 TOTAL_TIMEOUTS = 3
 _CHUNK = 64 * 1024
-#: bytes :func:`sniff_image_type` needs to tell the formats apart (the ISO-BMFF brand of
-#: HEIC/AVIF ends at byte 12)
-SNIFF_BYTES = 32
-#: ISO-BMFF ``ftyp`` brands of HEIF/HEIC and AVIF still images (ISO/IEC 23008-12, AV1 Image
-#: File Format): what phones save photos as
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class ImageUnavailable(DissemError):
@@ -154,25 +149,6 @@ def is_local_url(url: str) -> bool:
     """Whether ``url`` names this machine (localhost, 127.x, ::1): the sandbox's host."""
     host = (urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The MIME type of an image by its first bytes (JPEG, PNG, GIF, WebP, HEIC, AVIF);
-    None when they are none of these."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp":
-        if head[8:12] in _HEIF_BRANDS:
-            return "image/heic"
-        if head[8:12] in _AVIF_BRANDS:
-            return "image/avif"
-    return None
 
 
 def peek_image_type(

@@ -23,6 +23,8 @@ TRAITS = PlatformTraits(
     credentials=(
         ("api_key", "api_secret", "access_token", "access_token_secret"),
         ("oauth2_refresh_token", "oauth2_client_id", "oauth2_client_secret"),
+        ("oauth2_refresh_token", "oauth2_client_id"),
+        ("oauth2_user_token",),
     ),
     aliases=("twitter",),
     sources=(
