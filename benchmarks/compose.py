@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dissem.compose import compose
-from dissem.compose.templates import DEFAULT_TEMPLATES, link_hint, markdown_to_text, render
+from dissem.compose.templates import link_hint, markdown_to_text, render
 from dissem.config.models import Channel, Release
+from dissem.traits import traits_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 
@@ -149,7 +150,7 @@ def _floor_inputs(
                 "host": "portal.go.id",
                 "link_hint": link_hint(ch.language, "portal.go.id"),
             }
-            pairs.append((ch.template or DEFAULT_TEMPLATES[ch.platform], variables))
+            pairs.append((ch.template or traits_for(ch.platform).default_template, variables))
     return pairs
 
 

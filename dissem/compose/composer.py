@@ -17,26 +17,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from dissem.compose import counting
+from dissem.compose import counting, stencil
 from dissem.compose.bluesky import external_embed, facets
 from dissem.compose.escape import escape_for
 from dissem.compose.hashtags import hashtags_for
 from dissem.compose.links import portal_host, tag_link
 from dissem.compose.shorten import ELLIPSIS, best_cut, graphemes, shorten, split
 from dissem.compose.templates import (
-    DEFAULT_TEMPLATES,
     link_hint,
     markdown_to_text,
-    render,
     template_variables,
 )
 from dissem.compose.types import Composition, Media, Part
 from dissem.config.models import Channel, Override, Release
+from dissem.traits import Counting, ImageHandling, LinkHandling, Markup, traits_for
 
-#: Platforms whose posts can chain into a thread of replies.
-THREAD_PLATFORMS: Final[frozenset[str]] = frozenset(
-    {"x", "mastodon", "bluesky", "threads", "telegram"}
-)
 #: Most parts of one thread; the last one is shortened with an ellipsis beyond that.
 MAX_THREAD_PARTS: Final[int] = 10
 #: A shortened summary or body keeping fewer words than this (or, in text written without
@@ -45,10 +40,6 @@ STUB_WORDS: Final[int] = 4
 STUB_CLUSTERS: Final[int] = 6
 
 _OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
-#: platforms whose adapters upload the release image (with its alt text) on the first part;
-#: Telegram takes it as a caption photo when the text fits, Facebook shows the link preview
-#: (see dissem.platforms.facebook), Threads posts text with a link attachment
-_IMAGE_PLATFORMS = frozenset({"instagram", "x", "mastodon", "bluesky", "linkedin"})
 
 
 @dataclass(frozen=True)
@@ -83,6 +74,7 @@ class Meter:
 
     def __init__(self, channel: Channel, *, spoiler_text: str = "", caption: bool = False):
         self.platform = channel.platform
+        self.traits = traits_for(channel.platform)
         self.spoiler_text = spoiler_text
         self.url_length = channel.url_length
         kind: Literal["text", "caption"] = "caption" if caption else "text"
@@ -97,10 +89,10 @@ class Meter:
 
     def measure(self, text: str) -> int:
         """The length of ``text`` (as sent) the way the platform counts it."""
-        if self.platform == "mastodon":
+        if self.traits.counting is Counting.MASTODON:
             return counting.measure_mastodon(
                 text,
-                url_length=self.url_length or counting.MASTODON_URL_LENGTH,
+                url_length=self.url_length or self.traits.url_length,
                 spoiler_text=self.spoiler_text,
             )
         return counting.measure(self.platform, text)
@@ -139,7 +131,7 @@ class _Draft:
         return self.meter.fits(self.sent(plain, suffix))
 
     def render(self, **changes: Any) -> str:
-        return render(self.source, {**self.variables, **changes}, self.origin)
+        return stencil.render(self.source, {**self.variables, **changes}, self.origin)
 
 
 # Byte-order marks and non-characters: invisible, and X rejects any post holding them.
@@ -173,21 +165,23 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
     """
     ov = merged_override(release, channel)
     platform = channel.platform
+    traits = traits_for(platform)
     if ov.skip:
         return Composition([], skipped="skipped: override says skip")
-    if platform == "instagram" and release.image is None:
-        return Composition([], skipped="skipped: Instagram needs an image")
+    if traits.media_required and release.image is None:
+        return Composition([], skipped=f"skipped: {traits.display_name} needs an image")
     cw = ov.content_warning if ov.content_warning is not None else release.content_warning
     draft, hashtags = _draft(release, channel, ov, now, Meter(channel, spoiler_text=cw or ""))
     # the fields as written, before any fitting: the link card and article show them whole
     title, summary = draft.variables["title"], draft.variables["summary"]
     thread = ov.thread if ov.thread is not None else release.thread
-    threaded = (channel.thread if thread is None else thread) and platform in THREAD_PLATFORMS
+    threaded = (channel.thread if thread is None else thread) and traits.threads
     texts = _thread(draft, hashtags) if threaded else _single(draft, hashtags)
-    # Telegram: the image goes along when the text fits a caption (1024); a longer text is
-    # sent as a message, whose link preview shows the article's image anyway.
+    # A caption platform (Telegram): the image goes along when the text fits a caption
+    # (1024); a longer text is sent as a message, whose link preview shows the article's
+    # image anyway.
     caption = (
-        platform == "telegram"
+        traits.image is ImageHandling.CAPTION
         and release.image is not None
         and len(texts) == 1
         and Meter(channel, caption=True).fits(texts[0])
@@ -199,7 +193,7 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
         )
     media = (
         (Media(release.image.src, release.image.alt),)
-        if release.image is not None and (caption or platform in _IMAGE_PLATFORMS)
+        if release.image is not None and (caption or traits.image is ImageHandling.UPLOAD)
         else ()
     )
     extras = _platform_fields(
@@ -244,7 +238,7 @@ def _draft(
     )
     tags = ov.hashtags if ov.hashtags is not None else [*release.tags, *channel.hashtags]
     hashtags = hashtags_for(platform, [_nfc(t) for t in tags])
-    source = ov.text or channel.template or DEFAULT_TEMPLATES[platform]
+    source = ov.text or channel.template or traits_for(platform).default_template
     origin = f"template of channel {channel.name!r}" + (" (release override)" if ov.text else "")
     when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     host = portal_host(release.url)
@@ -277,8 +271,10 @@ def _platform_fields(
     summary: str,
 ) -> Callable[[Part, tuple[Media, ...]], Part]:
     """What each platform needs beside the text, as a function of one part; ``media`` goes
-    on the first part."""
+    on the first part. The link and markup follow the platform's declaration; a content
+    warning, visibility and language are fields of Mastodon's and Bluesky's own APIs."""
     platform = channel.platform
+    traits = traits_for(platform)
 
     def extras(part: Part, media: tuple[Media, ...]) -> Part:
         first = part.index == 1
@@ -291,6 +287,7 @@ def _platform_fields(
                 options["visibility"] = channel.visibility
         elif platform == "bluesky":
             options["langs"] = [language]
+        if traits.link is LinkHandling.EMBED_CARD:
             if first and release.image is not None:
                 options["thumb_src"] = release.image.src
             return replace(
@@ -300,14 +297,12 @@ def _platform_fields(
                 embed=external_embed(link, title, summary) if first else None,
                 options=options,
             )
-        elif platform == "telegram":
+        if traits.markup is Markup.TELEGRAM_HTML:
             options["parse_mode"] = "HTML"
-        elif first and platform == "threads":
-            options["link_attachment"] = link
-        elif first and platform == "facebook":
-            options["link"] = link
-        elif first and platform == "linkedin":
-            options["article"] = {"source": link, "title": title, "description": summary}
+        if first and traits.link is LinkHandling.ATTACHMENT:
+            options[traits.link_field] = link
+        elif first and traits.link is LinkHandling.ARTICLE:
+            options[traits.link_field] = {"source": link, "title": title, "description": summary}
         return replace(part, media=media if first else (), options=options)
 
     return extras

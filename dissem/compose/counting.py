@@ -1,26 +1,27 @@
 """The length of a text as each platform counts it, and each platform's limit.
 
-One rule per platform, as each platform documents it:
+How a platform counts and what its limits are is declared in its
+:class:`~dissem.traits.PlatformTraits` (``counting``, ``text_limit``, ``caption_limit``,
+``url_length``, ``max_bytes``, ``max_links``); this module applies the rules:
 
-========== ======================================================== =======
-platform   unit                                                     limit
-========== ======================================================== =======
-x          twitter-text v3 weight: links 23, emoji 2, CJK 2 (NFC)   280
-mastodon   grapheme clusters; links with a scheme count 23,         500
-           ``@user@domain`` counts as ``@user``; content warning too
-bluesky    grapheme clusters, and at most 3000 UTF-8 bytes          300
-threads    code points, but each emoji counts its UTF-8 bytes;      500
-           at most 5 distinct links
-telegram   UTF-16 code units of the text after HTML markup is       4096
-           parsed (1024 for a media caption)
-linkedin   UTF-16 code units of the commentary as sent (escaped)    3000
-facebook   UTF-16 code units                                        63206
-instagram  UTF-16 code units                                        2200
-========== ======================================================== =======
+=========================== =====================================================
+:class:`~dissem.traits.Counting` unit
+=========================== =====================================================
+twitter-text                twitter-text v3 weight: links 23, emoji 2, CJK 2 (NFC)
+mastodon                    grapheme clusters; links with a scheme count the URL
+                            length, ``@user@domain`` counts as ``@user``; the
+                            content warning counts too
+graphemes                   grapheme clusters
+code points, emoji bytes    code points, but each emoji counts its UTF-8 bytes
+UTF-16 after HTML           UTF-16 code units of the text after HTML markup is parsed
+UTF-16                      UTF-16 code units of the text as sent
+code points                 code points
+=========================== =====================================================
 
 :func:`measure` gives the count, :func:`limit` the default cap, and :func:`fits` applies
-every rule of a platform at once (both Bluesky caps, Threads' link cap, a channel's own
+every rule of a platform at once (a cap on bytes, a cap on links, a channel's own
 ``max_length`` / ``url_length``). All functions are pure and fast enough to call in loops.
+The facts per platform, with their sources, are in ``docs/platforms.md``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,10 @@ import regex
 from dissem.compose.twitter_text import find_emoji, has_invalid_characters, weighted_length
 from dissem.compose.urls import find_mentions, find_urls
 from dissem.config.models import PLATFORMS
+from dissem.traits import Counting, PlatformTraits, traits_for
 
 __all__ = [
-    "BLUESKY_MAX_BYTES",
-    "LIMITS",
-    "MASTODON_URL_LENGTH",
     "PLATFORMS",
-    "TELEGRAM_CAPTION_LIMIT",
-    "THREADS_MAX_LINKS",
     "bluesky_bytes",
     "distinct_links",
     "fits",
@@ -57,22 +54,8 @@ __all__ = [
 
 Kind = Literal["text", "caption"]
 
-LIMITS: Final[dict[str, int]] = {
-    "x": 280,
-    "mastodon": 500,  # servers may differ: Channel.max_length
-    "bluesky": 300,
-    "facebook": 63206,
-    # Instagram says "2,200 characters" without defining the character; UTF-16 units are
-    # never fewer than code points or graphemes, so this is the conservative reading.
-    "instagram": 2200,
-    "threads": 500,
-    "linkedin": 3000,
-    "telegram": 4096,
-}
-TELEGRAM_CAPTION_LIMIT: Final = 1024
-BLUESKY_MAX_BYTES: Final = 3000
-MASTODON_URL_LENGTH: Final = 23
-THREADS_MAX_LINKS: Final = 5
+#: what a link counts on Mastodon when a channel does not say (the server default)
+_MASTODON_URL_LENGTH: Final = 23
 
 _GRAPHEME: Final = regex.compile(r"\X")
 # Characters that can join a cluster with a neighbour (UAX #29): marks, ZWJ, spacing marks,
@@ -88,10 +71,9 @@ _TAG: Final = regex.compile(r"<[^>]*>")
 _ENTITY: Final = regex.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#[xX][0-9a-fA-F]+);")
 
 
-def _platform(platform: str) -> str:
-    if platform not in LIMITS:
-        raise ValueError(f"unknown platform {platform!r}; expected one of: {', '.join(PLATFORMS)}")
-    return platform
+def _platform(platform: str) -> PlatformTraits:
+    """The declaration of ``platform``; ValueError naming the known ones otherwise."""
+    return traits_for(platform)
 
 
 def graphemes(text: str) -> int:
@@ -127,16 +109,16 @@ def bluesky_bytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def measure_mastodon(
-    text: str, *, url_length: int = MASTODON_URL_LENGTH, spoiler_text: str = ""
-) -> int:
+def measure_mastodon(text: str, *, url_length: int | None = None, spoiler_text: str = "") -> int:
     """Mastodon's count: graphemes of the content warning plus the text, where every link
-    with a scheme counts ``url_length`` and ``@user@domain`` counts as ``@user``.
+    with a scheme counts ``url_length`` (default 23, the server default) and
+    ``@user@domain`` counts as ``@user``.
 
     Mastodon's server recognises some links a little further than twitter-text does (any
     letters in the path, more schemes); there this count is higher than the server's,
     never lower.
     """
+    url_length = url_length or _MASTODON_URL_LENGTH
     entities = [(s, e, True) for s, e in find_urls(text, require_scheme=True)]
     entities += [(s, e, False) for s, e in find_mentions(text)]
     if not entities:
@@ -193,42 +175,49 @@ def measure_telegram(markup: str) -> int:
     return utf16_units(telegram_visible_text(markup))
 
 
-def measure(platform: str, text: str) -> int:
-    """The length of ``text`` as ``platform`` counts it (defaults: Mastodon links count 23).
-
-    Raises ValueError for a platform not in :data:`PLATFORMS`.
-    """
-    name = _platform(platform)
-    if name == "x":
+def _measure(traits: PlatformTraits, text: str, url_length: int | None = None) -> int:
+    """``text`` counted by the rule of ``traits`` (``url_length`` overrides the declared one)."""
+    rule = traits.counting
+    if rule is Counting.TWITTER_TEXT:
         return weighted_length(text)
-    if name == "mastodon":
-        return measure_mastodon(text)
-    if name == "bluesky":
+    if rule is Counting.MASTODON:
+        return measure_mastodon(
+            text, url_length=url_length or traits.url_length or _MASTODON_URL_LENGTH
+        )
+    if rule is Counting.GRAPHEMES:
         return graphemes(text)
-    if name == "threads":
+    if rule is Counting.CODE_POINTS_EMOJI_BYTES:
         return measure_threads(text)
-    if name == "telegram":
+    if rule is Counting.UTF16_AFTER_HTML:
         return measure_telegram(text)
-    return utf16_units(text)  # linkedin (as sent, escaped), facebook, instagram
+    if rule is Counting.UTF16:
+        return utf16_units(text)
+    return len(text)  # Counting.CODE_POINTS
+
+
+def measure(platform: str, text: str) -> int:
+    """The length of ``text`` as ``platform`` counts it (its declared URL length).
+
+    Raises ValueError for an unknown platform.
+    """
+    return _measure(_platform(platform), text)
 
 
 def limit(platform: str, kind: Kind = "text") -> int:
-    """The default limit of ``platform``; ``kind="caption"`` gives Telegram's media caption
-    limit (1024). Other platforms have one limit for text and captions.
+    """The default limit of ``platform``; ``kind="caption"`` gives the limit of a media
+    caption where the platform has a smaller one (Telegram: 1024).
 
-    Raises ValueError for a platform not in :data:`PLATFORMS` or an unknown kind.
+    Raises ValueError for an unknown platform or an unknown kind.
     """
-    name = _platform(platform)
+    traits = _platform(platform)
     if kind not in ("text", "caption"):
         raise ValueError(f"unknown kind {kind!r}; expected 'text' or 'caption'")
-    if name == "telegram" and kind == "caption":
-        return TELEGRAM_CAPTION_LIMIT
-    return LIMITS[name]
+    return traits.limit(caption=kind == "caption")
 
 
 def telegram_caption_limit() -> int:
     """Telegram's limit for a media caption (1024, after markup is parsed)."""
-    return TELEGRAM_CAPTION_LIMIT
+    return limit("telegram", "caption")
 
 
 def fits(
@@ -244,22 +233,24 @@ def fits(
 
     ``max_length`` replaces the default limit (a channel's ``max_length``: a Mastodon
     server's own, an X account allowed longer posts). ``url_length`` and ``spoiler_text``
-    apply to Mastodon only. Bluesky must also fit 3000 UTF-8 bytes, Threads at most 5
-    distinct links, and X must not hold U+FFFE, U+FEFF or U+FFFF. An empty text fits.
+    apply to Mastodon counting only. A declared cap on bytes (Bluesky) or on distinct
+    links (Threads) applies too, and twitter-text refuses U+FFFE, U+FEFF and U+FFFF. An
+    empty text fits.
     """
-    name = _platform(platform)
-    cap = limit(name, kind) if max_length is None else max_length
-    if name == "x":
-        return weighted_length(text) <= cap and not has_invalid_characters(text)
-    if name == "mastodon":
+    traits = _platform(platform)
+    cap = limit(platform, kind) if max_length is None else max_length
+    if traits.counting is Counting.MASTODON:
         count = measure_mastodon(
             text,
-            url_length=MASTODON_URL_LENGTH if url_length is None else url_length,
+            url_length=url_length or traits.url_length or _MASTODON_URL_LENGTH,
             spoiler_text=spoiler_text,
         )
-        return count <= cap
-    if name == "bluesky":
-        return graphemes(text) <= cap and bluesky_bytes(text) <= BLUESKY_MAX_BYTES
-    if name == "threads":
-        return measure_threads(text) <= cap and distinct_links(text) <= THREADS_MAX_LINKS
-    return measure(name, text) <= cap
+    else:
+        count = _measure(traits, text)
+    if count > cap:
+        return False
+    if traits.counting is Counting.TWITTER_TEXT and has_invalid_characters(text):
+        return False
+    if traits.max_bytes is not None and bluesky_bytes(text) > traits.max_bytes:
+        return False
+    return traits.max_links is None or distinct_links(text) <= traits.max_links

@@ -14,6 +14,7 @@ import html
 from collections.abc import Sequence
 
 from dissem.compose.urls import find_hashtags, find_urls
+from dissem.traits import Markup, all_platforms, traits_for
 
 LINKEDIN_SPECIAL: frozenset[str] = frozenset("\\|{}@[]()<>#*_~")
 
@@ -72,10 +73,12 @@ def linkedin_protected_spans(text: str, links: Sequence[str] = ()) -> list[tuple
 def escape_for(
     platform: str, text: str, *, bold: str | None = None, links: Sequence[str] = ()
 ) -> str:
-    """Plain ``text`` as it is sent to ``platform``; ``bold`` is the title (Telegram),
-    ``links`` are URLs that must reach LinkedIn unescaped."""
-    if platform == "telegram":
+    """Plain ``text`` as it is sent to ``platform``, in its declared ``markup``; ``bold`` is
+    the title (Telegram HTML), ``links`` are URLs that must reach LinkedIn unescaped. An
+    unknown platform takes plain text."""
+    markup = traits_for(platform).markup if platform in all_platforms() else Markup.PLAIN
+    if markup is Markup.TELEGRAM_HTML:
         return telegram_html(text, bold=bold)
-    if platform == "linkedin":
+    if markup is Markup.LINKEDIN_LITTLE:
         return escape_linkedin(text, linkedin_protected_spans(text, links))
     return text

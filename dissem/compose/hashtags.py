@@ -7,28 +7,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from typing import Final
 
 import regex
 
-#: Most hashtags dissem adds to one post, per platform. Fewer is always accepted, and
-#: more than a handful reads as spam everywhere, so these are deliberately low:
-#: - x: 2, beyond that engagement drops and the 280 weighted characters run out;
-#: - instagram: 5, Instagram announced a cap of 5 in late 2025 (the API documents 30;
-#:   unverified which one the API enforces, so the lower one);
-#: - threads: 1, Threads links a single topic tag per post;
-#: - mastodon: 4, hashtags are how Mastodon posts are found, so a few more;
-#: - bluesky, facebook, linkedin, telegram: 3.
-HASHTAG_CAPS: Final[dict[str, int]] = {
-    "x": 2,
-    "mastodon": 4,
-    "bluesky": 3,
-    "facebook": 3,
-    "instagram": 5,
-    "threads": 1,
-    "linkedin": 3,
-    "telegram": 3,
-}
+from dissem.traits import all_platforms, traits_for
 
 # Characters that survive inside a hashtag; everything else (punctuation, symbols, emoji,
 # spaces) is removed. \p{Nd}, not \p{N}: superscripts and fractions break hashtags on X.
@@ -57,8 +39,11 @@ def to_hashtag(tag: str) -> str | None:
 
 def hashtags_for(platform: str, tags: Iterable[str], *, cap: int | None = None) -> list[str]:
     """Valid, distinct (case-insensitively) hashtags in the order given, at most ``cap``
-    (default :data:`HASHTAG_CAPS` of the platform, 3 for an unknown one)."""
-    most = HASHTAG_CAPS.get(platform, 3) if cap is None else cap
+    (default: the platform's declared ``hashtag_cap``, 3 for an unknown platform)."""
+    if cap is not None:
+        most = cap
+    else:
+        most = traits_for(platform).hashtag_cap if platform in all_platforms() else 3
     out: list[str] = []
     seen: set[str] = set()
     for tag in tags:

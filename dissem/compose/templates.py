@@ -1,5 +1,6 @@
-"""Post templates: sandboxed Jinja rendering, the default template of each platform, and
-Markdown bodies as plain text.
+"""Post templates: sandboxed Jinja rendering and Markdown bodies as plain text. The
+template a channel uses when it sets none is its platform's ``default_template``
+(:mod:`dissem.traits`).
 
 Templates come from config files that many people edit, so they render in a Jinja sandbox
 with a budget (:mod:`dissem.compose.bounded`: no attribute access to internals, no code
@@ -57,27 +58,6 @@ TEMPLATE_VARIABLES: Final[frozenset[str]] = frozenset(
         "link_hint",
     }
 )
-
-_LINK_POST = (
-    "{{ title }}\n\n{% if summary %}{{ summary }}\n\n{% endif %}{{ url }}"
-    "{% if hashtags %}\n\n{{ hashtags }}{% endif %}"
-)
-#: The template each platform uses when the channel sets none. Title, summary, the link,
-#: then the hashtags on their own line; Instagram links are not clickable, so its caption
-#: says where the article is instead of showing the URL.
-DEFAULT_TEMPLATES: Final[dict[str, str]] = {
-    "x": _LINK_POST,
-    "mastodon": _LINK_POST,
-    "bluesky": _LINK_POST,
-    "threads": _LINK_POST,
-    "facebook": _LINK_POST,
-    "linkedin": _LINK_POST,
-    "telegram": _LINK_POST,
-    "instagram": (
-        "{{ title }}\n\n{% if summary %}{{ summary }}\n\n{% endif %}{{ link_hint }}"
-        "{% if hashtags %}\n\n{{ hashtags }}{% endif %}"
-    ),
-}
 
 #: "Where is the link" for Instagram captions, by language; unknown languages use English.
 LINK_HINTS: Final[dict[str, str]] = {

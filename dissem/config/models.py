@@ -22,28 +22,46 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    PlainValidator,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from dissem.config.quote import shown
 from dissem.errors import ConfigProblem
+from dissem.traits import BUILTIN, all_platforms
 
-PLATFORMS: tuple[str, ...] = (
-    "x",
-    "mastodon",
-    "bluesky",
-    "facebook",
-    "instagram",
-    "threads",
-    "linkedin",
-    "telegram",
-)
-Platform = Literal[
-    "x", "mastodon", "bluesky", "facebook", "instagram", "threads", "linkedin", "telegram"
-]
+#: the platforms dissem ships, in their declared order (a registered one is known to
+#: :func:`dissem.traits.all_platforms` and accepted in ``platform:`` as well)
+PLATFORMS: tuple[str, ...] = tuple(t.name for t in BUILTIN)
+
+
+def _known_platform(value: Any) -> str:
+    """A platform with a declaration (:mod:`dissem.traits`), read when a file is validated,
+    so a platform registered later is accepted; the error is pydantic's own for a choice."""
+    names = all_platforms()
+    if isinstance(value, str) and value in names:
+        return value
+    expected = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+class _PlatformJsonSchema:
+    """The JSON Schema of ``platform:``: the declared platforms, when the schema is made."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"enum": list(all_platforms()), "title": "Platform", "type": "string"}
+
+
+#: a platform name (``platform: bluesky``)
+Platform = Annotated[str, PlainValidator(_known_platform), _PlatformJsonSchema()]
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")

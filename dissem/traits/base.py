@@ -98,8 +98,12 @@ class LinkHandling(StrEnum):
     #: the link is in the text, and the client sends the card (title, summary, thumbnail)
     #: as an embed beside it
     EMBED_CARD = "in the text, with a card the client builds"
-    #: the link goes in a field of its own beside the text (the platform shows a card)
+    #: the link goes in a field of its own (``link_field``) beside the text; the platform
+    #: shows a card
     ATTACHMENT = "in a field of its own"
+    #: the link goes with the article's title and summary in a field of its own
+    #: (``link_field``: ``{source, title, description}``)
+    ARTICLE = "in an article field, with title and summary"
     #: links in posts are not clickable: the text says where to find the article
     NOT_CLICKABLE = "not clickable: the text names the site"
 
@@ -167,6 +171,8 @@ class PlatformTraits:
     #: the Jinja template a channel uses when it sets none
     default_template: str = LINK_POST
     link: LinkHandling = LinkHandling.IN_TEXT
+    #: the option of the first part that carries the link (ATTACHMENT, ARTICLE)
+    link_field: str = ""
     markup: Markup = Markup.PLAIN
     idempotency: Idempotency = Idempotency.NONE
     #: whether the platform can be asked "did this post go out?" (reconcile)
@@ -194,6 +200,8 @@ class PlatformTraits:
             raise ValueError(f"{self.name}: metrics and metrics_batch go together")
         if self.image is not ImageHandling.LINK_PREVIEW and not self.image_formats:
             raise ValueError(f"{self.name}: a platform that takes images names their formats")
+        if (self.link in (LinkHandling.ATTACHMENT, LinkHandling.ARTICLE)) != bool(self.link_field):
+            raise ValueError(f"{self.name}: a link in a field of its own names the field")
         if self.media_required and self.image is not ImageHandling.UPLOAD:
             raise ValueError(f"{self.name}: a platform that needs an image must upload it")
 

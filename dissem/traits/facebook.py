@@ -13,6 +13,7 @@ TRAITS = PlatformTraits(
     image_max_bytes=10 * 1024 * 1024 - 1,  # photos under 10 MB
     hashtag_cap=3,
     link=LinkHandling.ATTACHMENT,
+    link_field="link",
     idempotency=Idempotency.NONE,
     can_lookup=True,
     metrics=("likes", "replies", "shares"),

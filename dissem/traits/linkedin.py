@@ -20,7 +20,8 @@ TRAITS = PlatformTraits(
     image_max_bytes=10 * 1024 * 1024,
     hashtag_cap=3,
     # the article (source, title, description) goes beside the commentary
-    link=LinkHandling.ATTACHMENT,
+    link=LinkHandling.ARTICLE,
+    link_field="article",
     markup=Markup.LINKEDIN_LITTLE,
     idempotency=Idempotency.NONE,
     can_lookup=True,

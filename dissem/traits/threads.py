@@ -17,6 +17,7 @@ TRAITS = PlatformTraits(
     # Threads links a single topic tag per post
     hashtag_cap=1,
     link=LinkHandling.ATTACHMENT,
+    link_field="link_attachment",
     idempotency=Idempotency.CONTAINER,
     can_lookup=True,
     metrics=("views", "likes", "replies", "reposts", "quotes", "shares"),

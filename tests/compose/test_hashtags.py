@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dissem.compose.hashtags import HASHTAG_CAPS, hashtags_for, to_hashtag
+from dissem.compose.hashtags import hashtags_for, to_hashtag
 from dissem.config.models import PLATFORMS
+from dissem.traits import traits_for
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_duplicates_are_case_insensitive_and_order_is_kept() -> None:
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_cap_per_platform(platform: str) -> None:
     tags = [f"tag{i}x" for i in range(40)]
-    assert len(hashtags_for(platform, tags)) == HASHTAG_CAPS[platform]
+    assert len(hashtags_for(platform, tags)) == traits_for(platform).hashtag_cap
 
 
 def test_invalid_tags_do_not_use_up_the_cap() -> None:
@@ -52,5 +53,5 @@ def test_invalid_tags_do_not_use_up_the_cap() -> None:
 
 def test_explicit_cap_and_caps_are_documented_for_every_platform() -> None:
     assert hashtags_for("instagram", ["a", "b", "c"], cap=1) == ["#a"]
-    assert set(HASHTAG_CAPS) == set(PLATFORMS)
-    assert HASHTAG_CAPS["threads"] == 1 and HASHTAG_CAPS["x"] == 2
+    assert traits_for("threads").hashtag_cap == 1 and traits_for("x").hashtag_cap == 2
+    assert hashtags_for("myspace", [f"t{i}x" for i in range(9)]) == ["#t0x", "#t1x", "#t2x"]
