@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,7 +163,6 @@ def test_telegram_default_adapters_need_no_credentials(
     session_factory: sessionmaker[Session],
 ) -> None:
     """With dissem building the adapters, a platform without metrics needs no adapter."""
-    pytest.importorskip("dissem.platforms.telegram")
     _setup(session_factory, {"tg": "telegram"})
     pid = _published(session_factory, "tg", "telegram")
     stats = collect_due_metrics(session_factory, SETTINGS, T0 + H)
