@@ -9,9 +9,12 @@ feed; ``/_sandbox/platforms`` and ``/_sandbox/posts`` answer JSON for tools and 
 Adding one platform's stand-in
 ------------------------------
 Write a module (listed in :data:`STAND_IN_MODULES`) with a ``STAND_INS`` tuple of
-:class:`StandIn` subclasses. A stand-in sets ``name`` (the platform) and declares handlers
-with :func:`route`; each handler takes a :class:`Request` and returns a :class:`Response`
-(build them with :func:`json_response`), or raises :class:`Reject` carrying the error
+:class:`StandIn` subclasses, or register a class with :func:`register_stand_in` (a test
+adding a platform does this). The platform's length rules come from its declaration
+(:mod:`dissem.traits`), so a stand-in never repeats a limit. A stand-in sets ``name``
+(the platform) and declares handlers with :func:`route`; each handler takes a
+:class:`Request` and returns a :class:`Response` (build them with :func:`json_response`),
+or raises :class:`Reject` carrying the error
 response. ``write=True`` marks a route that creates something: forced faults (tests) hit
 only those. Override :meth:`StandIn.error`, :meth:`StandIn.throttled` and
 :meth:`StandIn.server_error` to answer in the platform's own shapes::
@@ -51,6 +54,7 @@ from urllib.parse import parse_qs
 
 from dissem.sandbox.faults import FaultPlan
 from dissem.sandbox.state import SandboxState
+from dissem.traits import traits_for
 
 __all__ = [
     "STAND_IN_MODULES",
@@ -62,8 +66,11 @@ __all__ = [
     "StandIn",
     "account_for",
     "json_response",
+    "register_stand_in",
     "route",
+    "stand_in_platforms",
     "text_fits",
+    "unregister_stand_in",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,6 +89,25 @@ STAND_IN_MODULES: dict[str, str] = {
     "linkedin": "dissem.sandbox.linkedin",
     "telegram": "dissem.sandbox.telegram",
 }
+#: stand-ins registered at run time (:func:`register_stand_in`), by platform name
+_registered: dict[str, type[StandIn]] = {}
+
+
+def register_stand_in(cls: type[StandIn]) -> type[StandIn]:
+    """Serves ``cls.name`` with ``cls`` in sandboxes started from now on (a test adding a
+    platform); usable as a class decorator."""
+    _registered[cls.name] = cls
+    return cls
+
+
+def unregister_stand_in(name: str) -> None:
+    """Forgets a stand-in registered with :func:`register_stand_in`."""
+    _registered.pop(name, None)
+
+
+def stand_in_platforms() -> tuple[str, ...]:
+    """Every platform a sandbox serves: the shipped stand-ins, then registered ones."""
+    return (*STAND_IN_MODULES, *(name for name in _registered if name not in STAND_IN_MODULES))
 
 
 def utc_now() -> datetime:
@@ -291,13 +317,14 @@ def text_fits(platform: str, text: str, **rules: Any) -> bool:
     """Whether ``text`` fits ``platform``'s length rules, counted the platform's way
     (:func:`dissem.compose.counting.fits`; ``rules`` are its keyword options).
 
-    Threads is measured without ``fits``' cap on links: that is not a length rule, and its
-    stand-in answers it with Threads' own error (``THREADS_API__LINK_LIMIT_EXCEEDED``).
+    A declared cap on links (Threads) is left out: that is not a length rule, and a
+    stand-in answers it with the platform's own error (Threads:
+    ``THREADS_API__LINK_LIMIT_EXCEEDED``).
     """
     from dissem.compose import counting
 
-    if platform == "threads":
-        return counting.measure_threads(text) <= counting.limit(platform)
+    if traits_for(platform).max_links is not None:
+        return counting.measure(platform, text) <= counting.limit(platform)
     return counting.fits(platform, text, **rules)
 
 
@@ -312,6 +339,8 @@ def load_stand_ins(env: SandboxEnv) -> dict[str, StandIn]:
         for cls in getattr(module, "STAND_INS", ()):
             if cls.name == platform:
                 found[platform] = cls(env)
+    for platform, stand_in in _registered.items():
+        found[platform] = stand_in(env)
     return found
 
 

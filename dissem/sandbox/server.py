@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from dissem.bounded_http import BoundedHandler, BoundedServer, Limits
 from dissem.sandbox.core import (
-    STAND_IN_MODULES,
     Clock,
     Reject,
     Request,
@@ -107,7 +106,7 @@ class SandboxApp:
         if method != "GET":
             return json_response({"error": "method not allowed"}, 405)
         if path == "/_sandbox/platforms":
-            return json_response({name: self.env.platform_url(name) for name in STAND_IN_MODULES})
+            return json_response({name: self.env.platform_url(name) for name in self.stand_ins})
         if path == "/_sandbox/posts":
             return json_response([p.to_json() for p in self.env.state.posts()])
         if path == "/_sandbox/health":

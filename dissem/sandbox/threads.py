@@ -31,10 +31,11 @@ from dissem.compose import counting
 from dissem.sandbox.core import Reject, Request, Response, json_response, route
 from dissem.sandbox.graph import ContainerStandIn, V
 from dissem.sandbox.state import PostRecord
+from dissem.traits import traits_for
 
 __all__ = ["MAX_LINKS", "ThreadsStandIn"]
 
-MAX_LINKS = counting.THREADS_MAX_LINKS
+MAX_LINKS = traits_for("threads").max_links or 0
 #: the lifetime of a refreshed long-lived token, seconds (60 days), and the age a token must
 #: reach before it can be refreshed (24 hours), as documented:
 #: https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/
