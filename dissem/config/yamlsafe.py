@@ -5,10 +5,12 @@ values are then built here rather than by a PyYAML constructor, so that
 
 - only the standard safe tags are accepted (``!!python/...`` and unknown tags are errors
   naming the line), even though ``SafeLoader`` would already refuse the dangerous ones;
-- every value and every mapping key gets its ``(line, column)`` recorded by its *data path*
-  (a tuple of keys and list indexes), which the loader uses to point at mistakes;
+- the ``(line, column)`` of every value and every mapping key can be found by its *data
+  path* (a tuple of keys and list indexes), which the loader uses to point at mistakes;
+  it is looked up in the node tree when a problem needs it, not recorded for every value;
 - duplicate keys are errors instead of "the last one wins";
-- alias expansion has a budget, so a "billion laughs" file cannot exhaust memory;
+- alias expansion has a budget, so a "billion laughs" file cannot exhaust memory (a block
+  that aliases repeat is built once and shared, each use counted against the budget);
 - merge keys (``<<: *defaults``) work, with explicit keys overriding merged ones;
 - a character YAML does not allow (a NUL byte, a terminal escape) is reported at its own
   line and column.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ _SCALAR_TAGS = frozenset(_PREFIX + t for t in ("null", "bool", "int", "float", "
 _SEQ_TAG = _PREFIX + "seq"
 _MAP_TAG = _PREFIX + "map"
 _MERGE_TAG = _PREFIX + "merge"
+_STR_TAG = _PREFIX + "str"
 # libyaml's parser when PyYAML was built with it: ten times faster on a large channels.yaml,
 # and it caps nesting depth itself; the pure-Python parser is the fallback.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -83,24 +87,135 @@ class YamlProblem(Exception):
         super().__init__(f"{line}:{column}: {message}")
 
 
+#: One step of a walk down the node tree: the key node (None for a list item or the top)
+#: and the value node.
+_Step = tuple[Node | None, Node]
+
+
 @dataclass
 class YamlDocument:
-    """Built data plus where each value (and each mapping key) starts in the file."""
+    """Built data plus the composed node tree it came from, which says where each value
+    (and each mapping key) starts in the file.
+
+    Marks are looked up when a problem needs one, by walking the tree along the data path
+    (merge keys followed as the data was built), not recorded for every value up front: a
+    folder of 10,000 channels has hundreds of thousands of values and a few problems.
+    """
 
     data: Any
-    values: dict[DataPath, Mark] = field(default_factory=dict)
-    keys: dict[DataPath, Mark] = field(default_factory=dict)
+    root: Node | None = field(default=None, repr=False, compare=False)
+    # id(mapping node) -> its keys (merged ones included) -> (key node, value node)
+    _entries: dict[int, dict[Any, _Step]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def values(self) -> Mapping[DataPath, Mark]:
+        """Where the value at each data path starts (read-only, looked up on demand)."""
+        return _Marks(self, key=False)
+
+    @property
+    def keys(self) -> Mapping[DataPath, Mark]:
+        """Where the key of each data path that ends in a mapping key starts."""
+        return _Marks(self, key=True)
 
     def mark(self, path: DataPath, *, key: bool = False) -> Mark:
         """Where ``path`` is written: its key when ``key`` and the path ends in a key, else its
         value; a path that does not exist falls back to its nearest existing ancestor."""
-        if key and path in self.keys:
-            return self.keys[path]
-        for n in range(len(path), -1, -1):
-            sub = path[:n]
-            if sub in self.values:
-                return self.values[sub]
-        return Mark(1, 1)
+        steps = self._walk(path)
+        if not steps:
+            return Mark(1, 1)
+        key_node, value_node = steps[-1]
+        if key and len(steps) == len(path) + 1 and key_node is not None:
+            return _mark(key_node)
+        return _mark(value_node)
+
+    def _walk(self, path: DataPath) -> list[_Step]:
+        """The steps from the top down along ``path``, as far as it exists."""
+        if self.root is None:
+            return []
+        steps: list[_Step] = [(None, self.root)]
+        node = self.root
+        for part in path:
+            step: _Step | None = None
+            if isinstance(node, MappingNode):
+                try:
+                    step = self._mapping_entries(node).get(part)
+                except TypeError:  # an unhashable part names no key
+                    step = None
+            elif (
+                isinstance(node, SequenceNode)
+                and isinstance(part, int)
+                and not isinstance(part, bool)
+                and 0 <= part < len(node.value)
+            ):
+                step = (None, node.value[part])
+            if step is None:
+                break
+            steps.append(step)
+            node = step[1]
+        return steps
+
+    def _mapping_entries(self, node: MappingNode) -> dict[Any, _Step]:
+        """The keys of a mapping as it was built: its own keys first, then those of its
+        merge sources, an earlier source before a later one (YAML's merge-key rules)."""
+        found = self._entries.get(id(node))
+        if found is not None:
+            return found
+        entries: dict[Any, _Step] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
+            elif isinstance(key_node, ScalarNode):
+                entries.setdefault(_scalar_value(key_node), (key_node, value_node))
+        for source in _merge_sources(merges):
+            for name, step in self._mapping_entries(source).items():
+                entries.setdefault(name, step)
+        self._entries[id(node)] = entries
+        return entries
+
+    def _paths(self) -> Iterator[tuple[DataPath, Node | None, Node]]:
+        """Every data path with its key node and value node, top down."""
+        if self.root is None:
+            return
+        stack: list[tuple[DataPath, Node | None, Node]] = [((), None, self.root)]
+        while stack:
+            path, key_node, node = stack.pop()
+            yield path, key_node, node
+            if len(path) > MAX_DEPTH:
+                continue
+            if isinstance(node, MappingNode):
+                for name, (k, v) in self._mapping_entries(node).items():
+                    stack.append(((*path, name), k, v))
+            elif isinstance(node, SequenceNode):
+                for i, item in enumerate(node.value):
+                    stack.append(((*path, i), None, item))
+
+
+class _Marks(Mapping[DataPath, Mark]):
+    """A read-only view of a document's marks by data path (values, or keys)."""
+
+    def __init__(self, doc: YamlDocument, *, key: bool) -> None:
+        self.doc = doc
+        self.key = key
+
+    def __getitem__(self, path: DataPath) -> Mark:
+        steps = self.doc._walk(path) if isinstance(path, tuple) else []
+        if len(steps) != len(path) + 1:
+            raise KeyError(path)
+        key_node, value_node = steps[-1]
+        if not self.key:
+            return _mark(value_node)
+        if key_node is None:
+            raise KeyError(path)
+        return _mark(key_node)
+
+    def __iter__(self) -> Iterator[DataPath]:
+        for path, key_node, _ in self.doc._paths():
+            if not self.key or key_node is not None:
+                yield path
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def read_limited(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
@@ -190,10 +305,9 @@ def parse_yaml(
         raise YamlProblem(f"malformed YAML: {e}") from None
     except RecursionError:
         raise YamlProblem(f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
-    doc = YamlDocument(data=None)
-    if root is not None:
-        doc.data = _Builder(doc, _count_nodes(root), max_nodes).build(root, (), 0)
-    return doc
+    if root is None:
+        return YamlDocument(data=None)
+    return YamlDocument(data=_Builder(max_nodes).build(root, 0), root=root)
 
 
 def _check_characters(text: str) -> None:
@@ -233,23 +347,6 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
-def _count_nodes(root: Node) -> int:
-    """Distinct nodes in the tree, each counted once however many aliases point to it."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-    return len(seen)
-
-
 def _mark(node: Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -259,54 +356,104 @@ def _problem_at(node: Node, message: str, hint: str = "") -> YamlProblem:
     return YamlProblem(message, line=mark.line, column=mark.column, hint=hint)
 
 
+_SCALARS = SafeConstructor()
+_CONSTRUCTORS: dict[str, Any] = {
+    tag: SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS if tag != _STR_TAG
+}
+
+
+def _scalar_value(node: ScalarNode) -> Any:
+    """The value of a scalar node with one of the standard safe tags (text as written,
+    numbers, booleans, null, dates)."""
+    if node.tag == _STR_TAG:
+        return node.value
+    return _CONSTRUCTORS[node.tag](_SCALARS, node)
+
+
+def _merge_sources(merges: list[Node]) -> list[MappingNode]:
+    """The mappings named by ``<<`` keys, in the order written; raises YamlProblem when one
+    is not a mapping."""
+    sources: list[MappingNode] = []
+    for value in merges:
+        items = value.value if isinstance(value, SequenceNode) else [value]
+        for item in items:
+            if not isinstance(item, MappingNode):
+                raise _problem_at(
+                    item,
+                    "'<<' must be followed by a mapping or a list of mappings",
+                    hint="write e.g. '<<: *defaults' where '&defaults' names a mapping",
+                )
+            sources.append(item)
+    return sources
+
+
+#: Marks a collection node as being built (an alias to it now would be a cycle).
+_BUILDING: Any = object()
+
+
 class _Builder:
-    """Turns a composed node tree into dicts, lists and scalars, recording marks."""
+    """Turns a composed node tree into dicts, lists and scalars.
 
-    def __init__(self, doc: YamlDocument, written: int, extra: int) -> None:
-        self.doc = doc
+    A list or mapping that aliases use again (``*name``, ``<<: *name``) is built once and
+    shared, as PyYAML shares it; each use still counts its values against the budget, so a
+    "billion laughs" file is refused without being expanded.
+    """
+
+    def __init__(self, extra: int) -> None:
         self.extra = extra
-        # values that may be built, aliases counted each time they are used
-        self.budget = written + extra
-        self.count = 0
-        self.active: set[int] = set()  # collection nodes being built (cycle guard)
-        self.scalars = SafeConstructor()
+        self.repeated = 0  # values that uses of already built blocks add
+        self.count = 0  # values built, each use of a shared block counted in full
+        self.deepest = 0  # deepest nesting reached in the block being built
+        # id(collection node) -> (value, values in it, its height) or _BUILDING
+        self.built: dict[int, Any] = {}
 
-    def build(self, node: Node, path: DataPath, depth: int) -> Any:
+    def build(self, node: Node, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _problem_at(node, f"nesting is too deep (more than {MAX_DEPTH} levels)")
+        if isinstance(node, ScalarNode):
+            self.count += 1
+            return self._scalar(node)
+        done = self.built.get(id(node))
+        if done is not None:
+            return self._reuse(node, done, depth)
+        self.built[id(node)] = _BUILDING
+        start, outer = self.count, self.deepest
         self.count += 1
-        if self.count > self.budget:
+        self.deepest = depth
+        value: Any
+        if isinstance(node, SequenceNode):
+            self._check_tag(node, _SEQ_TAG)
+            value = [self.build(item, depth + 1) for item in node.value]
+        elif isinstance(node, MappingNode):
+            self._check_tag(node, _MAP_TAG)
+            value = self._mapping(node, depth)
+        else:  # pragma: no cover - the composer makes only these three kinds
+            raise _problem_at(node, "unsupported YAML node")
+        self.built[id(node)] = (value, self.count - start, self.deepest - depth)
+        self.deepest = max(outer, self.deepest)
+        return value
+
+    def _reuse(self, node: Node, done: Any, depth: int) -> Any:
+        if done is _BUILDING:
+            raise _problem_at(
+                node,
+                "an alias refers to the block that contains it",
+                hint="recursive aliases are not allowed",
+            )
+        value, size, height = done
+        self.repeated += size
+        if self.repeated > self.extra:
             raise _problem_at(
                 node,
                 f"aliases expand the file by more than {self.extra:,} values",
                 hint="aliases (*name) that repeat large blocks many times are refused; "
                 "write the data out or split the file",
             )
-        if depth > MAX_DEPTH:
-            raise _problem_at(
-                node,
-                f"nesting is too deep (more than {MAX_DEPTH} levels)",
-            )
-        self.doc.values[path] = _mark(node)
-        if isinstance(node, ScalarNode):
-            return self._scalar(node)
-        if id(node) in self.active:
-            raise _problem_at(
-                node,
-                "an alias refers to the block that contains it",
-                hint="recursive aliases are not allowed",
-            )
-        self.active.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                self._check_tag(node, _SEQ_TAG)
-                return [
-                    self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)
-                ]
-            if isinstance(node, MappingNode):
-                self._check_tag(node, _MAP_TAG)
-                return self._mapping(node, path, depth)
-        finally:
-            self.active.discard(id(node))
-        raise YamlProblem("unsupported YAML node", line=_mark(node).line)  # pragma: no cover
+        if depth + height > MAX_DEPTH:
+            raise _problem_at(node, f"nesting is too deep (more than {MAX_DEPTH} levels)")
+        self.count += size
+        self.deepest = max(self.deepest, depth + height)
+        return value
 
     def _check_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:
@@ -317,18 +464,21 @@ class _Builder:
             )
 
     def _scalar(self, node: ScalarNode) -> Any:
-        if node.tag not in _SCALAR_TAGS:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        if tag not in _SCALAR_TAGS:
             raise _problem_at(
                 node,
-                f"tag {_short_tag(node.tag)} is not allowed",
+                f"tag {_short_tag(tag)} is not allowed",
                 hint=_PLAIN_HINT,
             )
         try:
-            return self.scalars.construct_object(node, deep=True)
+            return _CONSTRUCTORS[tag](_SCALARS, node)
         except (yaml.YAMLError, ValueError, OverflowError) as e:
             raise _problem_at(
                 node,
-                f"cannot read {shown(node.value)} as {_short_tag(node.tag)}: {shown(str(e))}",
+                f"cannot read {shown(node.value)} as {_short_tag(tag)}: {shown(str(e))}",
                 hint="quote the value to keep it as text",
             ) from None
 
@@ -343,62 +493,39 @@ class _Builder:
         assert value is None or isinstance(value, str | int | float | bool | dt.date)
         return value
 
-    def _mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[Any, Any]:
+    def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         """Merged keys (``<<``) first, later sources before earlier ones, then explicit keys,
         so that each later step overrides the one before: YAML's merge-key rules."""
         result: dict[Any, Any] = {}
-        merges: list[Node] = []
-        explicit: list[tuple[Node, Node]] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merges.append(value_node)
-            else:
-                explicit.append((key_node, value_node))
-        from_merge: set[Any] = set()
-        for source in reversed(self._merge_sources(merges)):
-            merged = self.build(source, path, depth)
-            result.update(merged)
-            from_merge.update(merged)
-        seen: dict[Any, Mark] = {}
-        for key_node, value_node in explicit:
+        pairs: list[tuple[Node, Node]] = node.value
+        merges = [value for key, value in pairs if key.tag == _MERGE_TAG]
+        if merges:
+            for source in reversed(_merge_sources(merges)):
+                result.update(self.build(source, depth))
+            pairs = [(key, value) for key, value in pairs if key.tag != _MERGE_TAG]
+        explicit: set[Any] = set()
+        for key_node, value_node in pairs:
             key = self._key(key_node)
-            key_mark = _mark(key_node)
-            if key in seen:
+            if key in explicit:
+                first = next(k for k, _ in pairs if k.tag != _MERGE_TAG and _same(k, key))
+                mark = _mark(key_node)
                 raise YamlProblem(
-                    f"duplicate key {shown(key)} (first written on line {seen[key].line})",
-                    line=key_mark.line,
-                    column=key_mark.column,
+                    f"duplicate key {shown(key)} (first written on line {_mark(first).line})",
+                    line=mark.line,
+                    column=mark.column,
                     hint="remove one of them; YAML would silently keep only the last",
                 )
-            seen[key] = key_mark
-            child = (*path, key)
-            if key in from_merge:
-                self._forget_under(child)
-            self.doc.keys[child] = key_mark
-            result[key] = self.build(value_node, child, depth + 1)
-        self.doc.values[path] = _mark(node)
+            explicit.add(key)
+            result[key] = self.build(value_node, depth + 1)
         return result
 
-    def _merge_sources(self, merges: list[Node]) -> list[MappingNode]:
-        sources: list[MappingNode] = []
-        for value in merges:
-            items = value.value if isinstance(value, SequenceNode) else [value]
-            for item in items:
-                if not isinstance(item, MappingNode):
-                    raise _problem_at(
-                        item,
-                        "'<<' must be followed by a mapping or a list of mappings",
-                        hint="write e.g. '<<: *defaults' where '&defaults' names a mapping",
-                    )
-                sources.append(item)
-        return sources
 
-    def _forget_under(self, prefix: DataPath) -> None:
-        """Drops marks of a merged value that an explicit key replaces."""
-        n = len(prefix)
-        for table in (self.doc.values, self.doc.keys):
-            for p in [p for p in table if p[:n] == prefix]:
-                del table[p]
+def _same(node: Node, key: Any) -> bool:
+    """Whether the scalar key ``node`` reads as ``key``."""
+    try:
+        return isinstance(node, ScalarNode) and bool(_scalar_value(node) == key)
+    except (yaml.YAMLError, ValueError, OverflowError, KeyError):
+        return False
 
 
 def _short_tag(tag: str) -> str:
