@@ -19,6 +19,7 @@ errors are raised by the real render with their real messages.
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
@@ -109,8 +110,13 @@ def clear() -> None:
     _SHAPES.items.clear()
 
 
+#: Part of every marker: a template can write the marker character (``'\\uffff'``), but
+#: cannot know this.
+_NONCE: Final = secrets.token_hex(8)
+
+
 def _marker(index: int) -> str:
-    return f"{MARK}{index}{MARK}"
+    return f"{MARK}{_NONCE}{index}{MARK}"
 
 
 def _raw(source: str, variables: dict[str, Any]) -> tuple[str, int] | None:
