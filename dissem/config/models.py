@@ -6,6 +6,7 @@ loader's job (``dissem.config.loader``); these models only say what is valid.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -296,7 +297,15 @@ def _parse_days(spec: str) -> frozenset[int]:
 
 
 def _parse_window(value: Any) -> Any:
-    return Window.parse(value) if isinstance(value, str) else value
+    return _window(value) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _window(text: str) -> Window:
+    """``Window.parse`` once per distinct text (a Window is immutable): thousands of
+    channels share a handful of window lines. A mistake is not cached, so it is raised
+    (and reported) for every channel that has it."""
+    return Window.parse(text)
 
 
 WindowSpec = Annotated[Window, BeforeValidator(_parse_window), WithJsonSchema(WINDOW_JSON_SCHEMA)]
@@ -389,21 +398,28 @@ class Channel(Strict):
 
     @model_validator(mode="after")
     def _windows_do_not_overlap(self) -> Channel:
-        for day in range(7):
-            spans = sorted(
-                (w.start_seconds(), w.end_seconds(), w.text) for w in self.windows if day in w.days
-            )
-            for (_, a_end, a_text), (b_start, _, b_text) in itertools.pairwise(spans):
-                if b_start < a_end:
-                    raise ValueError(
-                        f"windows {a_text!r} and {b_text!r} overlap on {DAY_NAMES[day]}; "
-                        "merge them into one window"
-                    )
+        _check_no_overlap(tuple(self.windows))
         return self
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_no_overlap(windows: tuple[Window, ...]) -> None:
+    """Raises ValueError when two windows overlap on a day; checked once per distinct set
+    of windows (a set that passed is remembered, one that failed is checked again)."""
+    for day in range(7):
+        spans = sorted(
+            (w.start_seconds(), w.end_seconds(), w.text) for w in windows if day in w.days
+        )
+        for (_, a_end, a_text), (b_start, _, b_text) in itertools.pairwise(spans):
+            if b_start < a_end:
+                raise ValueError(
+                    f"windows {a_text!r} and {b_text!r} overlap on {DAY_NAMES[day]}; "
+                    "merge them into one window"
+                )
 
 
 class ChannelsFile(Strict):
