@@ -5,6 +5,9 @@
     DissemError
     ├── ConfigError              a file is wrong: path, line, field, hint
     ├── CredentialsMissing       a channel names an environment variable that is unset or empty
+    ├── LeaseLost                this worker no longer holds the post it is publishing
+    ├── ReviewError              a person's command cannot apply to the post or release
+    ├── TransitionRefused        the lifecycle table does not allow that state change
     └── PlatformError
         ├── RateLimited          retry_at known; pause the channel until then
         ├── TransientError       safe to retry with backoff (nothing was created)
@@ -121,3 +124,19 @@ class AccountBlocked(PlatformError):
     reasons and without saying until when (Facebook's code 368, "temporarily blocked for
     policy violations"). Nothing was created; trying again soon only prolongs the block, and
     a person should look at the account."""
+
+
+class LeaseLost(DissemError):
+    """Raised when a publishing worker no longer holds its post (the lease expired and the
+    post moved on); the adapter must stop before its next step."""
+
+
+class ReviewError(DissemError):
+    """Raised when a review operation (``dissem retry``, ``cancel``, ``mark-published``,
+    ``resume``, ``feeds approve`` ...) cannot apply to the post or release as it stands;
+    the message says why."""
+
+
+class TransitionRefused(DissemError):
+    """Raised when the post lifecycle table (:mod:`dissem.lifecycle`) does not allow an
+    event from a post's state."""

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import LoadedConfig, Release
-from dissem.errors import DissemError
+from dissem.errors import ReviewError
 from dissem.feeds.plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.settings import Settings
 from dissem.store.db import transaction
@@ -37,10 +37,6 @@ __all__ = [
 ]
 
 APPROVED = "approved"
-
-
-class ReviewError(DissemError):
-    """The release cannot be approved or exported (unknown, not a feed's, already)."""
 
 
 def _feed_release(session: Session, release_id: str) -> ReleaseRow:
@@ -65,7 +61,7 @@ def approve_release(
     now: datetime,
 ) -> PlanChanges:
     """Approves the draft feed release ``release_id`` in the name of ``by`` and plans its
-    posts. Raises :class:`ReviewError`."""
+    posts. Raises :class:`~dissem.errors.ReviewError`."""
     who = " ".join(by.split())
     if not who:
         raise ReviewError("name who approves (--by NAME)")
@@ -111,7 +107,7 @@ def approve_release(
 
 def export_release(session_factory: sessionmaker[Session], release_id: str) -> str:
     """The feed release ``release_id`` as the text of a release file (``releases/<id>.yaml``,
-    valid against the release schema). Raises :class:`ReviewError`."""
+    valid against the release schema). Raises :class:`~dissem.errors.ReviewError`."""
     with session_factory() as session:
         row = _feed_release(session, release_id)
         data = dict(row.data)

@@ -3,15 +3,8 @@
 Times are stored as naive UTC (SQLite has no time zones) and come back as aware UTC through
 :class:`UtcDateTime`.
 
-Post lifecycle (README.md, "How it works")::
-
-    pending ──(approved, embargo over)──> scheduled ──(due, claimed)──> publishing
-    publishing ──ok──────────────> published
-    publishing ──transient/429───> scheduled (later due_at; channel paused on 429)
-    publishing ──permanent───────> failed (reason kept)
-    publishing ──outcome unknown─> unconfirmed ──reconcile──> published | scheduled | needs_review
-    any open state ──release withdrawn or edited──> cancelled / re-planned
-    scheduled ──expiry passed────> expired
+A post's ``state`` is a :class:`~dissem.lifecycle.PostState` (re-exported here); it changes
+only as the table in :mod:`dissem.lifecycle` allows (docs/lifecycle.md).
 """
 
 from __future__ import annotations
@@ -34,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dissem.lifecycle import PostState as PostState  # re-exported: every module imports it here
 from dissem.platforms.base import METRIC_NAMES
 
 
@@ -56,35 +50,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-class PostState:
-    """Names of the post states."""
+class PostStateType(TypeDecorator[PostState]):
+    """A :class:`~dissem.lifecycle.PostState` stored as its string (the values the column
+    always held: no data migration), read back as the enum."""
 
-    PENDING = "pending"
-    SCHEDULED = "scheduled"
-    PUBLISHING = "publishing"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    UNCONFIRMED = "unconfirmed"
-    NEEDS_REVIEW = "needs_review"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    SKIPPED = "skipped"
+    impl = String(16)
+    cache_ok = True
 
-    OPEN: frozenset[str] = frozenset({PENDING, SCHEDULED, PUBLISHING, UNCONFIRMED, NEEDS_REVIEW})
-    PROBLEMS: frozenset[str] = frozenset({FAILED, UNCONFIRMED, NEEDS_REVIEW})
-    FINAL: frozenset[str] = frozenset({PUBLISHED, FAILED, CANCELLED, EXPIRED, SKIPPED})
-    ALL: tuple[str, ...] = (
-        PENDING,
-        SCHEDULED,
-        PUBLISHING,
-        PUBLISHED,
-        FAILED,
-        UNCONFIRMED,
-        NEEDS_REVIEW,
-        CANCELLED,
-        EXPIRED,
-        SKIPPED,
-    )
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # Plain strings pass as they are: expressions built on the column (``state || ''``)
+        # bind values that are no state.
+        return value.value if isinstance(value, PostState) else value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> PostState | None:
+        return None if value is None else PostState(value)
 
 
 class Base(DeclarativeBase):
@@ -166,7 +145,7 @@ class Post(Base):
     part_index: Mapped[int] = mapped_column(Integer, default=1)
     part_total: Mapped[int] = mapped_column(Integer, default=1)
     release_revision: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(16), default=PostState.PENDING)
+    state: Mapped[PostState] = mapped_column(PostStateType(), default=PostState.PENDING)
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the Part, as JSON
     skip_reason: Mapped[str | None] = mapped_column(Text, default=None)

@@ -12,6 +12,9 @@ Rules the functions here keep:
 - An outcome is written (state, remote id, the :class:`~dissem.store.models.Attempt` row,
   a channel pause) in one transaction, and only while the worker still holds the post.
 - A lease that runs out moves the post to ``unconfirmed``, never back to ``scheduled``.
+- Every state written here is one the lifecycle table (:mod:`dissem.lifecycle`) allows
+  for the event: UPDATEs take their ``WHERE state ...`` and the state they set from it,
+  and an outcome the table refuses is logged and not written.
 
 Every function takes ``now``; none reads the clock. Transactions are short and never span a
 network call: callers publish between :func:`claim_due_posts` and :func:`settle_outcomes`.
@@ -20,6 +23,7 @@ network call: callers publish between :func:`claim_due_posts` and :func:`settle_
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +33,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dissem import lifecycle
+from dissem.lifecycle import Event, OutcomeLabel
 from dissem.platforms.base import RemotePost
 from dissem.store import queue_sql as sql
 from dissem.store.db import transaction
@@ -51,6 +57,8 @@ __all__ = [
     "settle_outcomes",
     "settle_reconciled",
 ]
+
+log = logging.getLogger(__name__)
 
 #: how long after publishing the first metrics snapshot is due
 METRICS_DELAY = timedelta(hours=1)
@@ -92,19 +100,20 @@ class ClaimedPost:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one publish try, as the state it leads to.
+    """What became of one publish try (or reconcile decision), as a lifecycle event.
 
-    ``state`` is ``published`` (``remote`` set), ``scheduled`` (``due_at`` set: a retry or a
-    skipped channel), ``failed`` or ``unconfirmed``. ``label`` goes to ``Attempt.outcome``.
-    ``pause_until``/``pause_reason`` pause the channel; ``refund_attempt`` keeps the try
-    from counting toward ``max_attempts`` (throttling, missing credentials);
-    A ``failed`` part fails the later parts of its thread. ``published_at`` defaults to
-    ``finished_at`` (reconcile knows only roughly when a post went out).
+    ``event`` decides the state (:attr:`state`: ``published`` with ``remote`` set,
+    ``scheduled`` with ``due_at`` set, ``failed`` or ``unconfirmed``; see
+    :mod:`dissem.lifecycle`) and the label that goes to ``Attempt.outcome``
+    (:attr:`label`). ``pause_until``/``pause_reason`` pause the channel;
+    ``refund_attempt`` keeps the try from counting toward ``max_attempts`` (throttling,
+    missing credentials). A ``failed`` part fails the later parts of its thread.
+    ``published_at`` defaults to ``finished_at`` (reconcile knows only roughly when a post
+    went out).
     """
 
     post_id: int
-    state: str
-    label: str
+    event: Event
     started_at: datetime
     finished_at: datetime
     error: str | None = None
@@ -117,6 +126,22 @@ class Outcome:
     kind: str = "publish"
     channel: str = ""
     published_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.event, Event) or lifecycle.label(self.event) is None:
+            raise TypeError(f"an outcome is a lifecycle event with a label, not {self.event!r}")
+
+    @property
+    def state(self) -> lifecycle.PostState:
+        """The state the event leads to."""
+        return lifecycle.target(self.event)
+
+    @property
+    def label(self) -> OutcomeLabel:
+        """What ``Attempt.outcome`` records."""
+        found = lifecycle.label(self.event)
+        assert found is not None  # checked in __post_init__
+        return found
 
 
 # --- claiming --------------------------------------------------------------------------
@@ -294,7 +319,7 @@ def expire_leases(session_factory: sessionmaker[Session], now: datetime) -> list
                         "kind": "publish",
                         "started_at": claimed_at[post_id][1],
                         "finished_at": now,
-                        "outcome": "lease_expired",
+                        "outcome": lifecycle.label(Event.LEASE_EXPIRED),
                         "error": "lease expired before an outcome was recorded",
                         "http_status": None,
                     }
@@ -344,13 +369,10 @@ def _settle(conn: Connection, worker_id: str, outcomes: Sequence[Outcome]) -> li
         return []
     if conn.dialect.name == "postgresql":
         return _settle_in_bulk(conn, worker_id, outcomes)
-    params = {
-        "ids": [o.post_id for o in outcomes],
-        "worker": worker_id,
-        # A post known to be out is worth recording even if the lease ran out meanwhile,
-        # as long as reconcile has not decided about it yet.
-        "published_ids": [o.post_id for o in outcomes if o.state == PostState.PUBLISHED],
-    }
+    # A post known to be out is worth recording even if the lease ran out meanwhile, as
+    # long as reconcile has not decided about it yet: the table allows ``published`` from
+    # ``unconfirmed`` (_write checks each outcome's event against its post's state).
+    params = {"ids": [o.post_id for o in outcomes], "worker": worker_id}
     held = {row.id: row for row in conn.execute(sql.by_ids(conn).held, params)}
     return _write(conn, worker_id, outcomes, held)
 
@@ -363,6 +385,8 @@ def _settle_in_bulk(conn: Connection, worker_id: str, outcomes: Sequence[Outcome
             row["b_remote_data"] = json.dumps(row["b_remote_data"])
     params = _as_arrays(rows, "b", sql.OUTCOME_COLUMNS, row_prefix="b_")
     held = {row.id: row for row in conn.execute(sql.SETTLE_HELD, {**params, "worker": worker_id})}
+    if len(held) < len(outcomes):
+        _log_refused(conn, worker_id, [o for o in outcomes if o.post_id not in held])
     chosen = [o for o in outcomes if o.post_id in held]
     if chosen:
         attempts = [_attempt_params(o, worker_id) for o in chosen]
@@ -383,17 +407,45 @@ def _as_arrays(
     return {f"{prefix}_{name}": [row[row_prefix + name] for row in rows] for name, _ in columns}
 
 
+def _log_refused(conn: Connection, worker_id: str, unwritten: Sequence[Outcome]) -> None:
+    """Logs the outcomes PostgreSQL's bulk settle did not write because the lifecycle
+    table refused them (the post still this worker's, in a state the event may not leave);
+    the others lost their lease, which dispatch reports."""
+    params = {"ids": [o.post_id for o in unwritten], "worker": worker_id}
+    states = {row.id: row.state for row in conn.execute(sql.by_ids(conn).owned, params)}
+    for o in unwritten:
+        if o.post_id in states:
+            lifecycle.refuse(o.post_id, states[o.post_id], o.event)
+
+
+def _allowed(outcomes: Sequence[Outcome], held: dict[int, Row[Any]]) -> list[Outcome]:
+    """The outcomes whose post is held and whose event the lifecycle table allows from the
+    post's state; each refused one is logged."""
+    chosen = []
+    for o in outcomes:
+        row = held.get(o.post_id)
+        if row is None:
+            continue
+        if lifecycle.allows(row.state, o.event):
+            chosen.append(o)
+        else:
+            lifecycle.refuse(o.post_id, row.state, o.event)
+    return chosen
+
+
 def _write(
     conn: Connection, worker_id: str, outcomes: Sequence[Outcome], held: dict[int, Row[Any]]
 ) -> list[bool]:
     """Writes the outcomes whose post is in ``held`` (checked and, on PostgreSQL, locked by
-    the caller): state and remote fields, attempt rows, channel pauses, blocked parts."""
-    chosen = [o for o in outcomes if o.post_id in held]
+    the caller) and whose event the lifecycle table allows from its state: state and
+    remote fields, attempt rows, channel pauses, blocked parts."""
+    chosen = _allowed(outcomes, held)
     if chosen:
         conn.execute(sql.WRITE_OUTCOME, [_outcome_params(o, worker_id) for o in chosen])
         conn.execute(sql.INSERT_ATTEMPT, [_attempt_params(o, worker_id) for o in chosen])
     _follow_up(conn, chosen, held)
-    return [o.post_id in held for o in outcomes]
+    written = {o.post_id for o in chosen}
+    return [o.post_id in written for o in outcomes]
 
 
 def _follow_up(conn: Connection, written: Sequence[Outcome], held: dict[int, Row[Any]]) -> None:
@@ -414,7 +466,8 @@ def _outcome_params(o: Outcome, worker_id: str) -> dict[str, Any]:
     at = (o.published_at or o.finished_at) if published else None
     return {
         "b_id": o.post_id,
-        "b_state": o.state,
+        "b_state": o.state.value,
+        "b_event": o.event.value,
         "b_owner": worker_id if published and o.kind == "publish" else None,
         "b_at": o.finished_at,
         "b_error": None if published else o.error,
@@ -435,7 +488,7 @@ def _attempt_params(o: Outcome, worker_id: str) -> dict[str, Any]:
         "kind": o.kind,
         "started_at": o.started_at,
         "finished_at": o.finished_at,
-        "outcome": o.label,
+        "outcome": o.label.value,
         "error": o.error,
         "http_status": o.http_status,
     }
@@ -462,7 +515,8 @@ def block_followers(
     o: Outcome,
 ) -> None:
     """Fails the later, still open parts of a thread whose part ``part_index`` failed: they
-    can only go out as replies to it. ``retry`` of that part reopens them."""
+    can only go out as replies to it (lifecycle event ``blocked``). ``retry`` of that part
+    reopens them."""
     conn.execute(
         update(Post)
         .where(
@@ -470,10 +524,10 @@ def block_followers(
             Post.channel == channel,
             Post.seq == seq,
             Post.part_index > part_index,
-            Post.state.in_((PostState.PENDING, PostState.SCHEDULED)),
+            Post.state.in_(lifecycle.sources(Event.BLOCKED)),
         )
         .values(
-            state=PostState.FAILED,
+            state=lifecycle.target(Event.BLOCKED),
             last_error=f"{BLOCKED_PREFIX}part {part_index} failed: {o.error or o.label}",
             updated_at=o.finished_at,
         )

@@ -7,6 +7,9 @@ executed with parameters; SQLAlchemy caches their compiled form.
 Bind parameters: ``now``, ``limit``, ``worker``, ``lease_expires``, ``ids`` (a list), and
 the ``b_*`` ones of :data:`WRITE_OUTCOME` (one set per post, executemany). Statements that
 take lists differ per dialect (:func:`by_ids`).
+
+Statements that change ``posts.state`` take the states they start from and the state they
+set from the lifecycle table (:mod:`dissem.lifecycle`), never from names of their own.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from dissem import lifecycle
+from dissem.lifecycle import Event
 from dissem.store.models import Attempt, ChannelRow, Post, PostState, UtcDateTime
 
 posts = cast(Table, Post.__table__)
@@ -48,6 +53,37 @@ SCHEDULED = PostState.SCHEDULED
 PUBLISHING = PostState.PUBLISHING
 PUBLISHED = PostState.PUBLISHED
 UNCONFIRMED = PostState.UNCONFIRMED
+
+
+def _from(column: ColumnElement[Any], event: Event) -> ColumnElement[bool]:
+    """``column`` (a post's state) is one ``event`` may move a post from, as the lifecycle
+    table says (``=`` for one state: the same SQL as a literal comparison)."""
+    states = [s.value for s in lifecycle.sources(event)]
+    return column == states[0] if len(states) == 1 else column.in_(states)
+
+
+def _to(event: Event) -> str:
+    """The state ``event`` sets, as the lifecycle table says."""
+    return lifecycle.target(event).value
+
+
+#: the events a publishing worker's outcome may be (settled by :data:`SETTLE_HELD` and
+#: ``held``); reconcile's decisions go through :data:`UNDECIDED`
+SETTLE_EVENTS: tuple[Event, ...] = tuple(
+    row.event
+    for row in lifecycle.TABLE
+    if row.by == "dispatch" and row.label is not None and row.event != Event.LEASE_EXPIRED
+)
+#: the events of reconcile's decisions
+RECONCILE_EVENTS: tuple[Event, ...] = tuple(
+    row.event for row in lifecycle.TABLE if row.by == "reconcile"
+)
+
+
+def _source_states(events: tuple[Event, ...]) -> list[str]:
+    """Every state one of ``events`` may start from, in lifecycle order."""
+    found = {s for e in events for s in lifecycle.sources(e)}
+    return [s.value for s in PostState if s in found]
 
 
 def _now() -> BindParameter[object]:
@@ -161,11 +197,19 @@ THREAD_ANCHORS = select(
     posts.c.state == PUBLISHED,
 )
 
-_held_columns = (posts.c.id, posts.c.channel, posts.c.release_id, posts.c.seq, posts.c.part_index)
-#: post ``id`` if it is unconfirmed and unchanged since ``seen`` (reconcile's guard)
+_held_columns = (
+    posts.c.id,
+    posts.c.channel,
+    posts.c.release_id,
+    posts.c.seq,
+    posts.c.part_index,
+    posts.c.state,
+)
+#: post ``id`` if reconcile may decide about it (unconfirmed) and it is unchanged since
+#: ``seen`` (reconcile's guard)
 UNDECIDED = select(*_held_columns).where(
     posts.c.id == bindparam("id", type_=Integer()),
-    posts.c.state == UNCONFIRMED,
+    posts.c.state.in_(_source_states(RECONCILE_EVENTS)),
     posts.c.updated_at == bindparam("seen", type_=UtcDateTime()),
 )
 
@@ -212,6 +256,7 @@ INSERT_ATTEMPT = insert(attempts)
 OUTCOME_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("id", Integer()),
     ("state", String()),
+    ("event", String()),
     ("owner", String()),
     ("at", UtcDateTime()),
     ("error", Text()),
@@ -247,17 +292,31 @@ def _unnested(prefix: str, columns: tuple[tuple[str, Any], ...]) -> Any:
 
 
 _v = _unnested("b", OUTCOME_COLUMNS)
-#: writes the outcomes of the posts ``worker`` still holds (as :data:`HELD` defines it),
-#: returning those posts
+
+
+def _event_allowed(state: ColumnElement[Any], event: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The outcome's ``event`` may leave the post's ``state``, per the lifecycle table:
+    ``(state = s AND event IN (events from s)) OR ...`` over the states outcomes start
+    from (publishing; unconfirmed for a late ``published``)."""
+    return or_(
+        *(
+            and_(
+                state == s,
+                event.in_([e.value for e in SETTLE_EVENTS if lifecycle.allows(s, e)]),
+            )
+            for s in _source_states(SETTLE_EVENTS)
+        )
+    )
+
+
+#: writes the outcomes of the posts ``worker`` still holds (as ``held`` defines it) whose
+#: event the lifecycle table allows from the post's state, returning those posts
 SETTLE_HELD = (
     update(posts)
     .where(
         posts.c.id == _v.c.id,
         posts.c.lease_owner == bindparam("worker", type_=String()),
-        or_(
-            posts.c.state == PUBLISHING,
-            and_(posts.c.state == UNCONFIRMED, _v.c.state == PUBLISHED),
-        ),
+        _event_allowed(posts.c.state, _v.c.event),
     )
     .values(
         state=_v.c.state,
@@ -283,7 +342,7 @@ INSERT_ATTEMPTS = insert(attempts).from_select(
 
 #: publishing posts whose lease ran out before ``now`` (with their claim time)
 EXPIRED = select(posts.c.id, posts.c.lease_owner, posts.c.updated_at).where(
-    posts.c.state == PUBLISHING, posts.c.lease_expires < _now()
+    _from(posts.c.state, Event.LEASE_EXPIRED), posts.c.lease_expires < _now()
 )
 
 
@@ -304,9 +363,11 @@ def _one_of(column: ColumnElement[Any], name: str, type_: Any, postgres: bool) -
 
 @dataclass(frozen=True)
 class ByIds:
-    """The statements that take lists of ids (``ids``, ``published_ids``), for one dialect.
+    """The statements that take lists of ids (``ids``), for one dialect.
 
-    On PostgreSQL, ``held`` and ``undecided`` lock their rows (FOR UPDATE; SQLite's one
+    ``owned``: of ``ids``, those ``worker`` holds the lease of, with their state (to log an
+    outcome the lifecycle table refused). On PostgreSQL, ``held`` and ``undecided`` lock
+    their rows (FOR UPDATE; SQLite's one
     writer holds the whole database). ``claim`` checks again that no other post of the
     channel is publishing: on PostgreSQL the channel rows were locked after the claimable
     query's snapshot, so a post another worker claimed and committed just before is
@@ -317,6 +378,7 @@ class ByIds:
     held: Any
     undecided: Any
     expire: Any
+    owned: Any
 
 
 def _by_ids(postgres: bool) -> ByIds:
@@ -328,7 +390,7 @@ def _by_ids(postgres: bool) -> ByIds:
         update(posts)
         .where(
             ids,
-            _unindexed(posts.c.state) == SCHEDULED,
+            _from(_unindexed(posts.c.state), Event.CLAIM),
             ~exists().where(
                 other.c.channel == posts.c.channel,
                 other.c.state == PUBLISHING,
@@ -336,7 +398,7 @@ def _by_ids(postgres: bool) -> ByIds:
             ),
         )
         .values(
-            state=PUBLISHING,
+            state=_to(Event.CLAIM),
             lease_owner=bindparam("worker", type_=String()),
             lease_expires=bindparam("lease_expires", type_=UtcDateTime()),
             attempts=posts.c.attempts + 1,
@@ -344,25 +406,20 @@ def _by_ids(postgres: bool) -> ByIds:
         )
         .returning(*_claimed_columns)
     )
-    #: of ``ids``, the posts ``worker`` still holds (publishing; or, for ``published_ids``,
-    #: unconfirmed after its lease ran out but not yet decided by reconcile)
+    owner = posts.c.lease_owner == bindparam("worker", type_=String())
+    #: of ``ids``, the posts ``worker`` still holds in a state an outcome may leave
+    #: (publishing; or unconfirmed after its lease ran out but not yet decided by
+    #: reconcile, which only a ``published`` outcome may leave: checked per outcome)
     held = select(*_held_columns).where(
-        ids,
-        posts.c.lease_owner == bindparam("worker", type_=String()),
-        or_(
-            posts.c.state == PUBLISHING,
-            and_(
-                posts.c.state == UNCONFIRMED,
-                _one_of(posts.c.id, "published_ids", Integer(), postgres),
-            ),
-        ),
+        ids, owner, posts.c.state.in_(_source_states(SETTLE_EVENTS))
     )
+    owned = select(posts.c.id, posts.c.state).where(ids, owner)
     #: publishing posts ``ids`` whose lease ran out before ``now``
     expire = (
         update(posts)
-        .where(ids, posts.c.state == PUBLISHING, posts.c.lease_expires < _now())
+        .where(ids, _from(posts.c.state, Event.LEASE_EXPIRED), posts.c.lease_expires < _now())
         .values(
-            state=UNCONFIRMED,
+            state=_to(Event.LEASE_EXPIRED),
             lease_expires=None,
             last_error="lease expired mid-publish (worker died or hung); look it up",
             updated_at=_now(),
@@ -370,8 +427,8 @@ def _by_ids(postgres: bool) -> ByIds:
         .returning(posts.c.id)
     )
     if postgres:
-        return ByIds(claim, held.with_for_update(), UNDECIDED.with_for_update(), expire)
-    return ByIds(claim, held, UNDECIDED, expire)
+        return ByIds(claim, held.with_for_update(), UNDECIDED.with_for_update(), expire, owned)
+    return ByIds(claim, held, UNDECIDED, expire, owned)
 
 
 _SQLITE = _by_ids(postgres=False)

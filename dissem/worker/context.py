@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import DissemError
+from dissem.errors import LeaseLost
 from dissem.store.db import transaction
 from dissem.store.models import Post, PostState
 from dissem.worker.alerts import Alerter, NullAlerter
@@ -24,16 +24,11 @@ from dissem.worker.alerts import Alerter, NullAlerter
 __all__ = ["Alerter", "DbPublishContext", "LeaseLost", "NullAlerter"]
 
 
-class LeaseLost(DissemError):
-    """Raised by :meth:`DbPublishContext.remember` when this worker no longer holds the post
-    (its lease expired and the post moved on); the adapter must stop before the next step."""
-
-
 class DbPublishContext:
     """The publish context of a post claimed by ``worker_id``.
 
     ``remember`` persists the whole ``publish_state`` (one UPDATE guarded by the lease) and
-    raises :class:`LeaseLost` when the post is no longer this worker's.
+    raises :class:`~dissem.errors.LeaseLost` when the post is no longer this worker's.
     """
 
     def __init__(

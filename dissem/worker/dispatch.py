@@ -4,7 +4,7 @@ One round (:func:`dispatch_once`) keeps a window of claimed posts flowing throug
 pool (channels in parallel, one post per channel, no transaction open while publishing);
 whenever the threads are about to run dry, the finished outcomes are recorded and new posts
 claimed in one transaction; until nothing is claimable. An adapter's error decides the
-post's next state (:func:`classify`):
+post's next state (:func:`classify`, as a lifecycle event: :mod:`dissem.lifecycle`):
 
 =====================  =====================================================================
 ok                     published (remote id/url/data; first metrics in 1 h)
@@ -44,11 +44,13 @@ from dissem.errors import (
     ContentRejected,
     CredentialsMissing,
     Duplicate,
+    LeaseLost,
     OutcomeUnknown,
     PlatformError,
     RateLimited,
     TransientError,
 )
+from dissem.lifecycle import Event
 from dissem.platforms.base import Platform, RemotePost
 from dissem.platforms.tokens import TokenStore
 from dissem.redact import redact
@@ -63,7 +65,7 @@ from dissem.store.queue import (
     settle_and_claim,
 )
 from dissem.worker.backoff import next_retry_at
-from dissem.worker.context import Alerter, DbPublishContext, LeaseLost, NullAlerter
+from dissem.worker.context import Alerter, DbPublishContext, NullAlerter
 
 __all__ = [
     "CREDENTIALS_RETRY",
@@ -190,26 +192,24 @@ def classify(
     base = Outcome(
         post_id=claimed.post_id,
         channel=claimed.channel,
-        state=PostState.UNCONFIRMED,
-        label="error",
+        event=Event.ERROR,
         started_at=started,
         finished_at=finished,
         error=redact(f"{type(exc).__name__}: {exc}") if exc is not None else None,
         http_status=exc.status if isinstance(exc, PlatformError) else None,
     )
 
-    def out(state: str, label: str, **changes: Any) -> Outcome:
-        return replace(base, state=state, label=label, **changes)
+    def out(event: Event, **changes: Any) -> Outcome:
+        return replace(base, event=event, **changes)
 
     if exc is None:
         assert remote is not None
-        return out(PostState.PUBLISHED, "ok", remote=remote)
+        return out(Event.PUBLISHED, remote=remote)
     if isinstance(exc, RateLimited):
         until = max(exc.retry_at, finished)
         reason = f"rate limited until {until.isoformat()}"
         return out(
-            PostState.SCHEDULED,
-            "rate_limited",
+            Event.RATE_LIMITED,
             due_at=until,
             pause_until=until,
             pause_reason=reason,
@@ -217,7 +217,7 @@ def classify(
         )
     if isinstance(exc, TransientError):
         if claimed.attempts >= settings.max_attempts:
-            return out(PostState.FAILED, "transient", error=_gave_up(claimed, exc))
+            return out(Event.GAVE_UP, error=_gave_up(claimed, exc))
         due = next_retry_at(
             finished,
             claimed.attempts,
@@ -225,11 +225,10 @@ def classify(
             cap=settings.backoff_max,
             rng=rng,
         )
-        return out(PostState.SCHEDULED, "transient", due_at=due)
+        return out(Event.TRANSIENT, due_at=due)
     if isinstance(exc, AuthError):
         return out(
-            PostState.FAILED,
-            "auth",
+            Event.AUTH_FAILED,
             pause_until=PAUSED_FOREVER,
             pause_reason=redact(f"auth: {exc}"),
         )
@@ -241,15 +240,14 @@ def classify(
         # person can resume the channel sooner or cancel its posts.
         until = finished + timedelta(hours=settings.blocked_pause_hours)
         return out(
-            PostState.SCHEDULED,
-            "account_blocked",
+            Event.ACCOUNT_BLOCKED,
             due_at=until,
             pause_until=until,
             pause_reason=redact(f"account blocked: {exc}"),
             refund_attempt=True,
         )
     if isinstance(exc, ContentRejected):
-        return out(PostState.FAILED, "rejected")
+        return out(Event.REJECTED)
     if isinstance(exc, Duplicate):
         # Even a duplicate that names its post (LinkedIn's "duplicate of urn:li:share:N") is
         # no proof that the post is this one: two releases sharing a text within a day name
@@ -257,21 +255,20 @@ def classify(
         # another post) or sends it to review.
         if exc.remote_id:
             named = f"Duplicate: {exc} (names {exc.remote_id}; reconcile checks it is this post)"
-            return out(PostState.UNCONFIRMED, "duplicate", error=redact(named))
-        return out(PostState.UNCONFIRMED, "duplicate")
+            return out(Event.DUPLICATE, error=redact(named))
+        return out(Event.DUPLICATE)
     if isinstance(exc, OutcomeUnknown):
-        return out(PostState.UNCONFIRMED, "unknown")
+        return out(Event.OUTCOME_UNKNOWN)
     if isinstance(exc, CredentialsMissing):
         return out(
-            PostState.SCHEDULED,
-            "credentials",
+            Event.CREDENTIALS_MISSING,
             due_at=claimed.due_at,
             pause_until=finished + CREDENTIALS_RETRY,
             pause_reason=redact(f"{CREDENTIALS_REASON}{exc}"),
             refund_attempt=True,
         )
     # A bug or an unexpected answer: the request may have gone out, so never resend blindly.
-    return out(PostState.UNCONFIRMED, "error")
+    return out(Event.ERROR)
 
 
 def _gave_up(claimed: ClaimedPost, exc: BaseException) -> str:
@@ -298,8 +295,7 @@ def publish_claimed(
         return Outcome(
             post_id=claimed.post_id,
             channel=claimed.channel,
-            state=PostState.SCHEDULED,
-            label="not_sent",
+            event=Event.NOT_SENT,
             started_at=started,
             finished_at=started,
             error="lease too short to start publishing; put back",
@@ -496,10 +492,9 @@ def _account(
 
 
 def _alert(outcome: Outcome, alerter: Alerter) -> None:
-    if outcome.label in ("auth", "account_blocked"):
-        kind = outcome.label
-    elif outcome.label == "credentials":
-        kind = "credentials"
+    kind: str
+    if outcome.label in ("auth", "account_blocked", "credentials"):
+        kind = outcome.label.value
     elif outcome.state == PostState.FAILED:
         kind = "failed"
     else:

@@ -221,7 +221,7 @@ class _QueueCollector(Collector):
             lateness.add_metric(
                 [str(q)], late[min(int(q * len(late)), len(late) - 1)] if late else 0.0
             )
-        for state in PostState.ALL:
+        for state in PostState:
             posts.add_metric([state], float(counts.get(state, 0)))
         paused.add_metric([], float(n_paused or 0))
         yield posts

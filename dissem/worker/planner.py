@@ -1,6 +1,7 @@
 """From releases to posts: compose each release per target channel and plan its due time.
 
-Rules (the post lifecycle; README.md, "How it works"):
+Rules (the post lifecycle: :mod:`dissem.lifecycle`, docs/lifecycle.md; every state this
+module writes is an event of that table: plan, skip, no_time, hold, withdraw, edit, expire):
 
 - an approved release (``status: approved`` plus ``approved_by``) gets one post per part per
   target channel, each with its idempotency key from the start;
@@ -43,8 +44,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from dissem import lifecycle
 from dissem.compose import Composition, compose
 from dissem.config.models import Channel, LoadedConfig, Release
+from dissem.lifecycle import Event
 from dissem.planning import PlanRequest, next_evergreen
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
@@ -54,9 +57,10 @@ log = logging.getLogger(__name__)
 
 #: States whose text may still be rewritten and whose due time may still move.
 EDITABLE = frozenset({PostState.PENDING, PostState.SCHEDULED, PostState.FAILED})
-HOLDABLE = frozenset({PostState.PENDING, PostState.SCHEDULED})
+#: States of posts not gone out that a withdrawal (or expiry) closes.
+HOLDABLE = frozenset(lifecycle.sources(Event.WITHDRAW))
 #: States of posts that never went out and may be replaced by a new composition.
-UNSENT = EDITABLE | {PostState.SKIPPED, PostState.EXPIRED}
+UNSENT = frozenset(lifecycle.sources(Event.EDIT))
 #: ``last_error`` of posts the planner cancelled because of the config (not a person).
 WITHDRAWN, DELETED, NOT_A_TARGET = "withdrawn", "release deleted", "no longer a target"
 PLANNER_CANCELS = frozenset({WITHDRAWN, DELETED, NOT_A_TARGET})
@@ -163,7 +167,7 @@ def plan_posts(
             run.out.errors.append(f"{rel.id}: {exc}")
     for rid, row in rows.items():
         if row.deleted and (releases is None or rid in releases):
-            run.out.cancelled += _close_open(session, rid, PostState.CANCELLED, DELETED)
+            run.out.cancelled += _close_open(session, rid, Event.WITHDRAW, DELETED)
     if channels_changed:
         run.replan_channels(channels_changed)
     run.out.expired += expire_posts(session, now)
@@ -190,7 +194,7 @@ class _Pass:
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
         if rel.status == "withdrawn":
-            out.cancelled += _close_open(session, rel.id, PostState.CANCELLED, WITHDRAWN)
+            out.cancelled += _close_open(session, rel.id, Event.WITHDRAW, WITHDRAWN)
             return
         if rel.status != "approved" or not rel.approved_by:
             out.held += _hold(session, rel.id)
@@ -206,7 +210,7 @@ class _Pass:
         for name, posts in existing.items():
             # a broken channel entry is a typo to fix, not a removal: its posts wait as they are
             if name not in targets and not _channel_unknown(config, name):
-                out.cancelled += _close_posts(posts, PostState.CANCELLED, NOT_A_TARGET, self.now)
+                out.cancelled += _close_posts(posts, Event.WITHDRAW, NOT_A_TARGET, self.now)
         if isinstance(self.taken, _TakenTimes):  # the channels about to get a first post
             self.taken.load([name for name in targets if name not in existing])
         for name in targets:
@@ -233,11 +237,12 @@ class _Pass:
             return
         due = None if comp.skipped else self.plan_one(rel, channel, seq, earliest)
         if comp.skipped:
-            state, reason = PostState.SKIPPED, comp.skipped
+            state, reason = lifecycle.initial(Event.SKIP), comp.skipped
         elif due is None:
-            state, reason = PostState.EXPIRED, "no posting time before the release expires"
+            state = lifecycle.initial(Event.NO_TIME)
+            reason = "no posting time before the release expires"
         else:
-            state, reason = PostState.SCHEDULED, None
+            state, reason = lifecycle.initial(Event.PLAN), None
         for part in comp or [None]:
             self.session.add(
                 Post(
@@ -300,13 +305,7 @@ class _Pass:
         """New posts for ``channel`` at the next ``seq``; ``current`` (all unsent) are kept as
         cancelled history: attempt rows may point at them, so they are never deleted."""
         _forget(self.taken, channel.name, current)
-        for p in current:
-            if p.state != PostState.CANCELLED:
-                p.state, p.last_error, p.updated_at = (
-                    PostState.CANCELLED,
-                    f"replaced by revision {row.revision}",
-                    self.now,
-                )
+        retire(current, f"replaced by revision {row.revision}", self.now)
         self.session.flush()
         self.create(rel, row, channel, current[0].seq + 1, self.earliest(rel, channel))
 
@@ -374,11 +373,24 @@ class _Pass:
                 )
                 for p in siblings:
                     if due is None:
-                        p.state, p.last_error = PostState.EXPIRED, "no posting time before expiry"
+                        if lifecycle.apply(p, Event.NO_TIME):
+                            p.last_error = "no posting time before expiry"
                     else:
                         p.due_at = due
                     p.updated_at = self.now
                 self.out.replanned += 1
+
+
+def retire(posts: Sequence[Post], reason: str, now: datetime) -> int:
+    """Cancels ``posts`` (never gone out) that an edit replaces, keeping them as history
+    (event ``edit``); posts the planner cancelled before stay as they are. Returns how
+    many it cancelled."""
+    n = 0
+    for p in posts:
+        if p.state != PostState.CANCELLED and lifecycle.apply(p, Event.EDIT):
+            p.last_error, p.updated_at = reason, now
+            n += 1
+    return n
 
 
 def _channel_unknown(config: LoadedConfig, name: str) -> bool:
@@ -474,25 +486,29 @@ class _TakenTimes(dict[str, list[datetime]]):
 
 
 def _hold(session: Session, release_id: str) -> int:
+    """Holds the release's scheduled posts (back to pending: it is a draft again)."""
     posts = session.scalars(
-        select(Post).where(Post.release_id == release_id, Post.state == PostState.SCHEDULED)
+        select(Post).where(
+            Post.release_id == release_id, Post.state.in_(lifecycle.sources(Event.HOLD))
+        )
     ).all()
-    for p in posts:
-        p.state = PostState.PENDING
-    return len(posts)
+    return sum(lifecycle.apply(p, Event.HOLD) for p in posts)
 
 
-def _close_open(session: Session, release_id: str, state: str, reason: str) -> int:
-    """Closes the release's posts that have not gone out (pending or scheduled)."""
-    stmt = select(Post).where(Post.release_id == release_id, Post.state.in_(sorted(HOLDABLE)))
-    return _close_posts(list(session.scalars(stmt)), state, reason, None)
+def _close_open(session: Session, release_id: str, event: Event, reason: str) -> int:
+    """Closes the release's posts that ``event`` may close (pending or scheduled)."""
+    stmt = select(Post).where(
+        Post.release_id == release_id, Post.state.in_(lifecycle.sources(event))
+    )
+    return _close_posts(list(session.scalars(stmt)), event, reason, None)
 
 
-def _close_posts(posts: list[Post], state: str, reason: str, now: datetime | None) -> int:
+def _close_posts(posts: list[Post], event: Event, reason: str, now: datetime | None) -> int:
+    """Moves the ``posts`` that ``event`` may move (the others, gone out or closed already,
+    are not its business) with ``reason``; returns how many."""
     n = 0
     for p in posts:
-        if p.state in HOLDABLE:
-            p.state = state
+        if lifecycle.allows(p.state, event) and lifecycle.apply(p, event):
             p.last_error = reason
             if now is not None:
                 p.updated_at = now
@@ -506,9 +522,9 @@ def expire_posts(session: Session, now: datetime) -> int:
         select(Post)
         .join(ReleaseRow, ReleaseRow.id == Post.release_id)
         .where(
-            Post.state.in_(sorted(HOLDABLE)),
+            Post.state.in_(lifecycle.sources(Event.EXPIRE)),
             ReleaseRow.expires.is_not(None),
             ReleaseRow.expires <= now,
         )
     )
-    return _close_posts(list(session.scalars(stmt)), PostState.EXPIRED, "release expired", now)
+    return _close_posts(list(session.scalars(stmt)), Event.EXPIRE, "release expired", now)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
 from dissem.errors import AuthError, CredentialsMissing, RateLimited
+from dissem.lifecycle import Event
 from dissem.platforms.base import LookupAmbiguous, LookupUnsupported, MemoryContext, RemotePost
 from dissem.redact import redact
 from dissem.settings import Settings
@@ -248,18 +249,20 @@ def _decide(
     taken: frozenset[str],
 ) -> tuple[str, Outcome | None, tuple[str, datetime, str] | None]:
     """(label, decision or None to ask again later, channel pause or None)."""
-    base = Outcome(
-        post_id=post.post_id,
-        channel=post.channel,
-        state=PostState.UNCONFIRMED,
-        label="error",
-        started_at=now,
-        finished_at=now,
-        kind="reconcile",
-    )
+
+    def decided(event: Event, error: str | None) -> Outcome:
+        return Outcome(
+            post_id=post.post_id,
+            channel=post.channel,
+            event=event,
+            started_at=now,
+            finished_at=now,
+            kind="reconcile",
+            error=error,
+        )
 
     def review(reason: str) -> tuple[str, Outcome, None]:
-        return "needs_review", _with(base, PostState.NEEDS_REVIEW, "needs_review", reason), None
+        return "needs_review", decided(Event.UNDECIDABLE, reason), None
 
     if post.part_index > 1 and post.reply_to is None:
         return review(
@@ -302,7 +305,7 @@ def _decide(
         log.warning("post %s: lookup failed: %s", post.post_id, redact(f"{exc!r}"))
         return "error", None, None
     if found is not None:
-        out = _with(base, PostState.PUBLISHED, "found", None)
+        out = decided(Event.FOUND, None)
         return "found", _replace(out, remote=found, published_at=post.last_try or now), None
     if post.last_outcome == "duplicate":
         return review(
@@ -314,8 +317,8 @@ def _decide(
         )
     if post.attempts >= settings.max_attempts:
         reason = f"gave up after {post.attempts} attempts: not found after an unknown outcome"
-        return "failed", _with(base, PostState.FAILED, "not_found", reason), None
-    out = _with(base, PostState.SCHEDULED, "not_found", "not found on the platform; resending")
+        return "failed", decided(Event.NOT_FOUND_GAVE_UP, reason), None
+    out = decided(Event.NOT_FOUND, "not found on the platform; resending")
     return "not_found", _replace(out, due_at=now), None
 
 
@@ -388,10 +391,6 @@ def _due_for_permalink(age: timedelta, interval: timedelta) -> bool:
     if minutes < 1 or before < 1:
         return True
     return math.floor(math.log2(minutes)) != math.floor(math.log2(before))
-
-
-def _with(base: Outcome, state: str, label: str, error: str | None) -> Outcome:
-    return _replace(base, state=state, label=label, error=error)
 
 
 def _replace(outcome: Outcome, **changes: Any) -> Outcome:

@@ -1,10 +1,11 @@
 """What a person does about a problem post: retry it, cancel it, or say it went out.
 
 Each operation is one transaction that writes the new state and a ``manual`` attempt row,
-and raises :class:`ReviewError` (with a sentence saying why) when the post does not exist
-or its state does not allow the operation. Thread parts that were blocked by a failed
-earlier part follow it: retrying or marking that part reopens them; cancelling a part
-cancels the parts after it.
+and raises :class:`~dissem.errors.ReviewError` (with a sentence saying why) when the post
+does not exist or the lifecycle table (:mod:`dissem.lifecycle`: events ``retry``,
+``cancel``, ``mark_published``, ``reopen``) does not allow the operation from its state.
+Thread parts that were blocked by a failed earlier part follow it: retrying or marking that
+part reopens them; cancelling a part cancels the parts after it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import DissemError
+from dissem import lifecycle
+from dissem.errors import ReviewError
+from dissem.lifecycle import Event
 from dissem.store.db import transaction
 from dissem.store.models import Attempt, ChannelRow, Post, PostState
 from dissem.store.queue import BLOCKED_PREFIX, METRICS_DELAY
@@ -33,23 +36,11 @@ __all__ = [
 ]
 
 #: states ``retry`` accepts
-RETRYABLE = frozenset({PostState.FAILED, PostState.NEEDS_REVIEW, PostState.UNCONFIRMED})
+RETRYABLE = frozenset(lifecycle.sources(Event.RETRY))
 #: states ``mark-published`` accepts
-MARKABLE = RETRYABLE
+MARKABLE = frozenset(lifecycle.sources(Event.MARK_PUBLISHED))
 #: states ``cancel`` accepts: open ones (not while a worker holds it) and failed
-CANCELLABLE = frozenset(
-    {
-        PostState.PENDING,
-        PostState.SCHEDULED,
-        PostState.UNCONFIRMED,
-        PostState.NEEDS_REVIEW,
-        PostState.FAILED,
-    }
-)
-
-
-class ReviewError(DissemError):
-    """Raised when a review operation cannot apply to the post as it stands."""
+CANCELLABLE = frozenset(lifecycle.sources(Event.CANCEL))
 
 
 @dataclass(frozen=True)
@@ -68,17 +59,17 @@ def retry_post(
     """failed / needs_review / unconfirmed -> scheduled, due now, with a fresh count of
     attempts and the same idempotency key."""
     with transaction(session_factory) as session:
-        post = _load(session, post_id, RETRYABLE, "retry")
+        post = _load(session, post_id, Event.RETRY, "retry")
         before = post.state
-        post.state = PostState.SCHEDULED
+        lifecycle.apply(post, Event.RETRY)
         post.due_at = now
         post.attempts = 0
         post.lease_owner = post.lease_expires = None
         post.last_error = None
         post.updated_at = now
         followers = _reopen_followers(session, post, now)
-        _audit(session, post_id, who, now, "retry", f"{before} -> scheduled by a person")
-    return ReviewResult(post_id, before, PostState.SCHEDULED, followers)
+        _audit(session, post_id, who, now, Event.RETRY, f"{before} -> scheduled by a person")
+    return ReviewResult(post_id, before, post.state, followers)
 
 
 def cancel_post(
@@ -87,25 +78,25 @@ def cancel_post(
     """Any open state (not ``publishing``) or failed -> cancelled; later parts of its
     thread that have not gone out are cancelled too."""
     with transaction(session_factory) as session:
-        post = _load(session, post_id, CANCELLABLE, "cancel")
+        post = _load(session, post_id, Event.CANCEL, "cancel")
         before = post.state
-        post.state = PostState.CANCELLED
+        lifecycle.apply(post, Event.CANCEL)
         post.last_error = "cancelled by a person"
         post.updated_at = now
         followers = session.execute(
             update(Post)
             .where(
                 _later_parts(post),
-                Post.state.in_(CANCELLABLE),
+                Post.state.in_(lifecycle.sources(Event.CANCEL)),
             )
             .values(
-                state=PostState.CANCELLED,
+                state=lifecycle.target(Event.CANCEL),
                 last_error=f"cancelled with part {post.part_index}",
                 updated_at=now,
             )
         ).rowcount  # type: ignore[attr-defined]
-        _audit(session, post_id, who, now, "cancelled", f"{before} -> cancelled by a person")
-    return ReviewResult(post_id, before, PostState.CANCELLED, int(followers))
+        _audit(session, post_id, who, now, Event.CANCEL, f"{before} -> cancelled by a person")
+    return ReviewResult(post_id, before, post.state, int(followers))
 
 
 def mark_published(
@@ -125,9 +116,9 @@ def mark_published(
     if not url.strip():
         raise ReviewError("the URL of the published post is empty")
     with transaction(session_factory) as session:
-        post = _load(session, post_id, MARKABLE, "mark as published")
+        post = _load(session, post_id, Event.MARK_PUBLISHED, "mark as published")
         before = post.state
-        post.state = PostState.PUBLISHED
+        lifecycle.apply(post, Event.MARK_PUBLISHED)
         post.remote_url = url.strip()
         post.remote_id = remote_id or post.remote_id
         post.published_at = now
@@ -136,8 +127,8 @@ def mark_published(
         post.last_error = None
         post.updated_at = now
         followers = _reopen_followers(session, post, now)
-        _audit(session, post_id, who, now, "marked_published", f"{before} -> published: {url}")
-    return ReviewResult(post_id, before, PostState.PUBLISHED, followers)
+        _audit(session, post_id, who, now, Event.MARK_PUBLISHED, f"{before} -> published: {url}")
+    return ReviewResult(post_id, before, post.state, followers)
 
 
 def resume_channel(session_factory: sessionmaker[Session], channel: str) -> str | None:
@@ -153,11 +144,15 @@ def resume_channel(session_factory: sessionmaker[Session], channel: str) -> str 
     return reason
 
 
-def _load(session: Session, post_id: int, allowed: frozenset[str], verb: str) -> Post:
+def _load(session: Session, post_id: int, event: Event, verb: str) -> Post:
+    """The post, locked, when the lifecycle table allows ``event`` from its state; else
+    the refusal is logged and :class:`ReviewError` says why."""
     post = session.scalar(select(Post).where(Post.id == post_id).with_for_update())
     if post is None:
         raise ReviewError(f"no post with id {post_id}")
-    if post.state not in allowed:
+    if not lifecycle.allows(post.state, event):
+        lifecycle.refuse(post_id, post.state, event)
+        allowed = lifecycle.sources(event)
         hint = (
             "; it is being published right now, try again shortly"
             if (post.state == PostState.PUBLISHING)
@@ -186,16 +181,22 @@ def _reopen_followers(session: Session, post: Post, now: datetime) -> int:
         update(Post)
         .where(
             _later_parts(post),
-            Post.state == PostState.FAILED,
+            Post.state.in_(lifecycle.sources(Event.REOPEN)),
             Post.last_error.startswith(BLOCKED_PREFIX),
         )
-        .values(state=PostState.SCHEDULED, due_at=now, attempts=0, last_error=None, updated_at=now)
+        .values(
+            state=lifecycle.target(Event.REOPEN),
+            due_at=now,
+            attempts=0,
+            last_error=None,
+            updated_at=now,
+        )
     ).rowcount  # type: ignore[attr-defined]
     return int(count)
 
 
 def _audit(
-    session: Session, post_id: int, who: str, now: datetime, outcome: str, note: str
+    session: Session, post_id: int, who: str, now: datetime, event: Event, note: str
 ) -> None:
     session.execute(
         insert(Attempt).values(
@@ -204,7 +205,7 @@ def _audit(
             kind="manual",
             started_at=now,
             finished_at=now,
-            outcome=outcome,
+            outcome=lifecycle.label(event),
             error=note,
         )
     )

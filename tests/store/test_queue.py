@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from dissem.lifecycle import Event
 from dissem.platforms.base import RemotePost
 from dissem.store import queue_sql as sql
 from dissem.store.db import make_engine, make_session_factory, transaction
@@ -46,8 +47,7 @@ def claim(factory: Factory, now=T0, worker: str = "w1", limit: int = 10, lease: 
 def published(post_id: int, n: int = 1, at=T0) -> Outcome:  # type: ignore[no-untyped-def]
     return Outcome(
         post_id=post_id,
-        state=PostState.PUBLISHED,
-        label="ok",
+        event=Event.PUBLISHED,
         started_at=at,
         finished_at=at,
         remote=RemotePost(f"id{n}", f"https://x/{n}", {"cid": f"c{n}"}),
@@ -146,7 +146,7 @@ def test_outcome_is_written_only_while_the_lease_is_held(factory: Factory) -> No
     pid = add_post(factory, "m")
     other = add_post(factory, "n")
     claim(factory, lease=60)
-    retry = Outcome(pid, PostState.SCHEDULED, "transient", T0, T0, due_at=T0)
+    retry = Outcome(pid, Event.TRANSIENT, T0, T0, due_at=T0)
     assert settle_outcomes(factory, "intruder", [retry]) == [False]
     expire_leases(factory, T0 + timedelta(seconds=61))
     assert settle_outcomes(factory, "w1", [retry]) == [False]  # late: reconcile decides
@@ -164,7 +164,7 @@ def test_a_batch_writes_only_held_outcomes_each_with_one_attempt(factory: Factor
     with transaction(factory) as s:  # another worker took "m" over meanwhile
         s.get(Post, lost).lease_owner = "w2"  # type: ignore[union-attr]
     later = T0 + timedelta(minutes=5)
-    retry = Outcome(retried, PostState.SCHEDULED, "rate_limited", T0, T0, due_at=later)
+    retry = Outcome(retried, Event.RATE_LIMITED, T0, T0, due_at=later)
     retry = replace(retry, refund_attempt=True, error="slow down")
     outcomes = [published(lost), retry, published(out, 3)]
     assert settle_outcomes(factory, "w1", outcomes) == [False, True, True]

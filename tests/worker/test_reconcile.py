@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.errors import OutcomeUnknown, RateLimited, TransientError
+from dissem.lifecycle import Event
 from dissem.store.models import Attempt, PostState
 from dissem.store.queue import Outcome, claim_due_posts, expire_leases, settle_reconciled
 from dissem.worker.reconcile import LOOKUP_MARGIN
@@ -105,7 +106,7 @@ def test_a_stale_decision_is_not_written(rig: Rig) -> None:
     pid = add_post(rig.factory, "m", state=PostState.UNCONFIRMED)
     seen = get_post(rig.factory, pid).updated_at
     rig.reconcile()  # another reconciler decided first (not found -> scheduled)
-    late = Outcome(pid, PostState.NEEDS_REVIEW, "needs_review", T0, T0, kind="reconcile")
+    late = Outcome(pid, Event.UNDECIDABLE, T0, T0, kind="reconcile")
     assert settle_reconciled(rig.factory, "r2", [(late, seen)]) == [False]
     assert get_post(rig.factory, pid).state == PostState.SCHEDULED
 
