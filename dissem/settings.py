@@ -3,26 +3,63 @@
 
 Credentials for platforms are *not* settings: each channel names the environment variables
 that hold its secrets (see ``config/channels.yaml``).
+
+Where a value comes from, first found wins: a keyword given to :class:`Settings`, the
+environment (``DISSEM_<NAME>``, any case), the ``.env`` file, the default. Each value is
+then checked by its field as pydantic checks any field. (This is what pydantic-settings did
+here, in a few lines: importing it cost more than everything ``dissem validate`` needs.)
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dissem.retention import parse_retention
 
+__all__ = ["ENV_FILE", "ENV_PREFIX", "Settings", "get_settings"]
 
-class Settings(BaseSettings):
-    """dissem's settings; each field is ``DISSEM_<NAME>`` in the environment."""
+#: every setting's environment variable starts so
+ENV_PREFIX = "DISSEM_"
+#: the ``.env`` file settings are also read from, relative to the working folder
+ENV_FILE = Path(".env")
 
-    model_config = SettingsConfigDict(
-        env_prefix="DISSEM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+
+def _from_environment(env_file: str | Path | None) -> dict[str, str]:
+    """The ``DISSEM_`` values of the ``.env`` file, then of the environment (which wins),
+    keyed by field name; names match in any case."""
+    found: dict[str, str] = {}
+    sources: list[dict[str, str | None]] = []
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values  # only when there is a file to read
+
+        sources.append(dict(dotenv_values(env_file, encoding="utf-8")))
+    sources.append(dict(os.environ))
+    prefix = ENV_PREFIX.lower()
+    for source in sources:
+        for name, value in source.items():
+            key = name.lower()
+            if value is not None and key.startswith(prefix):
+                field = key[len(prefix) :]
+                if field in Settings.model_fields:
+                    found[field] = value
+    return found
+
+
+class Settings(BaseModel):
+    """dissem's settings; each field is ``DISSEM_<NAME>`` in the environment.
+
+    ``Settings(_env_file=None)`` reads the environment only (tests use it).
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, _env_file: str | Path | None = ENV_FILE, **values: Any) -> None:
+        super().__init__(**{**_from_environment(_env_file), **values})
 
     # --- core -------------------------------------------------------------------------
     database_url: str = Field(

@@ -1,6 +1,6 @@
 """The worker's ``.env`` and settings, read at start and again on SIGHUP.
 
-Channel credentials are environment variables named in ``channels.yaml``; pydantic-settings
+Channel credentials are environment variables named in ``channels.yaml``; dissem.settings
 reads ``.env`` for the ``DISSEM_`` settings only and never puts anything into the
 environment, so credentials written in ``.env`` had no effect. :class:`EnvFile` puts each
 ``.env`` variable into the process environment (never over one the real environment set)
@@ -18,10 +18,10 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import dotenv_values  # python-dotenv: pydantic-settings' own .env reader
+from dotenv import dotenv_values  # python-dotenv: the reader dissem.settings uses too
 
 from dissem.redact import register_secret
-from dissem.settings import Settings
+from dissem.settings import ENV_FILE, Settings
 
 __all__ = ["RESTART_ONLY", "EnvChanges", "EnvFile", "apply_settings", "env_file_of"]
 
@@ -47,8 +47,7 @@ RESTART_ONLY = frozenset(
 
 def env_file_of(settings: Settings) -> Path:
     """The ``.env`` file the settings are read from (relative to the working folder)."""
-    configured = settings.model_config.get("env_file") or ".env"
-    return Path(str(configured))
+    return ENV_FILE
 
 
 @dataclass
