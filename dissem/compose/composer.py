@@ -11,6 +11,7 @@ its numbering), measured by :mod:`dissem.compose.counting`.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -138,9 +139,14 @@ class _Draft:
 _INVISIBLE_JUNK = dict.fromkeys((0xFEFF, 0xFFFE, 0xFFFF))
 
 
+@functools.lru_cache(maxsize=4096)
 def _nfc(text: str) -> str:
-    """NFC (what X counts, and what every platform displays the same) without junk."""
-    return unicodedata.normalize("NFC", text).translate(_INVISIBLE_JUNK).strip()
+    """NFC (what X counts, and what every platform displays the same) without junk; kept
+    for the last texts, since one release's fields go to every channel."""
+    text = unicodedata.normalize("NFC", text)
+    if "\ufeff" in text or "\ufffe" in text or "\uffff" in text:
+        text = text.translate(_INVISIBLE_JUNK)  # translate is slow: only when needed
+    return text.strip()
 
 
 def _fields(release: Release, channel: Channel, ov: _Settings) -> tuple[str, str, str, str]:

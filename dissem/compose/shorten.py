@@ -23,7 +23,9 @@ SENTENCE_SHARE = 0.6
 
 _GRAPHEME = regex.compile(r"\X")
 _SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+[」』）]*")
-_WORD_END = regex.compile(r"\S(?=\s)")
+# a word's last character and the space after it (matching the space too is 4x faster
+# than a lookahead; the next word end cannot start on a space, so none is missed)
+_WORD_END = regex.compile(r"\S\s")
 _CLAUSE_END = regex.compile(r"[、，､](?!\s)")
 _PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
 # Trailing characters that read badly before an ellipsis ("word,…").
@@ -56,6 +58,8 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _allowed(points: Iterable[int], spans: list[tuple[int, int]]) -> list[int]:
     """``points`` that do not fall strictly inside any span, sorted, without duplicates."""
+    if not spans:
+        return sorted(set(points))
     disjoint = _merge(spans)
     starts = [s for s, _ in disjoint]
     out: set[int] = set()
@@ -80,10 +84,13 @@ class _Cuts:
         self.text = text
         self.spans = protected_spans(text)
         self._bounds: list[int] | None = None
-        ends = [m.end() for m in _WORD_END.finditer(text)]
+        ends = [m.start() + 1 for m in _WORD_END.finditer(text)]
         #: whether the text separates words with spaces (then it is never cut inside one)
         self.spaced = bool(ends)
-        ends = [p for p in ends if not _PREPEND.match(text, p - 1)]
+        # prepended marks are rare: look for them at each point only when there are any
+        prepend = _PREPEND.search(text) is not None
+        if prepend:
+            ends = [p for p in ends if not _PREPEND.match(text, p - 1)]
         clauses = [m.end() for m in _CLAUSE_END.finditer(text) if m.end() < len(text)]
         if clauses:  # "、" ends a clause in text written without spaces
             ends = sorted(set(ends) | {p for p in clauses if p in self.bounds()})
@@ -92,7 +99,9 @@ class _Cuts:
         for m in _SENTENCE_END.finditer(text):
             p = m.end()
             if p < len(text) and (
-                not _PREPEND.match(text, p - 1) if text[p].isspace() else p in self.bounds()
+                not (prepend and _PREPEND.match(text, p - 1))
+                if text[p].isspace()
+                else p in self.bounds()
             ):
                 sentence.append(p)
         self.sentence = _allowed(sentence, self.spans)

@@ -21,6 +21,7 @@ module uses the ``regex`` module's Unicode emoji properties instead.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -71,12 +72,19 @@ def find_emoji(text: str) -> list[tuple[int, int]]:
     """Spans (Python indices, end exclusive) of the emoji sequences in ``text``."""
     if text.isascii() or not _MAYBE_EMOJI.search(text):
         return []
-    return [
+    return list(_emoji_spans(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _emoji_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """The spans of :func:`find_emoji`, kept for the last texts (measuring one candidate
+    post asks for them more than once)."""
+    return tuple(
         match.span()
         for run in _EMOJI_RUN.finditer(text)
         if not run.group().isascii()
         for match in _EMOJI.finditer(text, *run.span())
-    ]
+    )
 
 
 def _heavy(text: str) -> int:
