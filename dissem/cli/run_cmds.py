@@ -71,7 +71,7 @@ def demo(directory: Path | None) -> None:
     example config, a simulated week of posting; then print what went out where and write
     the weekly report."""
     from dissem.logs import setup_logging
-    from dissem.worker.demo import run_demo
+    from dissem.demo import run_demo
 
     # the demo's faults are injected on purpose: their warnings would only drown the summary
     setup_logging("ERROR", "text")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dissem.cli import cli
 from dissem.config.quote import printable, shown
-from dissem.worker.demo import DemoPost, DemoResult, _print
+from dissem.demo import DemoPost, DemoResult, _print
 
 CHANNELS = """\
 channels:

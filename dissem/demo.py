@@ -46,7 +46,7 @@ from dissem.worker.terminal import cells, html_to_text, pad, shorten
 
 log = logging.getLogger(__name__)
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example"
+EXAMPLE = Path(__file__).resolve().parent / "example"
 DEMO_FAULTS = "error_rate=0.03,throttle_rate=0.02,seed=7"
 #: the demo's feed: the sandbox portal's Indonesian RSS, to every channel, without review
 DEMO_FEED = "portal-berita"
