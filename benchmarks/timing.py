@@ -8,7 +8,7 @@ local time, for 8 simulated weeks. Every channel runs twice on the same releases
 * **fixed**: planned as today (``timing: fixed``: as early as the windows allow);
 * **learned**: ``timing: learned``, its model refitted every simulated day from the
   measured posts of all learned channels (:func:`dissem.timing.fit`, the group shrinkage
-  included), planned by :func:`dissem.planning.learned.plan_learned` (10 % exploring).
+  included), planned by :func:`dissem.timing.learned.plan_learned` (10 % exploring).
 
 A post's outcome is the sandbox's engagement at one day of age
 (:func:`dissem.sandbox.state.engagement` times the audience's lift at publication): the
@@ -40,12 +40,12 @@ from zoneinfo import ZoneInfo
 
 from dissem.config.models import Channel, Window
 from dissem.planning.due import PlanRequest
-from dissem.planning.learned import TimingAdvice, plan_learned
 from dissem.planning.windows import openings
 from dissem.sandbox.audience import Audience, random_audience
 from dissem.sandbox.state import engagement
 from dissem.timing import ChannelHistory, Observation, Params, Slot, all_slots, fit
 from dissem.timing.history import ENGAGEMENT
+from dissem.timing.learned import TimingAdvice, plan_learned
 from dissem.timing.slots import windows_in_slot
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday

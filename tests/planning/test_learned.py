@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from dissem.config.models import Channel, Window
 from dissem.planning import PlanRequest, day_bounds, openings, plan_many
-from dissem.planning.learned import TimingAdvice, plan_learned, target_slots
 from dissem.timing import Slot, all_slots, slot_of
+from dissem.timing.learned import TimingAdvice, plan_learned, target_slots
 
 NOW = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # Monday 06:00 in Berlin
 EVENING = Slot(weekend=False, start_hour=18, hours=3)
