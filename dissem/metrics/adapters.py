@@ -1,7 +1,8 @@
 """Adapters for one metrics round: built once per channel, lazily, closed at the end.
 
-Capabilities are read from the adapter *class* when dissem builds the adapters itself, so a
-platform without metrics (Telegram) costs no credentials and no adapter at all.
+What a platform reports is read from its declaration (:mod:`dissem.traits`) when dissem
+builds the adapters itself, so a platform without metrics (Telegram) costs no credentials
+and no adapter at all.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from dissem.config.models import Channel
-from dissem.platforms.base import Capabilities, Platform
+from dissem.platforms.base import Platform
 from dissem.platforms.tokens import TokenStore
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow
+from dissem.traits import PlatformTraits, traits_for
 from dissem.worker.dispatch import stored_channel
 
 __all__ = ["AdapterPool", "channel_from_row"]
@@ -42,15 +44,15 @@ class AdapterPool:
         self._tokens = tokens
         self._adapters: dict[str, Platform] = {}
 
-    def capabilities(self, channel: str) -> Capabilities:
+    def capabilities(self, channel: str) -> PlatformTraits:
         """What the channel's adapter can do; raises if the platform is unknown.
 
         When the caller's factory cannot build the adapter (credentials missing), the
-        platform's class answers, so a platform without metrics is still settled quietly.
+        platform's declaration answers, so a platform without metrics is settled quietly.
         """
         if self._factory is not None:
             try:
-                return self.adapter(channel).capabilities
+                return self.adapter(channel).capabilities  # an adapter may narrow its traits
             except Exception:
                 caps = self._class_capabilities(channel)
                 if caps.metrics:
@@ -58,10 +60,8 @@ class AdapterPool:
                 return caps
         return self._class_capabilities(channel)
 
-    def _class_capabilities(self, channel: str) -> Capabilities:
-        from dissem.platforms.registry import get_platform
-
-        return get_platform(self._channels[channel].platform).capabilities
+    def _class_capabilities(self, channel: str) -> PlatformTraits:
+        return traits_for(self._channels[channel].platform)
 
     def adapter(self, channel: str) -> Platform:
         """The channel's adapter; raises ``CredentialsMissing`` and the like when unbuildable."""

@@ -1,7 +1,9 @@
 """The contract every platform adapter implements.
 
-An adapter is one class per platform. It states its limits and abilities as data
-(:class:`Capabilities`) and implements four narrow operations:
+An adapter is one class per platform: the HTTP half of a platform. What the platform *is*
+(limits, threads, images, idempotency, lookup, metrics, credentials) is its declaration in
+:mod:`dissem.traits`, which the adapter class takes up as :attr:`Platform.traits` by its
+``name``. It implements four narrow operations:
 
 - :meth:`Platform.publish` sends one part and returns the remote post, or raises one of the
   errors of :mod:`dissem.errors` (``RateLimited``, ``TransientError``, ``OutcomeUnknown``,
@@ -18,7 +20,7 @@ An adapter is one class per platform. It states its limits and abilities as data
   person decides; and raises :class:`LookupUnsupported` when the platform cannot be asked
   (Telegram).
 - :meth:`Platform.fetch_metrics` reads engagement for a batch of remote ids (at most
-  ``capabilities.metrics_batch``), normalised to :data:`METRIC_NAMES`.
+  ``traits.metrics_batch``), normalised to :data:`METRIC_NAMES`.
 - :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it;
   :meth:`Platform.maintain_credentials` renews those that are due, and
   :meth:`Platform.use_token_store` hands the adapter the store that keeps renewed tokens
@@ -50,21 +52,33 @@ from dissem.platforms.http import PlatformSession
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.redact import register_secret
 from dissem.settings import Settings
+from dissem.traits import (
+    METRIC_NAMES,
+    Idempotency,
+    ImageHandling,
+    LinkHandling,
+    PlatformTraits,
+    all_platforms,
+    traits_for,
+)
 
 log = logging.getLogger(__name__)
 
-#: Normalised metric names across platforms.
-METRIC_NAMES: tuple[str, ...] = (
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "bookmarks",
-    "shares",
-    "views",
-    "reach",
-    "link_clicks",
-)
+__all__ = [
+    "ENGAGEMENT_METRICS",
+    "METRIC_NAMES",
+    "Capabilities",
+    "LookupAmbiguous",
+    "LookupUnsupported",
+    "MemoryContext",
+    "MetricSample",
+    "Platform",
+    "PublishContext",
+    "RemotePost",
+    "api_base_for",
+    "read_credentials",
+]
+
 #: the interactions summed into "engagement" (the weekly report, learned timing, compaction):
 #: every metric but views and reach
 ENGAGEMENT_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m not in ("views", "reach"))
@@ -83,18 +97,35 @@ class LookupAmbiguous(OutcomeUnknown):
     meeting it (a container found already published) leaves the post to reconcile."""
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    """What a platform can do, as data."""
-
-    threads: bool
-    media_required: bool
-    link_cards: bool
-    native_idempotency: bool  # a key, rkey or container lets a retry be checked safely
-    can_lookup: bool
-    metrics: tuple[str, ...]  # normalised names the platform reports; () when none
-    metrics_batch: int  # most remote ids per metrics call
-    text_limit: int
+def Capabilities(
+    *,
+    threads: bool,
+    media_required: bool,
+    link_cards: bool,
+    native_idempotency: bool,
+    can_lookup: bool,
+    metrics: tuple[str, ...],
+    metrics_batch: int,
+    text_limit: int,
+    name: str = "unregistered",
+) -> PlatformTraits:
+    """Traits for an adapter of a platform that has no declaration (a test's fake adapter),
+    from the eight fields adapters stated before :mod:`dissem.traits`. A real platform is
+    declared in ``dissem/traits/<name>.py`` instead."""
+    return PlatformTraits(
+        name=name,
+        display_name=name.capitalize(),
+        text_limit=text_limit,
+        threads=threads,
+        media_required=media_required,
+        image=ImageHandling.UPLOAD if media_required else ImageHandling.LINK_PREVIEW,
+        image_formats=("image/jpeg",) if media_required else (),
+        link=LinkHandling.IN_TEXT if link_cards else LinkHandling.NOT_CLICKABLE,
+        idempotency=Idempotency.KEY if native_idempotency else Idempotency.NONE,
+        can_lookup=can_lookup,
+        metrics=metrics,
+        metrics_batch=metrics_batch,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,15 +173,34 @@ class MemoryContext:
 
 
 class Platform(ABC):
-    """Base class of the adapters. Subclasses set the class attributes and the methods."""
+    """Base class of the adapters. Subclasses set ``name`` and ``default_api_base`` and the
+    methods; the rest comes from the platform's declaration."""
 
     name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    #: the platform's declaration (:func:`dissem.traits.traits_for` of ``name``), set when
+    #: the subclass is defined; a fake adapter of an undeclared platform sets its own
+    traits: ClassVar[PlatformTraits]
+    #: the same object as :attr:`traits` (the name adapters used before dissem.traits)
+    capabilities: ClassVar[PlatformTraits]
     #: credential names the channel must map to environment variables (one set must be
-    #: complete; see :meth:`credential_sets`).
+    #: complete): the declaration's ``credentials``
     required_credentials: ClassVar[tuple[tuple[str, ...], ...]]
     #: the real API root, used when the channel sets no ``api_base`` and no sandbox is set
     default_api_base: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "traits" not in own:
+            if "capabilities" in own:
+                cls.traits = own["capabilities"]
+            elif isinstance(own.get("name"), str) and own["name"] in all_platforms():
+                cls.traits = traits_for(own["name"])
+            else:
+                return  # an intermediate class (GraphPlatform), or no declaration yet
+        cls.capabilities = cls.traits
+        if "required_credentials" not in own:
+            cls.required_credentials = cls.traits.credentials
 
     def __init__(
         self,

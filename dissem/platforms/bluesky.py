@@ -37,14 +37,13 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
 from dissem.compose.types import Media, Part
 from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
 from dissem.platforms.base import (
-    Capabilities,
     LookupAmbiguous,
     MetricSample,
     Platform,
@@ -55,13 +54,14 @@ from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, load_release_image, skip_image
 from dissem.platforms.tokens import KeptToken, RenewableToken, TokenStore, fingerprint
 from dissem.redact import register_secret
+from dissem.traits import traits_for
 
 POST = "app.bsky.feed.post"
 IMAGES = "app.bsky.embed.images"
 EXTERNAL = "app.bsky.embed.external"
 #: the lexicons' caps on an image blob: in ``app.bsky.embed.images`` (2 MB since atproto#4823)
 #: and as an ``app.bsky.embed.external`` card's thumb
-IMAGE_MAX_BYTES = 2_000_000
+IMAGE_MAX_BYTES = traits_for("bluesky").image_max_bytes
 THUMB_MAX_BYTES = 1_000_000
 #: most languages a post names (``app.bsky.feed.post#langs`` maxLength)
 MAX_LANGS = 3
@@ -134,20 +134,6 @@ class BlueskyPlatform(Platform):
     """Creates ``app.bsky.feed.post`` records; threads carry ``reply {root, parent}``."""
 
     name = "bluesky"
-    capabilities = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=True,
-        can_lookup=True,
-        metrics=("likes", "reposts", "replies", "quotes", "bookmarks"),
-        metrics_batch=25,
-        text_limit=300,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("identifier", "app_password"),
-        ("app_password",),
-    )
     default_api_base = "https://bsky.social"
 
     _auth: dict[str, str] | None = None
@@ -352,7 +338,7 @@ class BlueskyPlatform(Platform):
         """``app.bsky.feed.getPosts`` for up to 25 post URIs."""
         if not remote_ids:
             return {}
-        uris = list(remote_ids[: self.capabilities.metrics_batch])
+        uris = list(remote_ids[: self.traits.metrics_batch])
         result = self._authed("GET", "app.bsky.feed.getPosts", params={"uris": uris})
         samples: dict[str, MetricSample] = {}
         for post in result.get("posts", []):

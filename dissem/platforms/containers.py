@@ -278,7 +278,7 @@ class ContainerPlatform(GraphPlatform):
             candidates,
             since=since or datetime.min.replace(tzinfo=UTC),
             # where posts cannot reply (Instagram) publish ignores reply_to; lookup too
-            reply_to=reply_to if self.capabilities.threads else None,
+            reply_to=reply_to if self.traits.threads else None,
             taken=taken,
             platform=self.name,
         )

@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 from dissem.compose.types import Media, Part
 from dissem.errors import ContentRejected, OutcomeUnknown
 from dissem.platforms.base import (
-    Capabilities,
     MetricSample,
     PublishContext,
     RemotePost,
@@ -41,6 +40,7 @@ from dissem.platforms.http import call
 from dissem.platforms.media import ImageData, ImageUnavailable, load_release_image, skip_image
 from dissem.platforms.meta import GraphPlatform
 from dissem.platforms.text_match import Candidate, listed_at, pick
+from dissem.traits import traits_for
 
 __all__ = ["FacebookPage"]
 
@@ -49,24 +49,13 @@ _METRIC_FIELDS = "reactions.summary(total_count),comments.summary(total_count),s
 #: reconciliation is not the case this tool serves, and a bigger page costs Graph CPU time.
 LOOKUP_PAGE_SIZE = 50
 #: Graph takes photo files under 10 MB
-PHOTO_MAX_BYTES = 10 * 1024 * 1024 - 1
+PHOTO_MAX_BYTES = traits_for("facebook").image_max_bytes
 
 
 class FacebookPage(GraphPlatform):
     """A Facebook Page."""
 
     name: ClassVar[str] = "facebook"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        threads=False,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=False,
-        can_lookup=True,
-        metrics=("likes", "replies", "shares"),
-        metrics_batch=50,
-        text_limit=63206,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("page_token",),)
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
     token_credential: ClassVar[str] = "page_token"
 

@@ -31,7 +31,7 @@ import requests
 
 from dissem.compose.types import Media, Part
 from dissem.errors import ContentRejected, PlatformError
-from dissem.platforms.base import Capabilities, RemotePost
+from dissem.platforms.base import RemotePost
 from dissem.platforms.containers import ContainerPlatform
 from dissem.platforms.media import is_local_url, peek_image_type
 from dissem.platforms.safe_fetch import Destinations
@@ -47,17 +47,6 @@ class InstagramAccount(ContainerPlatform):
     """An Instagram professional account."""
 
     name: ClassVar[str] = "instagram"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        threads=False,
-        media_required=True,
-        link_cards=False,
-        native_idempotency=True,
-        can_lookup=True,
-        metrics=("views", "reach", "likes", "replies", "bookmarks", "shares"),
-        metrics_batch=25,
-        text_limit=2200,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("access_token",),)
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
 
     create_edge: ClassVar[str] = "media"

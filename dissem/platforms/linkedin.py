@@ -56,7 +56,6 @@ from dissem.errors import (
     TransientError,
 )
 from dissem.platforms.base import (
-    Capabilities,
     MetricSample,
     Platform,
     PublishContext,
@@ -66,6 +65,7 @@ from dissem.platforms.http import call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
 from dissem.platforms.text_match import Candidate, listed_at, pick
 from dissem.redact import redact
+from dissem.traits import traits_for
 
 __all__ = ["LinkedInOrganization", "post_url", "retry_at_after_429"]
 
@@ -74,7 +74,7 @@ _URN_RE = re.compile(r"urn:li:(?:share|ugcPost|activity):\d+")
 LOOKUP_PAGE_SIZE = 20
 #: dissem's cap on an image file (LinkedIn limits pixels, 36 MP, rather than bytes) and
 #: LinkedIn's on alt text
-IMAGE_MAX_BYTES = 10 * 1024 * 1024
+IMAGE_MAX_BYTES = traits_for("linkedin").image_max_bytes
 ALT_LIMIT = 4086
 #: where LinkedIn lists the versions it serves and when each is sunset
 VERSIONS_URL = "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations"
@@ -111,17 +111,6 @@ class LinkedInOrganization(Platform):
     """A LinkedIn organization page."""
 
     name: ClassVar[str] = "linkedin"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        threads=False,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=False,
-        can_lookup=True,
-        metrics=("views", "reach", "link_clicks", "likes", "replies", "shares"),
-        metrics_batch=20,
-        text_limit=3000,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("access_token",),)
     default_api_base: ClassVar[str] = "https://api.linkedin.com"
 
     def publish(

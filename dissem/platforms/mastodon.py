@@ -43,7 +43,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
@@ -51,7 +51,6 @@ from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
 from dissem.errors import ContentRejected, PlatformError, RateLimited, TransientError
 from dissem.platforms.base import (
-    Capabilities,
     MetricSample,
     Platform,
     PublishContext,
@@ -62,6 +61,7 @@ from dissem.platforms.http import PlatformSession, call, short_body
 from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
 from dissem.platforms.text_match import Candidate, pick
 from dissem.settings import Settings
+from dissem.traits import traits_for
 
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 _PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.I)
@@ -70,7 +70,7 @@ _TAG = re.compile(r"<[^>]+>")
 PAGE_SIZE = 40
 MAX_PAGES = 5
 #: Mastodon's defaults for an image and its description (a server may state others)
-IMAGE_MAX_BYTES = 16 * 1024 * 1024
+IMAGE_MAX_BYTES = traits_for("mastodon").image_max_bytes
 DESCRIPTION_LIMIT = 1500
 #: how long a server's stated limits are kept; how long a failed read keeps the defaults
 LIMITS_TTL = timedelta(hours=24)
@@ -250,17 +250,6 @@ class MastodonPlatform(Platform):
     """Posts statuses to one Mastodon account; threads are ``in_reply_to_id`` chains."""
 
     name = "mastodon"
-    capabilities = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=True,
-        can_lookup=True,
-        metrics=("likes", "reposts", "replies", "quotes"),
-        metrics_batch=20,
-        text_limit=500,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("access_token",),)
     default_api_base = "https://mastodon.social"
 
     _account_id: str | None = None
@@ -406,10 +395,10 @@ class MastodonPlatform(Platform):
         )
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
-        """Metrics of up to ``capabilities.metrics_batch`` statuses: one batch call where
+        """Metrics of up to ``traits.metrics_batch`` statuses: one batch call where
         the server has it, else one call per status (see the module doc); statuses that are
         gone are left out."""
-        ids = list(dict.fromkeys(remote_ids))[: self.capabilities.metrics_batch]
+        ids = list(dict.fromkeys(remote_ids))[: self.traits.metrics_batch]
         if not ids:
             return {}
         statuses = self._statuses_at_once(ids) if self._may_batch() else None

@@ -3,7 +3,9 @@
 Adapter modules are imported lazily, keyed by platform name (:data:`PLATFORM_MODULES`), so
 importing the registry costs nothing and a broken module only breaks its own platform. A
 module provides exactly one concrete :class:`~dissem.platforms.base.Platform` subclass whose
-``name`` is the platform name; its class name is free.
+``name`` is the platform name; its class name is free. The platforms are those declared in
+:mod:`dissem.traits`; an adapter for a platform registered there (a test's ninth platform)
+is registered here with :func:`register_adapter`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dissem.config.models import PLATFORMS, Channel
 from dissem.platforms.base import Platform, read_credentials
 from dissem.redact import register_secret
 from dissem.settings import Settings
+from dissem.traits import all_platforms
 
 __all__ = [
     "PLATFORM_MODULES",
@@ -26,23 +29,47 @@ __all__ = [
     "build_adapter",
     "get_platform",
     "platform_names",
+    "register_adapter",
+    "unregister_adapter",
 ]
 
-#: platform name -> module holding its adapter (all eight platforms of the config models)
+#: platform name -> module holding its adapter (every platform dissem ships)
 PLATFORM_MODULES: dict[str, str] = {name: f"dissem.platforms.{name}" for name in PLATFORMS}
 
 _cache: dict[str, type[Platform]] = {}
+#: adapters registered at run time (:func:`register_adapter`), by platform name
+_registered: dict[str, type[Platform]] = {}
+
+
+def register_adapter(cls: type[Platform]) -> type[Platform]:
+    """Makes ``cls`` the adapter of ``cls.name``, a platform declared with
+    :func:`dissem.traits.register` (a test adding a platform); usable as a decorator."""
+    if cls.name in PLATFORM_MODULES:
+        raise ValueError(f"{cls.name!r} is a shipped platform; its adapter cannot be replaced")
+    if cls.name not in all_platforms():
+        raise ValueError(f"declare {cls.name!r} first (dissem.traits.register)")
+    _registered[cls.name] = cls
+    return cls
+
+
+def unregister_adapter(name: str) -> None:
+    """Forgets an adapter registered with :func:`register_adapter`."""
+    _registered.pop(name, None)
 
 
 def platform_names() -> tuple[str, ...]:
-    """Every platform name dissem knows, in the config models' order."""
-    return tuple(PLATFORM_MODULES)
+    """Every platform name dissem knows, in the declared order (:mod:`dissem.traits`)."""
+    return all_platforms()
 
 
 def available_platforms() -> tuple[str, ...]:
-    """The platforms whose adapter module is installed (importable without importing it)."""
+    """The platforms whose adapter is installed (importable without importing it) or
+    registered."""
     return tuple(
-        name for name, module in PLATFORM_MODULES.items() if importlib.util.find_spec(module)
+        name
+        for name in all_platforms()
+        if name in _registered
+        or (name in PLATFORM_MODULES and importlib.util.find_spec(PLATFORM_MODULES[name]))
     )
 
 
@@ -52,10 +79,13 @@ def get_platform(name: str) -> type[Platform]:
     Raises ``KeyError`` for an unknown platform name and ``LookupError`` when the module
     holds no (or more than one) concrete adapter with that ``name``.
     """
+    if name in _registered:
+        return _registered[name]
     if name in _cache:
         return _cache[name]
     if name not in PLATFORM_MODULES:
-        raise KeyError(f"unknown platform {name!r}; known: {', '.join(PLATFORM_MODULES)}")
+        known = ", ".join([*PLATFORM_MODULES, *_registered])
+        raise KeyError(f"unknown platform {name!r}; known: {known}")
     module = importlib.import_module(PLATFORM_MODULES[name])
     found = [
         obj

@@ -26,14 +26,13 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
 from dissem.compose.types import Media, Part
 from dissem.errors import AuthError, ContentRejected, PlatformError
 from dissem.platforms.base import (
-    Capabilities,
     LookupUnsupported,
     MetricSample,
     Platform,
@@ -47,9 +46,10 @@ from dissem.platforms.media import (
     load_release_image,
     skip_image,
 )
+from dissem.traits import traits_for
 
 #: Telegram's cap on a photo uploaded with multipart/form-data
-PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_BYTES = traits_for("telegram").image_max_bytes
 #: words in a 400's description that put the blame on the photo, not the text: Telegram's
 #: "wrong file identifier/HTTP URL specified", "wrong remote file identifier specified: ...",
 #: "failed to get HTTP URL content", "wrong type of the web page content",
@@ -82,17 +82,6 @@ class TelegramPlatform(Platform):
     """Posts to a Telegram channel as its bot; threads are replies to the previous message."""
 
     name = "telegram"
-    capabilities = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=False,
-        can_lookup=False,
-        metrics=(),
-        metrics_batch=0,
-        text_limit=4096,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("bot_token",),)
     default_api_base = "https://api.telegram.org"
 
     def publish(

@@ -39,7 +39,7 @@ import requests
 
 from dissem.compose.types import Part
 from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
-from dissem.platforms.base import Capabilities, RemotePost
+from dissem.platforms.base import RemotePost
 from dissem.platforms.containers import ContainerPlatform
 from dissem.platforms.http import call
 from dissem.platforms.meta import GraphError
@@ -72,17 +72,6 @@ class ThreadsAccount(ContainerPlatform):
     """A Threads profile."""
 
     name: ClassVar[str] = "threads"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=True,
-        can_lookup=True,
-        metrics=("views", "likes", "replies", "reposts", "quotes", "shares"),
-        metrics_batch=25,
-        text_limit=500,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (("access_token",),)
     default_api_base: ClassVar[str] = "https://graph.threads.net"
 
     create_edge: ClassVar[str] = "threads"

@@ -44,7 +44,7 @@ import time
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 import tweepy
@@ -54,7 +54,7 @@ from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import Duplicate, PlatformError, RateLimited
 from dissem.platforms import text_match, x_media
-from dissem.platforms.base import Capabilities, MetricSample, Platform, PublishContext, RemotePost
+from dissem.platforms.base import MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, error_for_response, parse_retry_at, transport_error
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.platforms.x_oauth2 import OAuth2UserToken
@@ -149,22 +149,6 @@ class XPlatform(Platform):
     """Posts to X with ``create_tweet``; threads are reply chains."""
 
     name = "x"
-    capabilities = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=False,
-        can_lookup=True,
-        metrics=("likes", "reposts", "replies", "quotes", "bookmarks", "views", "link_clicks"),
-        metrics_batch=100,
-        text_limit=280,
-    )
-    required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("api_key", "api_secret", "access_token", "access_token_secret"),
-        ("oauth2_refresh_token", "oauth2_client_id", "oauth2_client_secret"),
-        ("oauth2_refresh_token", "oauth2_client_id"),
-        ("oauth2_user_token",),
-    )
     default_api_base = REAL_HOST
 
     def __init__(
@@ -305,7 +289,7 @@ class XPlatform(Platform):
         clicks) of those younger than 30 days, in a separate request (see the module doc):
         one refused post must not cost the others their numbers. A post X still refuses
         them for is asked again without them; posts X does not return are left out."""
-        ids = [str(i) for i in remote_ids[: self.capabilities.metrics_batch]]
+        ids = [str(i) for i in remote_ids[: self.traits.metrics_batch]]
         now = self.now()
         young = [i for i in ids if young_enough(i, now)]
         samples, refused = self._metrics(young, private=True) if young else ({}, [])

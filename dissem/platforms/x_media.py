@@ -54,6 +54,7 @@ from dissem.platforms.media import (
     load_release_image,
     skip_image,
 )
+from dissem.traits import traits_for
 
 if TYPE_CHECKING:
     from dissem.platforms.x import XPlatform
@@ -72,7 +73,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: X's caps on a still image and an animated GIF (https://docs.x.com/x-api/media)
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_MAX_BYTES = traits_for("x").image_max_bytes
 GIF_MAX_BYTES = 15 * 1024 * 1024
 ALT_LIMIT = 1000
 #: bytes per APPEND: under X's 5 MB a segment, as X's own sample sends 4 MB

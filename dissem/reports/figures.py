@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +33,7 @@ from dissem.reports.aggregate import (
 )
 from dissem.reports.timing import TimingView, build_timing_views
 from dissem.store.models import METRIC_COLUMNS, FeedState, PostState
+from dissem.traits import all_platforms, traits_for
 
 __all__ = [
     "DayFigures",
@@ -53,16 +53,13 @@ TOP_POSTS = 10
 MAX_REASONS = 20
 
 
-@cache
 def platform_reports_metrics(platform: str) -> bool | None:
-    """Whether the platform's adapter reports any metric; None when no adapter is installed
-    (then the data decides: a NULL figure reads "not reported")."""
-    try:
-        from dissem.platforms.registry import get_platform
-
-        return bool(get_platform(platform).capabilities.metrics)
-    except Exception:  # an adapter that cannot be imported must not break a report
+    """Whether the platform reports any metric (its declaration, :mod:`dissem.traits`);
+    None for a platform without one (then the data decides: a NULL figure reads "not
+    reported")."""
+    if platform not in all_platforms():
         return None
+    return bool(traits_for(platform).metrics)
 
 
 @dataclass(frozen=True)

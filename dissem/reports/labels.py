@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from dissem.traits import all_platforms, traits_for
+
 __all__ = [
     "LABELS",
-    "PLATFORM_NAMES",
     "Lang",
     "fmt_change",
     "fmt_compare",
@@ -320,22 +321,13 @@ LABELS: dict[str, dict[str, str]] = {
 
 WEEKDAY_KEYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-#: platform ids (``dissem.config.models.PLATFORMS``) as their owners write them
-PLATFORM_NAMES: dict[str, str] = {
-    "x": "X",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "threads": "Threads",
-    "linkedin": "LinkedIn",
-    "telegram": "Telegram",
-}
-
 
 def platform_name(platform: str) -> str:
-    """``"linkedin"`` -> ``"LinkedIn"``; an unknown id is capitalised."""
-    return PLATFORM_NAMES.get(platform) or platform[:1].upper() + platform[1:]
+    """``"linkedin"`` -> ``"LinkedIn"`` (the declared ``display_name``); an unknown id is
+    capitalised."""
+    if platform in all_platforms():
+        return traits_for(platform).display_name
+    return platform[:1].upper() + platform[1:]
 
 
 def labels(lang: str) -> Mapping[str, str]:
