@@ -27,6 +27,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from dissem.sandbox import lengths
 from dissem.sandbox.core import Reject, Request, Response, StandIn, json_response, route
 from dissem.sandbox.state import PostRecord, engagement
 from dissem.sandbox.uploads import image_entry, sniff_image
@@ -274,8 +275,8 @@ class BlueskyStandIn(StandIn):
         text = record.get("text")
         if not isinstance(text, str):
             raise Reject(self.error(400, "Invalid app.bsky.feed.post record: missing text"))
-        if text:
-            self.require_text(text)
+        if text and not lengths.bluesky_fits(text):  # dissem.sandbox.lengths, not dissem's count
+            raise Reject(self.too_long(text))
         langs = record.get("langs", [])
         if not (
             isinstance(langs, list)

@@ -33,6 +33,7 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
+from dissem.sandbox import lengths
 from dissem.sandbox.core import (
     Reject,
     Request,
@@ -145,12 +146,11 @@ class MastodonStandIn(StandIn):
             raise Reject(self.error(422, "Validation failed: Text can't be blank"))
         if text.strip():
             limits = self.limits()
-            self.require_text(  # the warning counts too
-                text,
-                spoiler_text=spoiler,
-                max_length=limits["max_characters"],
-                url_length=limits["characters_reserved_per_url"],
+            length = lengths.mastodon_length(  # the warning counts too; dissem.sandbox.lengths
+                text, spoiler_text=spoiler, url_length=limits["characters_reserved_per_url"]
             )
+            if length > limits["max_characters"]:
+                raise Reject(self.too_long(text))
         visibility = form.get("visibility") or "public"
         if visibility not in _VISIBILITIES:
             raise Reject(self.error(422, f"Validation failed: Visibility {visibility!r}"))

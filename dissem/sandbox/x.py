@@ -36,7 +36,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from dissem.sandbox import x_oauth2
+from dissem.sandbox import lengths, x_oauth2
 from dissem.sandbox.core import (
     Reject,
     Request,
@@ -181,7 +181,11 @@ class XStandIn(XMediaRoutes):
     def create(self, req: Request) -> Response:
         user_id, username = self.user(req)
         body = req.json()
-        text = self.require_text(body.get("text"))
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise Reject(self.error(400, "text is missing or empty"))
+        if not lengths.x_valid(text):  # counted apart from dissem: dissem.sandbox.lengths
+            raise Reject(self.too_long(text))
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and self.env.state.get_post(self.name, str(reply_to)) is None:
             raise Reject(self.error(400, "The tweet you are replying to does not exist."))
