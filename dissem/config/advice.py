@@ -182,45 +182,51 @@ def collapse_misnamed_channels(cfg: LoadedConfig) -> list[ConfigProblem]:
 
 
 class _Places:
-    """The channel files' lines, read once, with the first place of each word: a config of
-    10,000 channels asks for thousands of needles, and a scan of every file per needle
-    took a minute."""
+    """The channel files' text, read once, with the first place of each environment
+    variable name and each ``name: <value>``: a config of 10,000 channels asks for
+    thousands of needles, and a scan of every file per needle took a minute."""
 
     def __init__(self, root: Path) -> None:
         paths = [root / "channels.yaml", *channel_files(root)]
-        self.files: list[tuple[Path, list[str]]] = []
+        self.files: list[tuple[Path, str]] = []
         for path in paths:
             try:
-                self.files.append((path, path.read_text(encoding="utf-8").splitlines()))
+                # one "\n" per line break, as the lines YAML and splitlines() count
+                text = "\n".join(path.read_text(encoding="utf-8").splitlines())
+                self.files.append((path, text))
             except (OSError, UnicodeDecodeError):
                 continue
         self._words: dict[str, tuple[int, int, int]] | None = None
 
     def words(self) -> dict[str, tuple[int, int, int]]:
-        """Each whole word (a run of letters, digits, '_' and '-') and also each
-        ``name: <value>`` -> (file index, line, column) of its first place."""
+        """Each whole word written as a variable name (upper case letters, digits, '_')
+        and each ``name: <value>`` -> (file index, line, column) of its first place."""
         if self._words is None:
             self._words = {}
-            for f, (_, lines) in enumerate(self.files):
-                for number, text in enumerate(lines, 1):
-                    for m in _WORD.finditer(text):
-                        self._words.setdefault(m.group(), (f, number, m.start() + 1))
-                    for m in _NAME_VALUE.finditer(text):
-                        self._words.setdefault(m.group(), (f, number, m.start() + 1))
-            self._words.pop("", None)
+            for f, (_, text) in enumerate(self.files):
+                for pattern in (_VARIABLE, _NAME_VALUE):
+                    line, line_start, at = 1, 0, 0
+                    for m in pattern.finditer(text):
+                        start = m.start()
+                        newlines = text.count("\n", at, start)
+                        if newlines:
+                            line += newlines
+                            line_start = text.rfind("\n", at, start) + 1
+                        at = start
+                        self._words.setdefault(m.group(), (f, line, start - line_start + 1))
         return self._words
 
     def scan(self, needles: list[str]) -> tuple[int, int, int] | None:
-        for f, (_, lines) in enumerate(self.files):
-            for number, text in enumerate(lines, 1):
+        for f, (_, text) in enumerate(self.files):
+            for number, line in enumerate(text.split("\n"), 1):
                 for needle in needles:
-                    found = re.search(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", text)
+                    found = re.search(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", line)
                     if found:
                         return f, number, found.start() + 1
         return None
 
 
-_WORD = re.compile(r"[\w-]+")
+_VARIABLE = re.compile(r"(?<![\w-])[A-Z_][A-Z0-9_]*(?![\w-])")
 _NAME_VALUE = re.compile(r"(?<![\w-])name: ['\"]?[\w.-]+['\"]?(?![\w-])")
 
 
@@ -230,11 +236,12 @@ def _channel_files(root: Path) -> _Places:
 
 def _find(places: _Places, needles: list[str]) -> tuple[Path, int, int] | None:
     """The first place one of ``needles`` is written (a variable name, ``name: x``): looked
-    up among the whole words and ``name:`` values, else (a needle of another shape) scanned
-    for."""
+    up among the variable names and ``name:`` values, else (a needle of another shape)
+    scanned for."""
     words = places.words()
     hits = [words[n] for n in needles if n in words]
-    if not hits and not all(_WORD.fullmatch(n) for n in needles):
+    indexed = all(_VARIABLE.fullmatch(n) or _NAME_VALUE.fullmatch(n) for n in needles)
+    if not hits and not indexed:
         found = places.scan(needles)
         hits = [found] if found else []
     if not hits:
