@@ -9,23 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from dissem.config.models import Channel
 from dissem.platforms.base import Platform
 from dissem.platforms.tokens import TokenStore
 from dissem.settings import Settings
+from dissem.store.channels import channel_from_row
 from dissem.store.models import ChannelRow
 from dissem.traits import PlatformTraits, traits_for
-from dissem.worker.dispatch import stored_channel
 
-__all__ = ["AdapterPool", "channel_from_row"]
-
-
-def channel_from_row(row: ChannelRow) -> Channel:
-    """The :class:`Channel` a synced row was made from."""
-    return stored_channel(row.config)
+__all__ = ["RoundAdapters", "channel_from_row"]
 
 
-class AdapterPool:
+class RoundAdapters:
     """Hands out one adapter per channel for the length of a round. Adapters it builds
     itself keep renewed tokens in ``tokens`` (the daemon's factory hands out adapters that
     already do)."""

@@ -32,7 +32,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.errors import RateLimited
-from dissem.metrics.adapters import AdapterPool
+from dissem.metrics.adapters import RoundAdapters
 from dissem.metrics.schedule import Schedule, next_snapshot_at, parse_schedule
 from dissem.platforms.base import MetricSample, Platform
 from dissem.redact import redact
@@ -101,7 +101,7 @@ def collect_due_metrics(
     due, channels = _read_due(session_factory, now, stats)
     if not due:
         return stats
-    pool = AdapterPool(channels, settings, adapters)
+    pool = RoundAdapters(channels, settings, adapters)
     try:
         batches = _plan_batches(due, pool, session_factory, schedule, now, stats)
         skipped: set[str] = set()
@@ -166,7 +166,7 @@ def _read_due(
 
 def _plan_batches(
     due: list[_Due],
-    pool: AdapterPool,
+    pool: RoundAdapters,
     session_factory: sessionmaker[Session],
     schedule: Schedule,
     now: datetime,
@@ -206,7 +206,7 @@ def _interleave(lists: Sequence[list[_Batch]]) -> Iterator[_Batch]:
 
 def _collect_batch(
     batch: _Batch,
-    pool: AdapterPool,
+    pool: RoundAdapters,
     session_factory: sessionmaker[Session],
     schedule: Schedule,
     now: datetime,

@@ -55,6 +55,7 @@ from dissem.platforms.base import Platform, RemotePost
 from dissem.platforms.tokens import TokenStore
 from dissem.redact import redact
 from dissem.settings import Settings
+from dissem.store.channels import stored_channel
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, PostState
 from dissem.store.queue import (
@@ -93,12 +94,6 @@ CREDENTIALS_RETRY = timedelta(minutes=5)
 CREDENTIALS_REASON = "credentials: "
 
 AdapterFactory = Callable[[Channel], Platform]
-
-
-def stored_channel(config: Mapping[str, Any]) -> Channel:
-    """The :class:`Channel` of a stored ``ChannelRow.config`` (``model_dump(mode="json")``;
-    durations there are ISO 8601, which the config models accept too)."""
-    return Channel.model_validate(dict(config))
 
 
 class AdapterPool:
