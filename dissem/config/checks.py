@@ -36,33 +36,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from dissem.compose.composer import merged_override
 from dissem.compose.templates import check_template
 from dissem.config.locate import SourceFile, did_you_mean
 from dissem.config.models import (
     NAME_RE,
-    PLATFORMS,
     Channel,
     Feed,
     LoadedConfig,
     LoadedRelease,
     check_url,
 )
+from dissem.config.overrides import merged_override
 from dissem.config.quote import shown
 from dissem.config.yamlsafe import DataPath
 from dissem.errors import ConfigError, ConfigProblem
 from dissem.imagetype import SNIFF_BYTES, sniff_image_type
+from dissem.traits import BUILTIN, all_platforms, traits_for
 
 __all__ = ["ConfigSources", "expand_groups", "run_checks"]
 
-# Names people use for platforms that dissem spells otherwise.
-_ALIASES = {
-    "twitter": "x",
-    "fb": "facebook",
-    "ig": "instagram",
-    "tg": "telegram",
-    "bsky": "bluesky",
-}
+# Names people use for platforms that dissem spells otherwise (the declarations' aliases).
+_ALIASES = {alias: t.name for t in BUILTIN for alias in t.aliases}
 
 
 @dataclass
@@ -326,7 +320,7 @@ def _check_releases(
             cfg.broken_release_ids.add(rid)
         else:
             cfg.releases.append(loaded)
-            cfg.problems.extend(_instagram_image_problems(cfg, loaded, src))
+            cfg.problems.extend(_image_format_problems(cfg, loaded, src))
     for src in broken:
         _check_broken_release(cfg, src, targetable)
 
@@ -343,40 +337,60 @@ def _release_problems(
     return problems
 
 
-def _instagram_image_problems(
+def _image_format_problems(
     cfg: LoadedConfig, loaded: LoadedRelease, src: SourceFile
 ) -> list[ConfigProblem]:
-    """A local image that is not a JPEG, on a release an enabled Instagram channel posts
-    (one not skipped by an override). Instagram documents JPEG as its only image format:
+    """A local image in a format that a platform needing an image does not take (declared
+    ``media_required`` and ``image_formats``), on a release an enabled channel of that
+    platform posts (one not skipped by an override): that post would fail. Instagram
+    documents JPEG as its only image format:
     https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media
-    (an image URL is read by the adapter before it posts; validate does not go online)."""
+    (an image URL is read by the adapter before it posts; validate does not go online).
+    Platforms that merely show an image send the text alone when they cannot take it."""
     release = loaded.release
     if release.image is None or release.image.src.startswith(("https://", "http://")):
         return []
-    channels = [
-        name
-        for name in cfg.targets_of(release)
-        if cfg.channels[name].platform == "instagram"
-        and cfg.channels[name].enabled
-        and not merged_override(release, cfg.channels[name]).skip
-    ]
     path = cfg.root / release.image.src
-    if not channels or not path.is_file():  # a missing file is the loader's problem
+    if not path.is_file():  # a missing file is the loader's problem
+        return []
+    by_platform: dict[str, list[str]] = {}
+    for name in cfg.targets_of(release):
+        channel = cfg.channels[name]
+        if (
+            traits_for(channel.platform).media_required
+            and channel.enabled
+            and not merged_override(release, channel).skip
+        ):
+            by_platform.setdefault(channel.platform, []).append(name)
+    if not by_platform:
         return []
     with path.open("rb") as f:
         mime = sniff_image_type(f.read(SNIFF_BYTES))
-    if mime == "image/jpeg":
-        return []
-    kind = mime.removeprefix("image/").upper() if mime else "not a JPEG, PNG, GIF or WebP image"
-    return [
-        src.problem(
-            ("image", "src"),
-            f"image {release.image.src!r} is {kind}, but Instagram takes JPEG only "
-            f"(channel{'s' if len(channels) > 1 else ''} {', '.join(map(repr, channels))})",
-            "give a JPEG at a public https:// URL (Meta downloads Instagram images itself), "
-            "or skip Instagram for this release (overrides: {instagram: {skip: true}})",
+    problems: list[ConfigProblem] = []
+    for platform, channels in by_platform.items():
+        traits = traits_for(platform)
+        if mime in traits.image_formats:
+            continue
+        formats = _formats_text(traits.image_formats)
+        kind = mime.removeprefix("image/").upper() if mime else "not a JPEG, PNG, GIF or WebP image"
+        problems.append(
+            src.problem(
+                ("image", "src"),
+                f"image {release.image.src!r} is {kind}, but {traits.display_name} takes "
+                f"{formats} only (channel{'s' if len(channels) > 1 else ''} "
+                f"{', '.join(map(repr, channels))})",
+                f"give {formats} at a public https:// URL (the platform downloads it itself), "
+                f"or skip {traits.display_name} for this release "
+                f"(overrides: {{{platform}: {{skip: true}}}})",
+            )
         )
-    ]
+    return problems
+
+
+def _formats_text(mimes: tuple[str, ...]) -> str:
+    """``("image/jpeg", "image/png")`` -> ``"JPEG or PNG"``."""
+    names = [m.removeprefix("image/").upper() for m in mimes]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _template_problems(source: str, src: SourceFile, loc: DataPath) -> list[ConfigProblem]:
@@ -421,7 +435,7 @@ def _override_hint(key: str, allowed: list[str]) -> str:
 def _unknown_overrides(
     cfg: LoadedConfig, keys: list[object], src: SourceFile
 ) -> list[ConfigProblem]:
-    allowed = [*PLATFORMS, *cfg.channels]
+    allowed = [*all_platforms(), *cfg.channels]
     problems: list[ConfigProblem] = []
     for key in keys:
         if not isinstance(key, str) or key in allowed or key in cfg.broken_channel_names:
@@ -431,7 +445,7 @@ def _unknown_overrides(
                 ("overrides", key),
                 f"override {shown(key)} is neither a platform nor a channel",
                 _override_hint(key, allowed)
-                or f"use a platform ({', '.join(PLATFORMS)}) or a channel name",
+                or f"use a platform ({', '.join(all_platforms())}) or a channel name",
                 key=True,
             )
         )
