@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.loader import load_config
-from dissem.config.models import Channel, LoadedConfig
+from dissem.config.models import Channel, LoadedConfig, Release
 from dissem.errors import ConfigProblem
 from dissem.feeds.plan import with_feed_releases
 from dissem.settings import Settings
@@ -84,6 +84,8 @@ def sync(
             if channel.enabled
         }
     compositions = Compositions(now, lambda channel: composing.get(channel.name, channel))
+    compositions.missing.update(_new_releases_targets(session_factory, config))
+    compositions.make()  # the pass then normally finds all it needs: recorded once
     while True:
         try:
             with transaction(session_factory) as session:
@@ -96,6 +98,33 @@ def sync(
             compositions.make()
             continue
         return SyncResult(config=config, changes=changes, plan=plan)
+
+
+def _new_releases_targets(
+    session_factory: sessionmaker[Session], config: LoadedConfig
+) -> dict[tuple[str, str], tuple[Release, Channel]]:
+    """The approved releases not stored yet, for each of their enabled targets: what the
+    pass will ask to compose. Made before it, with no transaction open, the pass does not
+    have to be rolled back and run again (recording a config of 10,000 channels twice).
+    Only a guess: anything else the pass needs still goes through the second pass."""
+    approved = [
+        lr.release
+        for lr in config.releases
+        if lr.release.status == "approved" and lr.release.approved_by
+    ]
+    if not approved:
+        return {}
+    with session_factory() as session:
+        stored = set(session.scalars(select(ReleaseRow.id)))
+    todo: dict[tuple[str, str], tuple[Release, Channel]] = {}
+    for rel in approved:
+        if rel.id in stored:
+            continue
+        for name in config.targets_of(rel):
+            channel = config.channels[name]
+            if channel.enabled:
+                todo[(rel.id, name)] = (rel, channel)
+    return todo
 
 
 class _Compose(Exception):
