@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from dissem.cli import cli
 from dissem.config.models import PLATFORMS
+from dissem.demo import DemoPost, DemoResult, _print, first_line
 from dissem.store.db import make_engine, make_session_factory
 from dissem.store.models import ChannelRow, FeedItem, Post, PostState
-from dissem.demo import DemoPost, DemoResult, _print, first_line
 from dissem.worker.terminal import cells
 
 
