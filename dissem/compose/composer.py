@@ -30,7 +30,8 @@ from dissem.compose.templates import (
     template_variables,
 )
 from dissem.compose.types import Composition, Media, Part
-from dissem.config.models import Channel, Override, Release
+from dissem.config.models import Channel, Release
+from dissem.config.overrides import MergedOverride, merged_override
 from dissem.traits import Counting, ImageHandling, LinkHandling, Markup, traits_for
 
 #: Most parts of one thread; the last one is shortened with an ellipsis beyond that.
@@ -39,34 +40,6 @@ MAX_THREAD_PARTS: Final[int] = 10
 #: spaces, fewer clusters than STUB_CLUSTERS) is left out instead: "Information…" is noise.
 STUB_WORDS: Final[int] = 4
 STUB_CLUSTERS: Final[int] = 6
-
-_OVERRIDE_FIELDS = ("text", "title", "summary", "hashtags", "thread", "content_warning", "skip")
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """The release's overrides for one channel, merged: channel beats platform."""
-
-    text: str | None = None
-    title: str | None = None
-    summary: str | None = None
-    hashtags: list[str] | None = None
-    thread: bool | None = None
-    content_warning: str | None = None
-    skip: bool = False
-
-
-def merged_override(release: Release, channel: Channel) -> _Settings:
-    """The release's overrides for ``channel``: fields set under the channel's name win
-    over those set under its platform's name; unset fields keep their defaults."""
-    values: dict[str, Any] = {}
-    for key in (channel.platform, channel.name):  # later wins
-        override: Override | None = release.overrides.get(key)
-        if override is not None:
-            for name in _OVERRIDE_FIELDS:
-                if name in override.model_fields_set:
-                    values[name] = getattr(override, name)
-    return _Settings(**values)
 
 
 class Meter:
@@ -149,7 +122,7 @@ def _nfc(text: str) -> str:
     return text.strip()
 
 
-def _fields(release: Release, channel: Channel, ov: _Settings) -> tuple[str, str, str, str]:
+def _fields(release: Release, channel: Channel, ov: MergedOverride) -> tuple[str, str, str, str]:
     """Title, summary, plain body and the language they are in, for the channel."""
     tr = release.translations.get(channel.language)
     if tr is not None or release.language == channel.language:
@@ -230,7 +203,7 @@ def compose(release: Release, channel: Channel, now: datetime) -> Composition:
 
 
 def _draft(
-    release: Release, channel: Channel, ov: _Settings, now: datetime, meter: Meter
+    release: Release, channel: Channel, ov: MergedOverride, now: datetime, meter: Meter
 ) -> tuple[_Draft, list[str]]:
     """The template, its variables and the hashtags, before any fitting."""
     platform = channel.platform
