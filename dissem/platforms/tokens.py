@@ -29,9 +29,10 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from dissem.clock import utcnow
 from dissem.errors import PlatformError
 from dissem.redact import redact, register_secret
 
@@ -53,10 +54,6 @@ log = logging.getLogger(__name__)
 #: how long a failed renewal waits before the next try (maintenance rounds only; an X
 #: token that is about to expire is renewed on use whatever this says)
 RENEW_RETRY = timedelta(hours=1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

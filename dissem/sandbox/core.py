@@ -47,11 +47,12 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs
 
+from dissem.clock import Clock
 from dissem.sandbox.faults import FaultPlan
 from dissem.sandbox.state import SandboxState
 from dissem.traits import traits_for
@@ -74,8 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 #: platform -> module whose ``STAND_INS`` serves it; a module absent from the installation
 #: is skipped (so the server starts while a stand-in is still being written)
@@ -108,10 +107,6 @@ def unregister_stand_in(name: str) -> None:
 def stand_in_platforms() -> tuple[str, ...]:
     """Every platform a sandbox serves: the shipped stand-ins, then registered ones."""
     return (*STAND_IN_MODULES, *(name for name in _registered if name not in STAND_IN_MODULES))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from dissem.bounded_http import BoundedHandler, BoundedServer, Limits
+from dissem.clock import utcnow
 from dissem.sandbox.core import (
     Clock,
     Reject,
@@ -26,7 +27,6 @@ from dissem.sandbox.core import (
     html_response,
     json_response,
     load_stand_ins,
-    utc_now,
 )
 from dissem.sandbox.faults import Fault, FaultPlan, parse_faults
 from dissem.sandbox.state import SandboxState
@@ -209,7 +209,7 @@ def start_sandbox(
     the wall clock for post times and engagement; ``state_path`` keeps state in a JSON file.
     """
     plan = faults if isinstance(faults, FaultPlan) else parse_faults(faults)
-    env = SandboxEnv(SandboxState(state_path), clock or utc_now, plan)
+    env = SandboxEnv(SandboxState(state_path), clock or utcnow, plan)
     app = SandboxApp(env)
     server = _Server((host, port), app)
     bound_host, bound_port = server.server_address[:2]

@@ -56,6 +56,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from dissem.clock import Clock, utcnow
 from dissem.config.loader import load_config
 from dissem.config.models import Channel, LoadedConfig
 from dissem.platforms.base import Platform
@@ -94,12 +95,6 @@ from dissem.worker.tokens import TOKEN_INTERVAL, maintain_tokens
 COMPACT_INTERVAL = 3600.0  # seconds between metrics compactions (dissem.metrics.compact)
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
