@@ -187,20 +187,28 @@ class Platform(ABC):
     required_credentials: ClassVar[tuple[tuple[str, ...], ...]]
     #: the real API root, used when the channel sets no ``api_base`` and no sandbox is set
     default_api_base: ClassVar[str]
+    _derived_creds: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = cls.__dict__
-        if "traits" not in own:
-            if "capabilities" in own:
-                cls.traits = own["capabilities"]
-            elif isinstance(own.get("name"), str) and own["name"] in all_platforms():
-                cls.traits = traits_for(own["name"])
-            else:
-                return  # an intermediate class (GraphPlatform), or no declaration yet
-        cls.capabilities = cls.traits
-        if "required_credentials" not in own:
-            cls.required_credentials = cls.traits.credentials
+        if "traits" in own:
+            cls.take_traits(own["traits"])
+        elif "capabilities" in own:
+            cls.take_traits(own["capabilities"])
+        elif isinstance(own.get("name"), str) and own["name"] in all_platforms():
+            cls.take_traits(traits_for(own["name"]))
+        # else: an intermediate class (GraphPlatform), or a platform declared later (the
+        # adapter registry hands it its traits when it is registered)
+
+    @classmethod
+    def take_traits(cls, traits: PlatformTraits) -> None:
+        """Makes ``traits`` this adapter's declaration (and its credential sets, unless the
+        class states its own)."""
+        cls.traits = cls.capabilities = traits
+        if "required_credentials" not in cls.__dict__ or cls.__dict__.get("_derived_creds"):
+            cls.required_credentials = traits.credentials
+            cls._derived_creds = True
 
     def __init__(
         self,

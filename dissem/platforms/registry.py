@@ -21,7 +21,7 @@ from dissem.config.models import PLATFORMS, Channel
 from dissem.platforms.base import Platform, read_credentials
 from dissem.redact import register_secret
 from dissem.settings import Settings
-from dissem.traits import all_platforms
+from dissem.traits import all_platforms, traits_for
 
 __all__ = [
     "PLATFORM_MODULES",
@@ -48,6 +48,7 @@ def register_adapter(cls: type[Platform]) -> type[Platform]:
         raise ValueError(f"{cls.name!r} is a shipped platform; its adapter cannot be replaced")
     if cls.name not in all_platforms():
         raise ValueError(f"declare {cls.name!r} first (dissem.traits.register)")
+    cls.take_traits(traits_for(cls.name))
     _registered[cls.name] = cls
     return cls
 
