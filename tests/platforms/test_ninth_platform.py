@@ -233,7 +233,7 @@ def test_a_ninth_platform_publishes_is_measured_and_reported(
     clock = Clock(NOW)
     with start_sandbox(clock=clock) as sandbox:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=db_url,
             config_dir=config,
             timezone=TZ,
