@@ -49,7 +49,7 @@ def feeds(ctx: click.Context, config_dir: Path | None, as_json: bool) -> None:
     updated, held, errors, and the last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from dissem.feeds import feed_rows
+    from dissem.worker.feed_review import feed_rows
 
     settings = settings_for(config_dir)
     config = _config(settings)
@@ -103,8 +103,8 @@ def feeds(ctx: click.Context, config_dir: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
 def poll_cmd(name: str | None, backfill: int, config_dir: Path | None, as_json: bool) -> None:
     """Read feed NAME now (every enabled feed without NAME), whether due or not."""
-    from dissem.feeds import FeedNotFound, poll_feed
     from dissem.worker.alerts import build_alerter
+    from dissem.worker.feed_poll import FeedNotFound, poll_feed
 
     settings = settings_for(config_dir)
     config = _config(settings)
@@ -170,7 +170,7 @@ def poll_cmd(name: str | None, backfill: int, config_dir: Path | None, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="print rows as JSON")
 def items_cmd(name: str | None, limit: int, as_json: bool) -> None:
     """The latest items read (of feed NAME, or all): what each became."""
-    from dissem.feeds import item_rows
+    from dissem.worker.feed_review import item_rows
 
     settings = get_settings()
     engine, factory = open_store(settings, read_only=True)
@@ -210,8 +210,7 @@ def items_cmd(name: str | None, limit: int, as_json: bool) -> None:
 )
 def export_cmd(release: str, out_dir: Path | None) -> None:
     """Write a feed item's release as a release file (for teams that approve through git)."""
-    from dissem.feeds import export_release
-    from dissem.feeds.review import ReviewError, safe_file_name
+    from dissem.worker.feed_review import ReviewError, export_release, safe_file_name
 
     settings = get_settings()
     engine, factory = open_store(settings, read_only=True)
@@ -237,8 +236,7 @@ def export_cmd(release: str, out_dir: Path | None) -> None:
 @config_option
 def approve(release: str, by: str, config_dir: Path | None) -> None:
     """Approve a draft feed item's release: its posts are planned at once."""
-    from dissem.feeds import approve_release
-    from dissem.feeds.review import ReviewError
+    from dissem.worker.feed_review import ReviewError, approve_release
 
     settings = settings_for(config_dir)
     config = _config(settings)

@@ -236,7 +236,7 @@ class TokenRow(Base):
 
 
 class FeedState(Base):
-    """Poll state of one feed of ``feeds.yaml`` (0004; :mod:`dissem.feeds.poll`): the
+    """Poll state of one feed of ``feeds.yaml`` (0004; :mod:`dissem.worker.feed_poll`): the
     validators for conditional GET, when it was and will be read, its failures (backoff and
     alerts) and running counts of what its items became."""
 

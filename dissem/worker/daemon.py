@@ -194,7 +194,7 @@ class Worker:
         """Reads the feeds pushed (ping, WebSub) at once, then those due, and keeps the
         WebSub subscriptions; returns how many feeds were read. Runs on one worker at a
         time; pushed names wait for the worker that holds the lock's next round."""
-        from dissem.feeds import FeedNotFound, poll_due, poll_feed
+        from dissem.worker.feed_poll import FeedNotFound, poll_due, poll_feed
 
         config = self.config
         if config is None:
@@ -204,7 +204,7 @@ class Worker:
         feeds = {f.name: f for f in config.feeds if f.enabled}
         self._feed_names = frozenset(feeds)
         if self._politeness is None:
-            from dissem.feeds import Politeness
+            from dissem.worker.feed_poll import Politeness
 
             self._politeness = Politeness()
         read = 0
@@ -263,7 +263,7 @@ class Worker:
         if not self.settings.public_url:
             return None
         from dissem.feeds import fetch
-        from dissem.feeds.poll import limits_of
+        from dissem.worker.feed_poll import limits_of
 
         def get(url: str) -> tuple[int, dict[str, str], bytes]:
             answer = fetch(url, limits_of(self.settings))

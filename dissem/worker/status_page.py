@@ -326,7 +326,7 @@ class StatusPage:
         return out
 
     def _feeds(self) -> list[dict[str, Any]]:
-        from dissem.feeds import feed_rows
+        from dissem.worker.feed_review import feed_rows
 
         config = self.config() or LoadedConfig(root=self.settings.config_dir)
         try:

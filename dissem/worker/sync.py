@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dissem.config.loader import load_config
 from dissem.config.models import Channel, LoadedConfig, Release
 from dissem.errors import ConfigProblem
-from dissem.feeds.plan import with_feed_releases
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import ReleaseRow
+from dissem.worker.feed_plan import with_feed_releases
 from dissem.worker.planner import (
     Compositions,
     PlanChanges,

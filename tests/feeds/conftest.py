@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.loader import load_config
 from dissem.config.models import LoadedConfig
-from dissem.feeds import PollResult, poll_feed
 from dissem.settings import Settings
+from dissem.worker.feed_poll import PollResult, poll_feed
 from dissem.worker.sync import sync
 from tests.feeds.feed_server import FeedServer
 

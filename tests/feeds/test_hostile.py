@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dissem.feeds import Politeness, poll_due, poll_feed
 from dissem.feeds.fetch import retry_after
 from dissem.store.models import FeedState, ReleaseRow
+from dissem.worker.feed_poll import Politeness, poll_due, poll_feed
 from tests.feeds.conftest import NOW, Desk
 from tests.feeds.feed_server import FeedServer, Route, rss
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from dissem.cli.store_cmds import queue_rows
 from dissem.config.models import Release
-from dissem.feeds import approve_release, decision_counts, export_release, feed_rows, item_rows
+from dissem.feeds import decision_counts
 from dissem.store.models import FeedEvent, FeedState, Post, PostState, ReleaseRevision, ReleaseRow
+from dissem.worker.feed_review import approve_release, export_release, feed_rows, item_rows
 from tests.feeds.conftest import NOW, Desk
 from tests.feeds.feed_server import FeedServer, Route, article, atom, rss
 

@@ -19,7 +19,7 @@ Per feed (``feed_states``), each poll:
    than ``max_age`` (``too_old``) or beyond ``cap_per_hour`` (``over_cap``), else it
    becomes a release (``new``); before that the article page is read (bounded) for its
    ``og:image`` and ``rel=canonical``, and the canonical link is one more key;
-6. new and updated releases are planned at once, like a file's (:mod:`dissem.feeds.plan`).
+6. new and updated releases are planned at once, like a file's (:mod:`dissem.worker.feed_plan`).
 
 Every decision is a ``feed_events`` row and a log line with the item's guid.
 """
@@ -42,17 +42,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import EARLIEST, Feed, LoadedConfig, LoadedRelease, Release
 from dissem.errors import DissemError
+from dissem.feeds.decisions import Decision
 from dissem.feeds.fetch import FeedFetchError, Fetched, FetchLimits, fetch, retry_after
 from dissem.feeds.html import page_meta
 from dissem.feeds.items import FeedItem, feed_item, release_id, to_release
 from dissem.feeds.parse import FeedParseError, ParsedFeed, parse_feed
-from dissem.feeds.plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.platforms.safe_fetch import Destinations
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import FeedEvent, FeedKey, FeedState, ReleaseRow
 from dissem.store.models import FeedItem as FeedItemRow
 from dissem.worker.alerts import Alerter, NullAlerter
+from dissem.worker.feed_plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.worker.planner import PlanChanges
 from dissem.worker.records import _new_release_row, _revision, _update_release_row
 
@@ -78,21 +79,6 @@ REALERT = timedelta(hours=24)
 #: ``(url, limits, etag=, last_modified=, accept=) -> Fetched``; tests and the demo may pass
 #: their own
 Fetcher = Callable[..., Fetched]
-
-
-class Decision:
-    """What became of an item (``feed_events.decision``, ``feed_items.decision``)."""
-
-    NEW = "new"
-    BACKFILL = "backfill"
-    SEEN = "seen"  # first run: recorded, not posted
-    UPDATED = "updated"
-    DUPLICATE = "duplicate"
-    TOO_OLD = "too_old"
-    OVER_CAP = "over_cap"
-    INVALID = "invalid"
-    HELD = frozenset({TOO_OLD, OVER_CAP})
-    ALL: tuple[str, ...] = (NEW, BACKFILL, SEEN, UPDATED, DUPLICATE, TOO_OLD, OVER_CAP, INVALID)
 
 
 class FeedNotFound(DissemError):

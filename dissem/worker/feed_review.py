@@ -3,7 +3,7 @@ what ``dissem feeds`` / ``dissem feeds items`` and the weekly report read.
 
 An approval is a new revision of the release (``release_revisions`` keeps who approved,
 in ``data.approved_by``, and when, in ``recorded_at``) plus a ``feed_events`` row
-(``approved``). Sync plans feed releases from what is stored (:mod:`dissem.feeds.plan`),
+(``approved``). Sync plans feed releases from what is stored (:mod:`dissem.worker.feed_plan`),
 and a later update of the item keeps the approval, so nothing undoes it.
 """
 
@@ -16,21 +16,20 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import LoadedConfig, Release
 from dissem.errors import ReviewError
-from dissem.feeds.plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import FeedEvent, FeedItem, FeedState, ReleaseRevision, ReleaseRow
+from dissem.worker.feed_plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.worker.planner import PlanChanges
 
 __all__ = [
     "ReviewError",
     "approve_release",
-    "decision_counts",
     "export_release",
     "feed_rows",
     "item_rows",
@@ -176,20 +175,6 @@ def item_rows(
             }
             for item, status in session.execute(stmt)
         ]
-
-
-def decision_counts(session: Session, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
-    """``{feed: {decision: count}}`` of the decisions taken from ``start`` to before ``end``
-    (the weekly report's feed section)."""
-    stmt = (
-        select(FeedEvent.feed, FeedEvent.decision, func.count())
-        .where(FeedEvent.at >= start, FeedEvent.at < end)
-        .group_by(FeedEvent.feed, FeedEvent.decision)
-    )
-    out: dict[str, dict[str, int]] = {}
-    for feed, decision, n in session.execute(stmt):
-        out.setdefault(feed, {})[decision] = int(n)
-    return out
 
 
 def safe_file_name(release_id: str) -> str:
