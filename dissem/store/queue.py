@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 METRICS_DELAY = timedelta(hours=1)
 #: how soon to look again when due posts wait for a channel another worker is publishing on
 BUSY_RETRY = timedelta(milliseconds=200)
+#: due posts a claim reads from the head of the due index to find its channels (at least
+#: as many as it claims): enough that busy and just-claimed channels rarely fill it
+CLAIM_WINDOW = 128
 #: ``last_error`` of thread parts that cannot go out because an earlier part failed
 BLOCKED_PREFIX = "blocked: "
 
@@ -212,13 +215,7 @@ def _claim(
         earliest = conn.scalar(sql.EARLIEST_DUE)
         if earliest is None or earliest > now:
             return []
-    postgres = conn.dialect.name == "postgresql"
-    query = sql.CLAIMABLE_LOCKED if postgres else sql.CLAIMABLE
-    found = {
-        row.name: row
-        for row in conn.execute(query, {"now": now, "limit": limit})
-        if row.post_id is not None
-    }
+    found = {row.name: row for row in _claimable(conn, now, limit)}
     if not found:
         return []
     params = {
@@ -230,6 +227,37 @@ def _claim(
     # The claim skips a channel another worker took meanwhile (see ByIds).
     rows = sorted(conn.execute(sql.by_ids(conn).claim, params), key=lambda r: (r.due_at, r.id))
     return [_claimed(conn, row, found[row.channel]) for row in rows]
+
+
+def _claimable(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Up to ``limit`` channels that may post now (locked on PostgreSQL), each with its
+    first claimable post: those whose first due post is oldest first.
+
+    Read from the head of the due index (``sql.DUE_HEAD``): the channels of the first
+    :data:`CLAIM_WINDOW` due posts, so a round costs the same with 10 or 1,000 channels due.
+    When that head was full and still gave fewer than ``limit`` claimable channels (one
+    channel's backlog, or channels other workers hold, filled it), every channel is looked
+    at (``sql.CLAIMABLE``), as before."""
+    postgres = conn.dialect.name == "postgresql"
+    window = max(CLAIM_WINDOW, limit)
+    head = sorted(
+        conn.execute(sql.DUE_HEAD, {"now": now, "window": window}),
+        key=lambda r: (r.first_due, r.channel),
+    )
+    if not head:
+        return []
+    names = [r.channel for r in head]
+    params = {"now": now, "names": names, "limit": limit}
+    if postgres:
+        rows = list(conn.execute(sql.CLAIM_CHANNELS_LOCKED, params))
+    else:
+        order = {name: i for i, name in enumerate(names)}
+        found = [r for r in conn.execute(sql.CLAIM_CHANNELS, params) if r.post_id is not None]
+        rows = sorted(found, key=lambda r: order[r.name])[:limit]
+    if len(rows) < limit and sum(r.posts for r in head) >= window:
+        query = sql.CLAIMABLE_LOCKED if postgres else sql.CLAIMABLE
+        rows = [r for r in conn.execute(query, params) if r.post_id is not None]
+    return rows
 
 
 def _claimed(conn: Connection, row: Any, channel: Any) -> ClaimedPost:
