@@ -25,7 +25,7 @@ TRAITS = PlatformTraits(
     credentials=(("access_token",),),
     sources=(
         "https://developers.facebook.com/docs/threads/posts",
-        "https://developers.facebook.com/docs/threads/overview#limitations",
+        "https://developers.facebook.com/documentation/threads/create-posts/text-attachments",
         "https://developers.facebook.com/docs/threads/troubleshooting",
         "https://developers.facebook.com/docs/threads/insights",
     ),
