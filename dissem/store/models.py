@@ -132,8 +132,7 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("release_id", "channel", "seq", "part_index", name="uq_post_slot"),
         Index("ix_posts_state_due", "state", "due_at"),
-        Index("ix_posts_channel_state", "channel", "state"),
-        Index("ix_posts_channel_state_due", "channel", "state", "due_at"),  # claims (0002)
+        Index("ix_posts_channel_state_due", "channel", "state", "due_at"),  # (0002; 0005)
         Index("ix_posts_published_at", "published_at"),
     )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from dissem.store.migrate import current_revision, upgrade
+from dissem.store.migrate import alembic_config, current_revision, upgrade
 from dissem.store.models import Base
 
 
@@ -21,3 +22,20 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == before
     assert "posts" in inspect(engine).get_table_names()
+
+
+def _post_indexes(engine: Engine) -> set[str]:
+    return {str(i["name"]) for i in inspect(engine).get_indexes("posts")}
+
+
+def test_0005_drops_the_redundant_channel_state_index_and_downgrades(engine: Engine) -> None:
+    """(channel, state) is the prefix of (channel, state, due_at): at head only the longer
+    one is left; downgrading past 0005 puts it back, upgrading takes it away again."""
+    assert "ix_posts_channel_state" not in _post_indexes(engine)
+    assert {"ix_posts_channel_state_due", "ix_posts_state_due"} <= _post_indexes(engine)
+    command.downgrade(alembic_config(engine), "0004")
+    assert "ix_posts_channel_state" in _post_indexes(engine)
+    upgrade(engine)
+    assert "ix_posts_channel_state" not in _post_indexes(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
