@@ -5,6 +5,8 @@
     DissemError
     ├── ConfigError              a file is wrong: path, line, field, hint
     ├── CredentialsMissing       a channel names an environment variable that is unset or empty
+    ├── LookupUnsupported        the platform cannot be asked whether a post went out
+    ├── ImageUnavailable         a release image cannot be loaded; the post goes without it
     ├── LeaseLost                this worker no longer holds the post it is publishing
     ├── ReviewError              a person's command cannot apply to the post or release
     ├── TransitionRefused        the lifecycle table does not allow that state change
@@ -140,3 +142,21 @@ class ReviewError(DissemError):
 class TransitionRefused(DissemError):
     """Raised when the post lifecycle table (:mod:`dissem.lifecycle`) does not allow an
     event from a post's state."""
+
+
+class LookupUnsupported(DissemError):
+    """Raised by an adapter's ``lookup`` when the platform offers no way to check whether a
+    post went out (Telegram: a bot cannot read a channel back); a person decides."""
+
+
+class ImageUnavailable(DissemError):
+    """Raised when a release image cannot be loaded: unreachable, not an image, too large,
+    missing, or outside the config folder. ``reason`` is the message without the source;
+    neither ever holds a secret."""
+
+    def __init__(self, src: str, reason: str) -> None:
+        from dissem.redact import redact  # standard library only; imported when raised
+
+        self.src = src
+        self.reason = redact(reason)
+        super().__init__(redact(f"image {src!r}: {reason}"))

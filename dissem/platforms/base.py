@@ -47,7 +47,7 @@ import requests
 
 from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import CredentialsMissing, DissemError, OutcomeUnknown
+from dissem.errors import CredentialsMissing, LookupUnsupported, OutcomeUnknown
 from dissem.platforms.http import PlatformSession
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.redact import register_secret
@@ -82,10 +82,6 @@ __all__ = [
 #: the interactions summed into "engagement" (the weekly report, learned timing, compaction):
 #: every metric but views and reach
 ENGAGEMENT_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m not in ("views", "reach"))
-
-
-class LookupUnsupported(DissemError):
-    """Raised by :meth:`Platform.lookup` when the platform offers no way to check."""
 
 
 class LookupAmbiguous(OutcomeUnknown):

@@ -42,7 +42,13 @@ from typing import Any
 import requests
 
 from dissem.compose.types import Media, Part
-from dissem.errors import AuthError, ContentRejected, PlatformError, TransientError
+from dissem.errors import (
+    AuthError,
+    ContentRejected,
+    ImageUnavailable,
+    PlatformError,
+    TransientError,
+)
 from dissem.platforms.base import (
     LookupAmbiguous,
     MetricSample,
@@ -51,7 +57,7 @@ from dissem.platforms.base import (
     RemotePost,
 )
 from dissem.platforms.http import call, short_body
-from dissem.platforms.media import ImageUnavailable, load_release_image, skip_image
+from dissem.platforms.media import load_release_image, skip_image
 from dissem.platforms.tokens import KeptToken, RenewableToken, TokenStore, fingerprint
 from dissem.redact import register_secret
 from dissem.traits import traits_for

@@ -30,14 +30,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from dissem.compose.types import Media, Part
-from dissem.errors import ContentRejected, OutcomeUnknown
+from dissem.errors import ContentRejected, ImageUnavailable, OutcomeUnknown
 from dissem.platforms.base import (
     MetricSample,
     PublishContext,
     RemotePost,
 )
 from dissem.platforms.http import call
-from dissem.platforms.media import ImageData, ImageUnavailable, load_release_image, skip_image
+from dissem.platforms.media import ImageData, load_release_image, skip_image
 from dissem.platforms.meta import GraphPlatform
 from dissem.platforms.text_match import Candidate, listed_at, pick
 from dissem.traits import traits_for

@@ -50,6 +50,7 @@ from dissem.errors import (
     AuthError,
     ContentRejected,
     Duplicate,
+    ImageUnavailable,
     OutcomeUnknown,
     PlatformError,
     RateLimited,
@@ -62,7 +63,7 @@ from dissem.platforms.base import (
     RemotePost,
 )
 from dissem.platforms.http import call, short_body
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
+from dissem.platforms.media import fit_alt, load_release_image, skip_image
 from dissem.platforms.text_match import Candidate, listed_at, pick
 from dissem.redact import redact
 from dissem.traits import traits_for

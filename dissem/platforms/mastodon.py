@@ -49,7 +49,13 @@ import requests
 
 from dissem.compose.types import Media, Part
 from dissem.config.models import Channel
-from dissem.errors import ContentRejected, PlatformError, RateLimited, TransientError
+from dissem.errors import (
+    ContentRejected,
+    ImageUnavailable,
+    PlatformError,
+    RateLimited,
+    TransientError,
+)
 from dissem.platforms.base import (
     MetricSample,
     Platform,
@@ -58,7 +64,7 @@ from dissem.platforms.base import (
     api_base_for,
 )
 from dissem.platforms.http import PlatformSession, call, short_body
-from dissem.platforms.media import ImageUnavailable, fit_alt, load_release_image, skip_image
+from dissem.platforms.media import fit_alt, load_release_image, skip_image
 from dissem.platforms.text_match import Candidate, pick
 from dissem.settings import Settings
 from dissem.traits import traits_for

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 
 from dissem.compose.shorten import truncate_graphemes
 from dissem.compose.types import Media
-from dissem.errors import DissemError
+from dissem.errors import ImageUnavailable
 from dissem.imagetype import SNIFF_BYTES, sniff_image_type
 from dissem.platforms.safe_fetch import Destinations, FetchFailed, fetch
 from dissem.redact import redact
@@ -72,16 +72,6 @@ DEFAULT_MAX_BYTES = 5_000_000
 #: one image fetch (redirects and reading included) takes at most this many timeouts
 TOTAL_TIMEOUTS = 3
 _CHUNK = 64 * 1024
-
-
-class ImageUnavailable(DissemError):
-    """Raised when a release image cannot be loaded: unreachable, not an image, too large,
-    missing, or outside the config folder. ``reason`` is the message without the source."""
-
-    def __init__(self, src: str, reason: str) -> None:
-        self.src = src
-        self.reason = redact(reason)
-        super().__init__(redact(f"image {src!r}: {reason}"))
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,14 @@ from typing import Any
 import requests
 
 from dissem.compose.types import Media, Part
-from dissem.errors import AuthError, ContentRejected, PlatformError
-from dissem.platforms.base import (
+from dissem.errors import (
+    AuthError,
+    ContentRejected,
+    ImageUnavailable,
     LookupUnsupported,
+    PlatformError,
+)
+from dissem.platforms.base import (
     MetricSample,
     Platform,
     PublishContext,
@@ -42,7 +47,6 @@ from dissem.platforms.base import (
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import (
     ImageData,
-    ImageUnavailable,
     load_release_image,
     skip_image,
 )

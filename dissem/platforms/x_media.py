@@ -45,11 +45,10 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from dissem.compose.types import Media
-from dissem.errors import ContentRejected, TransientError
+from dissem.errors import ContentRejected, ImageUnavailable, TransientError
 from dissem.platforms.base import PublishContext
 from dissem.platforms.media import (
     ImageData,
-    ImageUnavailable,
     fit_alt,
     load_release_image,
     skip_image,
