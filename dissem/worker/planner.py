@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from dissem import lifecycle
@@ -418,21 +418,22 @@ def _forget(taken: dict[str, list[datetime]], name: str, posts: Sequence[Post]) 
 
 
 def stale_release_ids(session: Session) -> set[str]:
-    """Approved releases with no posts yet, or with posts of an older revision: planning
-    them failed or was interrupted before, so they are planned again."""
-    latest = (
-        select(Post.release_id, func.max(Post.release_revision).label("rev"))
-        .group_by(Post.release_id)
-        .subquery()
+    """Approved releases with no posts yet, or with posts of an older revision only:
+    planning them failed or was interrupted before, so they are planned again.
+
+    Per release, one probe of ``uq_post_slot`` (release_id first) for a post of its
+    revision, which is nearly always the first one found: grouping every post by release
+    read the whole table on every sync (0.9 s with a million posts on PostgreSQL)."""
+    current = (
+        select(literal(1))
+        .where(Post.release_id == ReleaseRow.id, Post.release_revision >= ReleaseRow.revision)
+        .limit(1)
+        .scalar_subquery()
     )
-    stmt = (
-        select(ReleaseRow.id)
-        .outerjoin(latest, latest.c.release_id == ReleaseRow.id)
-        .where(
-            ReleaseRow.deleted.is_(False),
-            ReleaseRow.status == "approved",
-            or_(latest.c.rev.is_(None), latest.c.rev < ReleaseRow.revision),
-        )
+    stmt = select(ReleaseRow.id).where(
+        ReleaseRow.deleted.is_(False),
+        ReleaseRow.status == "approved",
+        current.is_(None),
     )
     return set(session.scalars(stmt))
 
