@@ -94,18 +94,30 @@ _Step = tuple[Node | None, Node]
 
 @dataclass
 class YamlDocument:
-    """Built data plus the composed node tree it came from, which says where each value
-    (and each mapping key) starts in the file.
+    """Built data plus the text it came from, which says where each value (and each
+    mapping key) starts in the file.
 
-    Marks are looked up when a problem needs one, by walking the tree along the data path
-    (merge keys followed as the data was built), not recorded for every value up front: a
-    folder of 10,000 channels has hundreds of thousands of values and a few problems.
+    Marks are looked up when a problem needs one, by walking the node tree along the data
+    path (merge keys followed as the data was built), not recorded for every value up
+    front: a folder of 10,000 channels has hundreds of thousands of values and a few
+    problems. The tree is composed again from the text for the first lookup and kept from
+    then on; a document nobody asks about holds only its data and its text (the worker
+    keeps every file's document between syncs).
     """
 
     data: Any
-    root: Node | None = field(default=None, repr=False, compare=False)
+    text: str | None = field(default=None, repr=False, compare=False)
+    loader: Any = field(default=None, repr=False, compare=False)
+    _root: Node | None = field(default=None, repr=False, compare=False)
     # id(mapping node) -> its keys (merged ones included) -> (key node, value node)
     _entries: dict[int, dict[Any, _Step]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def root(self) -> Node | None:
+        """The composed node tree (None for an empty document)."""
+        if self._root is None and self.text is not None:
+            self._root = yaml.compose(self.text, Loader=self.loader or _LOADER)
+        return self._root
 
     @property
     def values(self) -> Mapping[DataPath, Mark]:
@@ -130,10 +142,10 @@ class YamlDocument:
 
     def _walk(self, path: DataPath) -> list[_Step]:
         """The steps from the top down along ``path``, as far as it exists."""
-        if self.root is None:
-            return []
-        steps: list[_Step] = [(None, self.root)]
         node = self.root
+        if node is None:
+            return []
+        steps: list[_Step] = [(None, node)]
         for part in path:
             step: _Step | None = None
             if isinstance(node, MappingNode):
@@ -175,9 +187,10 @@ class YamlDocument:
 
     def _paths(self) -> Iterator[tuple[DataPath, Node | None, Node]]:
         """Every data path with its key node and value node, top down."""
-        if self.root is None:
+        root = self.root
+        if root is None:
             return
-        stack: list[tuple[DataPath, Node | None, Node]] = [((), None, self.root)]
+        stack: list[tuple[DataPath, Node | None, Node]] = [((), None, root)]
         while stack:
             path, key_node, node = stack.pop()
             yield path, key_node, node
@@ -307,7 +320,7 @@ def parse_yaml(
         raise YamlProblem(f"nesting is too deep (more than {MAX_DEPTH} levels)") from None
     if root is None:
         return YamlDocument(data=None)
-    return YamlDocument(data=_Builder(max_nodes).build(root, 0), root=root)
+    return YamlDocument(data=_Builder(max_nodes).build(root, 0), text=text, loader=_LOADER)
 
 
 def _check_characters(text: str) -> None:
