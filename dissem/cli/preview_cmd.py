@@ -21,13 +21,7 @@ from dissem.cli.options import config_option, require_config_dir
 from dissem.compose.types import Composition, Part
 from dissem.config.quote import printable
 from dissem.errors import ConfigError, ConfigProblem
-
-_ESCAPING = {
-    "telegram": "Telegram HTML (& < > escaped, title in <b>)",
-    "linkedin": "LinkedIn little format (\\ | { } @ [ ] ( ) < > # * _ ~ escaped outside "
-    "URLs and hashtags)",
-}
-
+from dissem.traits import Markup, all_platforms, traits_for
 
 #: JSON leaves DEL and the C1 controls (0x9b is a one-byte "escape [") unescaped.
 _JSON_CONTROLS = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
@@ -62,8 +56,9 @@ def _show_part(part: Part, platform: str) -> None:
     _echo(f"--- part {part.index}/{part.total}: {part.length}/{part.limit} ({status})")
     _echo(part.text)
     _echo("---")
-    if platform in _ESCAPING:
-        _echo(f"  escaping: {_ESCAPING[platform]}")
+    markup = traits_for(platform).markup if platform in all_platforms() else Markup.PLAIN
+    if markup is not Markup.PLAIN:
+        _echo(f"  escaping: {markup.description}")
     for facet in part.facets:
         _echo(f"  facet: {_facet_line(part, facet)}")
     if part.embed:
