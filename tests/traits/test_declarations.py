@@ -17,6 +17,7 @@ from dissem.config.models import PLATFORMS, Channel, Release
 from dissem.config.schema import schema_for
 from dissem.platforms.registry import available_platforms, get_platform, platform_names
 from dissem.sandbox import lengths
+from dissem.sandbox import mastodon as sandbox_mastodon
 from dissem.sandbox.core import STAND_IN_MODULES, SandboxEnv, load_stand_ins, text_fits
 from dissem.sandbox.faults import FaultPlan
 from dissem.sandbox.state import SandboxState
@@ -79,6 +80,15 @@ def test_the_stand_ins_own_length_rules_use_the_declared_limits() -> None:
     link = "https://example.org/" + "a" * 100
     assert lengths.mastodon_length(link) == traits_for("mastodon").url_length
     assert lengths.x_weight(link) == traits_for("x").url_length
+
+
+def test_the_mastodon_stand_in_states_the_declared_server_defaults() -> None:
+    mastodon = traits_for("mastodon")
+    stated = sandbox_mastodon.INSTANCE_DEFAULTS
+    assert stated["max_characters"] == mastodon.text_limit
+    assert stated["characters_reserved_per_url"] == mastodon.url_length
+    assert stated["image_size_limit"] == mastodon.image_max_bytes
+    assert mastodon.metrics_batch == sandbox_mastodon.STATUSES_LIMIT
 
 
 def _channel(name: str) -> Channel:
