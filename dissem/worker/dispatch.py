@@ -80,13 +80,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: posts in hand per publishing thread: a refill (one transaction) claims up to
-#: ``(WINDOW_PER_THREAD - 1) * concurrency`` posts, when only ``concurrency`` are left
-WINDOW_PER_THREAD = 4
-#: ... but at least this many in hand: a refill costs about as much CPU as publishing two
-#: posts (four statements and a commit, ~5 ms on PostgreSQL), so with one thread a window
-#: of 4 spent nearly as much CPU on refilling as on publishing
-MIN_WINDOW = 8
 #: how long a channel whose credentials are missing is skipped before trying again (each
 #: dispatch round ends the pause at once when they are there: resume_credential_pauses)
 CREDENTIALS_RETRY = timedelta(minutes=5)
@@ -347,19 +340,18 @@ def dispatch_once(
     nothing is left or ``stop_event`` is set (then the posts in hand are finished and
     recorded, and no more are claimed).
 
-    Posts flow through a window of ``WINDOW_PER_THREAD * concurrency`` (at least
-    ``MIN_WINDOW``; each post in hand holds its channel): whenever no more than
-    ``concurrency`` are in hand, the finished ones are recorded and new ones claimed in one
-    transaction (at most ``settings.claim_batch`` at a time), so threads never wait for a
-    whole batch and a transaction serves several posts. ``executor`` lets a daemon keep one
-    thread pool across rounds; without it a pool lives for this call. Alerts go out after
-    the outcome is committed.
+    A worker holds no more posts than it has threads (each post in hand holds its channel,
+    which no other worker may then take): whenever publishes finish, their outcomes are
+    recorded and as many new posts claimed as threads are free, in one transaction (at most
+    ``settings.claim_batch``). Claiming more ahead kept channels from idle workers: eight
+    workers on 64 channels, each holding 16 for its 4 threads, left four workers idle.
+    ``executor`` lets a daemon keep one thread pool across rounds; without it a pool lives
+    for this call. Alerts go out after the outcome is committed.
     """
     stats = DispatchStats()
     alerter = alerter or NullAlerter()
     resume_credential_pauses(session_factory, adapters, now_fn())
     threads = max(1, settings.concurrency)
-    window = max(WINDOW_PER_THREAD * threads, MIN_WINDOW)
     pool = executor or ThreadPoolExecutor(threads, thread_name_prefix="publish")
 
     def publish(claimed: ClaimedPost) -> Outcome | None:
@@ -383,28 +375,27 @@ def dispatch_once(
     pending: list[Outcome] = []
     try:
         while True:
-            if len(in_hand) <= threads:
-                room = (
-                    0 if stop_event.is_set() else min(settings.claim_batch, window - len(in_hand))
+            # a thread is free: none are busy yet, or publishes have just finished
+            free = threads - len(in_hand)
+            room = 0 if stop_event.is_set() else min(settings.claim_batch, free)
+            if pending or room:
+                settled, claimed = settle_and_claim(
+                    conn or session_factory,
+                    worker_id,
+                    pending,
+                    now_fn(),
+                    limit=room,
+                    lease_seconds=settings.lease_seconds,
                 )
-                if pending or room:
-                    settled, claimed = settle_and_claim(
-                        conn or session_factory,
-                        worker_id,
-                        pending,
-                        now_fn(),
-                        limit=room,
-                        lease_seconds=settings.lease_seconds,
-                    )
-                    _account(stats, pending, settled, alerter)
-                    pending = []
-                    if claimed:
-                        stats.rounds += 1
-                        stats.claimed += len(claimed)
-                        for c in claimed:
-                            future = pool.submit(publish, c)
-                            in_hand.add(future)
-                            future.add_done_callback(finished.put)
+                _account(stats, pending, settled, alerter)
+                pending = []
+                if claimed:
+                    stats.rounds += 1
+                    stats.claimed += len(claimed)
+                    for c in claimed:
+                        future = pool.submit(publish, c)
+                        in_hand.add(future)
+                        future.add_done_callback(finished.put)
             if not in_hand:
                 break
             done = [finished.get()]
