@@ -196,8 +196,8 @@ class PlatformTraits:
         unknown = set(self.metrics) - set(METRIC_NAMES)
         if unknown:
             raise ValueError(f"{self.name}: unknown metric names {sorted(unknown)}")
-        if bool(self.metrics) != (self.metrics_batch > 0):
-            raise ValueError(f"{self.name}: metrics and metrics_batch go together")
+        if self.metrics and self.metrics_batch < 1:
+            raise ValueError(f"{self.name}: a platform with metrics states its batch size")
         if self.image is not ImageHandling.LINK_PREVIEW and not self.image_formats:
             raise ValueError(f"{self.name}: a platform that takes images names their formats")
         if (self.link in (LinkHandling.ATTACHMENT, LinkHandling.ARTICLE)) != bool(self.link_field):
