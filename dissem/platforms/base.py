@@ -50,6 +50,7 @@ from dissem.config.models import Channel
 from dissem.errors import CredentialsMissing, LookupUnsupported, OutcomeUnknown
 from dissem.platforms.http import PlatformSession
 from dissem.platforms.tokens import TokenStatus, TokenStore
+from dissem.platforms.types import ENGAGEMENT_METRICS, MetricSample, RemotePost
 from dissem.redact import register_secret
 from dissem.settings import Settings
 from dissem.traits import (
@@ -78,10 +79,6 @@ __all__ = [
     "api_base_for",
     "read_credentials",
 ]
-
-#: the interactions summed into "engagement" (the weekly report, learned timing, compaction):
-#: every metric but views and reach
-ENGAGEMENT_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m not in ("views", "reach"))
 
 
 class LookupAmbiguous(OutcomeUnknown):
@@ -122,23 +119,6 @@ def Capabilities(
         metrics=metrics,
         metrics_batch=metrics_batch,
     )
-
-
-@dataclass(frozen=True)
-class RemotePost:
-    """A post as the platform knows it. ``data`` keeps what replies need (Bluesky cid...)."""
-
-    remote_id: str
-    url: str | None = None
-    data: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class MetricSample:
-    """Normalised values (only the names the platform reported) and the raw payload."""
-
-    values: Mapping[str, int]
-    raw: Mapping[str, Any]
 
 
 class PublishContext(Protocol):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from dissem.lifecycle import PostState as PostState  # re-exported: every module imports it here
-from dissem.platforms.base import METRIC_NAMES
+from dissem.traits import METRIC_NAMES
 
 
 class UtcDateTime(TypeDecorator[datetime]):

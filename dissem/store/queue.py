@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem import lifecycle
 from dissem.lifecycle import Event, OutcomeLabel
-from dissem.platforms.base import RemotePost
+from dissem.platforms.types import RemotePost
 from dissem.store import queue_sql as sql
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, Post, PostState

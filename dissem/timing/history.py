@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from dissem.config.models import Channel, Window
 from dissem.planning.due import HORIZON, PlanRequest
-from dissem.platforms.base import ENGAGEMENT_METRICS
+from dissem.platforms.types import ENGAGEMENT_METRICS
 from dissem.store.models import METRIC_COLUMNS, ChannelRow, MetricSnapshot, Post, PostState
 from dissem.timing.learned import TimingAdvice, plan_learned
 from dissem.timing.model import ChannelHistory, ChannelTiming, Observation, Params, fit, group_of
