@@ -5,7 +5,7 @@ same code, a counting bug would pass every end-to-end test. These checks are wri
 from the platforms' published rules, with other means where there is a choice:
 
 X
-    twitter-text's ``parseTweet`` with its v3 configuration (twitter-text
+    twitter-text's ``parseTweet`` with its v3 configuration (twitter/twitter-text
     ``config/v3.json``): the text normalised to NFC; every link, as twitter-text's own
     extractor finds it (the ``twitter-text-parser`` port, not dissem's link finder), weighs
     23; every emoji weighs 2; any other code point 1 in U+0000-U+10FF, U+2000-U+200D,
@@ -13,20 +13,22 @@ X
     U+FEFF, U+FFFF. Emoji are found per grapheme cluster here (dissem matches emoji
     sequences with a pattern instead).
 Mastodon
-    ``StatusLengthValidator`` (app/validators/status_length_validator.rb): the grapheme
-    clusters of the content warning plus the text, in which every link with a scheme
+    ``StatusLengthValidator`` (mastodon/mastodon app/validators/status_length_validator.rb):
+    the grapheme clusters of the content warning plus the text, in which every link with a scheme
     (twitter-text's extractor, ``extract_url_without_protocol: false``) counts as the
     server's ``characters_reserved_per_url`` (23) and a mention ``@user@domain`` as
     ``@user`` (``Account::MENTION_RE``, ``Extractor.extract_mentions_or_lists_with_indices``);
     overlapping entities keep the first.
 Bluesky
-    The ``app.bsky.feed.post`` lexicon: ``text`` has ``maxGraphemes: 300`` and
+    The ``app.bsky.feed.post`` lexicon (bluesky-social/atproto
+    lexicons/app/bsky/feed/post.json): ``text`` has ``maxGraphemes: 300`` and
     ``maxLength: 3000``, a lexicon ``maxLength`` on a string being UTF-8 bytes
     (``@atproto/lexicon`` validates it with ``utf8Len``).
 
 The tests hold these checks to the platforms' reference data (twitter-text's conformance
 cases, Mastodon's validator spec, atproto's string tests), so where dissem and a stand-in
-disagree, the reference decides.
+disagree, the reference decides. Known gap: an emoji joined to another by U+200D outside
+the Unicode emoji sequences is one grapheme cluster here (2) and two emoji to twemoji (4).
 """
 
 from __future__ import annotations
