@@ -152,7 +152,13 @@ def plan_posts(
     again.
     """
     run = _Pass(session, config, settings, now, _TakenTimes(session), compositions)
-    rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
+    if releases is None:
+        rows = {r.id: r for r in session.scalars(select(ReleaseRow))}
+    else:  # only those planned: an object for each of 5,000 stored releases on every sync
+        wanted, rows = sorted(releases), {}  # cost an idle worker more than all else
+        for start in range(0, len(wanted), 500):
+            chunk = select(ReleaseRow).where(ReleaseRow.id.in_(wanted[start : start + 500]))
+            rows.update((r.id, r) for r in session.scalars(chunk))
     chan_rows = set(session.scalars(select(ChannelRow.name)))
     for loaded in config.releases:
         rel = loaded.release
