@@ -40,8 +40,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from dissem import lifecycle
@@ -196,6 +197,9 @@ class _Pass:
     compositions: Compositions
     out: PlanChanges = field(default_factory=PlanChanges)
     timing: TimingCache | None = None
+    #: rows of the posts :meth:`create` made for the release being planned, inserted at
+    #: the end of :meth:`plan_release`
+    new_posts: list[dict[str, Any]] = field(default_factory=list)
 
     def plan_release(self, rel: Release, row: ReleaseRow, channel_rows: set[str]) -> None:
         session, config, out = self.session, self.config, self.out
@@ -219,6 +223,7 @@ class _Pass:
                 out.cancelled += _close_posts(posts, Event.WITHDRAW, NOT_A_TARGET, self.now)
         if isinstance(self.taken, _TakenTimes):  # the channels about to get a first post
             self.taken.load([name for name in targets if name not in existing])
+        self.new_posts = []
         for name in targets:
             channel = config.channels[name]
             posts = existing.get(name, [])
@@ -233,6 +238,9 @@ class _Pass:
                     self.maybe_reshare(rel, row, channel, current)
             else:
                 self.recompose(rel, row, channel, current)
+        if self.new_posts:  # one statement: an ORM object per post cost more than planning it
+            session.execute(insert(Post), self.new_posts)
+            self.new_posts = []
 
     def create(
         self, rel: Release, row: ReleaseRow, channel: Channel, seq: int, earliest: datetime | None
@@ -250,8 +258,8 @@ class _Pass:
         else:
             state, reason = lifecycle.initial(Event.PLAN), None
         for part in comp or [None]:
-            self.session.add(
-                Post(
+            self.new_posts.append(
+                dict(
                     release_id=rel.id,
                     channel=channel.name,
                     platform=channel.platform,
