@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import func, select
 
+from dissem.clock import utcnow
 from dissem.config.loader import load_config
 from dissem.config.quote import printable
 from dissem.sandbox import RunningSandbox, start_sandbox
@@ -141,7 +142,7 @@ def run_demo(
     if not config_dir.exists():
         shutil.copytree(EXAMPLE, config_dir)
     timezone = os.environ.get("DISSEM_TIMEZONE", "Asia/Jakarta")
-    start = demo_week_start(config_dir, timezone, today or datetime.now(UTC))
+    start = demo_week_start(config_dir, timezone, today or utcnow())
     clock = SimClock(start)
     _demo_credentials(config_dir, timezone)
     with start_sandbox(faults=DEMO_FAULTS, clock=clock) as sandbox:
@@ -301,7 +302,7 @@ def _published(
     group: list[Post], zone: ZoneInfo, cards: dict[tuple[str, str], str], page: str
 ) -> DemoPost:
     first = group[0]
-    when = first.published_at or datetime.now(UTC)
+    when = first.published_at or utcnow()
     anchor = cards.get((first.platform, first.remote_id or "")) or cards.get(
         (first.platform, first.remote_url or "")
     )

@@ -9,13 +9,13 @@ or config error (an unknown feed).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dissem.cli.options import config_option, settings_for
+from dissem.clock import utcnow
 from dissem.config.loader import load_config
 from dissem.config.models import LoadedConfig
 from dissem.settings import Settings, get_settings
@@ -122,7 +122,7 @@ def poll_cmd(name: str | None, backfill: int, config_dir: Path | None, as_json: 
                         settings,
                         config,
                         each,
-                        now=datetime.now(UTC),
+                        now=utcnow(),
                         force=True,
                         backfill=backfill,
                         alerter=build_alerter(settings),
@@ -242,7 +242,7 @@ def approve(release: str, by: str, config_dir: Path | None) -> None:
     config = _config(settings)
     engine, factory = open_store(settings)
     try:
-        plan = approve_release(factory, settings, config, release, by=by, now=datetime.now(UTC))
+        plan = approve_release(factory, settings, config, release, by=by, now=utcnow())
     except ReviewError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

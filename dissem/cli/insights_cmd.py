@@ -8,11 +8,11 @@ per channel, each slot's estimate, count and interval, and the recommendation
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from dissem.clock import utcnow
 from dissem.settings import get_settings
 from dissem.store.open import open_store
 
@@ -39,7 +39,7 @@ def insights(channel: str | None, all_slots: bool, as_json: bool) -> None:
     engine, factory = open_store(settings, read_only=True)
     try:
         with factory() as session:
-            fitted = timing_for(session, datetime.now(UTC), None if channel is None else [channel])
+            fitted = timing_for(session, utcnow(), None if channel is None else [channel])
     finally:
         engine.dispose()
     if channel is not None and channel not in fitted:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dissem.cli.options import config_option, require_config_dir
+from dissem.clock import utcnow
 from dissem.compose.types import Composition, Part
 from dissem.config.quote import printable
 from dissem.errors import ConfigError, ConfigProblem
@@ -120,7 +120,7 @@ def preview(
         for target in release.targets:
             if target not in known:
                 _echo(f"warning: target {target!r} is no channel or group", err=True)
-    now = datetime.now(UTC)
+    now = utcnow()
     results: list[dict[str, Any]] = []
     broken: list[ConfigProblem] = []
     for name in names:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
+from dissem.clock import utcnow
 from dissem.settings import get_settings
 from dissem.store.open import open_store
 
@@ -61,7 +62,7 @@ def report(
     engine, factory = open_store(settings)
     try:
         result = generate_report(
-            factory, settings, chosen, now=datetime.now(UTC), out_dir=out, formats=fmts, lang=lang
+            factory, settings, chosen, now=utcnow(), out_dir=out, formats=fmts, lang=lang
         )
     finally:
         engine.dispose()

@@ -70,8 +70,8 @@ def demo(directory: Path | None) -> None:
     """Run the whole pipeline on the embedded default: SQLite, the sandbox in-process, the
     example config, a simulated week of posting; then print what went out where and write
     the weekly report."""
-    from dissem.logs import setup_logging
     from dissem.demo import run_demo
+    from dissem.logs import setup_logging
 
     # the demo's faults are injected on purpose: their warnings would only drown the summary
     setup_logging("ERROR", "text")

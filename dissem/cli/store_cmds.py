@@ -12,6 +12,7 @@ import click
 from sqlalchemy import and_, or_, select
 
 from dissem.cli.options import config_option, require_config_dir, settings_for
+from dissem.clock import utcnow
 from dissem.config.locate import display_path
 from dissem.config.models import LoadedConfig
 from dissem.settings import Settings, get_settings
@@ -50,7 +51,7 @@ def sync_cmd(config_dir: Path | None, as_json: bool) -> None:
     settings = settings_for(config_dir)
     require_config_dir("sync", settings.config_dir)
     engine, factory = open_store(settings)
-    result = sync(factory, settings, datetime.now(UTC))
+    result = sync(factory, settings, utcnow())
     engine.dispose()
     for problem in result.problems:
         click.echo(str(problem), err=True)
@@ -91,7 +92,7 @@ def queue(
 
         config = load_config(settings.config_dir, timezone=settings.timezone)
     engine, factory = open_store(settings, read_only=True)
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         rows = queue_rows(
             factory, settings, problems=problems, show_all=show_all, limit=limit,
@@ -172,7 +173,7 @@ def queue_rows(
     """The rows ``dissem queue`` shows, as plain data. ``waiting`` says what holds an open
     post back: its channel's pause, or its release file broken since it was synced (with
     ``config``, the folder as it is now)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     broken = broken_files(config) if config is not None else {}
     paused = {c["channel"]: c for c in paused_channels(factory, now)}
     stmt = select(Post, ChannelRow.timezone).join(ChannelRow, ChannelRow.name == Post.channel)

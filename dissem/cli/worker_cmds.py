@@ -8,11 +8,12 @@ Exit codes: 0 done, 1 the post cannot take that step (missing, or in the wrong s
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from dissem.clock import utcnow
 from dissem.settings import get_settings
 from dissem.store.open import open_store
 from dissem.worker.review import (
@@ -29,7 +30,7 @@ def _run_review(action: Callable[[sessionmaker[Session], datetime], ReviewResult
     """Runs one review operation on the configured database and reports it."""
     engine, factory = open_store(get_settings())
     try:
-        result = action(factory, datetime.now(UTC))
+        result = action(factory, utcnow())
     except ReviewError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

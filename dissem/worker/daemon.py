@@ -453,13 +453,13 @@ class Worker:
                 self._wake.clear()
                 if self._feeds_woken.is_set():  # a push: the feeds job runs now
                     self._feeds_woken.clear()
-                    scheduler.modify_job("feeds", next_run_time=datetime.now(UTC))
+                    scheduler.modify_job("feeds", next_run_time=utcnow())
                 # A SIGHUP during a running sync waits for it to end: the scheduler would
                 # drop a second, overlapping run, and the reload would be lost.
                 if self.reload.is_set() and not self._sync_lock.locked():
                     self.reload.clear()
                     log.info("SIGHUP: %s; reloading the config now", self.reload_environment())
-                    scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
+                    scheduler.modify_job("sync", next_run_time=utcnow())
         finally:
             log.info("worker %s stopping: finishing what is in hand", self.worker_id)
             scheduler.shutdown(wait=True)
@@ -500,7 +500,7 @@ class Worker:
             executors={"default": JobExecutor(6)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        now = datetime.now(UTC)
+        now = utcnow()
         jobs: list[tuple[str, Callable[[], Any], float]] = [
             ("sync", self.sync_job, s.sync_interval),
             ("dispatch", self.dispatch_job, s.dispatch_interval),
