@@ -21,7 +21,7 @@ from dissem.clock import utcnow
 from dissem.compose.types import Composition, Part
 from dissem.config.quote import printable
 from dissem.errors import ConfigError, ConfigProblem
-from dissem.traits import Markup, all_platforms, traits_for
+from dissem.traits import Markup, find_traits
 
 #: JSON leaves DEL and the C1 controls (0x9b is a one-byte "escape [") unescaped.
 _JSON_CONTROLS = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
@@ -56,7 +56,8 @@ def _show_part(part: Part, platform: str) -> None:
     _echo(f"--- part {part.index}/{part.total}: {part.length}/{part.limit} ({status})")
     _echo(part.text)
     _echo("---")
-    markup = traits_for(platform).markup if platform in all_platforms() else Markup.PLAIN
+    traits = find_traits(platform)
+    markup = traits.markup if traits is not None else Markup.PLAIN
     if markup is not Markup.PLAIN:
         _echo(f"  escaping: {markup.description}")
     for facet in part.facets:

@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 
 from dissem.compose.urls import find_hashtags, find_urls
-from dissem.traits import Markup, all_platforms, traits_for
+from dissem.traits import Markup, find_traits
 
 LINKEDIN_SPECIAL: frozenset[str] = frozenset("\\|{}@[]()<>#*_~")
 
@@ -76,7 +76,8 @@ def escape_for(
     """Plain ``text`` as it is sent to ``platform``, in its declared ``markup``; ``bold`` is
     the title (Telegram HTML), ``links`` are URLs that must reach LinkedIn unescaped. An
     unknown platform takes plain text."""
-    markup = traits_for(platform).markup if platform in all_platforms() else Markup.PLAIN
+    traits = find_traits(platform)
+    markup = traits.markup if traits is not None else Markup.PLAIN
     if markup is Markup.TELEGRAM_HTML:
         return telegram_html(text, bold=bold)
     if markup is Markup.LINKEDIN_LITTLE:

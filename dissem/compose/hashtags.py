@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import regex
 
-from dissem.traits import all_platforms, traits_for
+from dissem.traits import find_traits
 
 # Characters that survive inside a hashtag; everything else (punctuation, symbols, emoji,
 # spaces) is removed. \p{Nd}, not \p{N}: superscripts and fractions break hashtags on X.
@@ -40,10 +40,8 @@ def to_hashtag(tag: str) -> str | None:
 def hashtags_for(platform: str, tags: Iterable[str], *, cap: int | None = None) -> list[str]:
     """Valid, distinct (case-insensitively) hashtags in the order given, at most ``cap``
     (default: the platform's declared ``hashtag_cap``, 3 for an unknown platform)."""
-    if cap is not None:
-        most = cap
-    else:
-        most = traits_for(platform).hashtag_cap if platform in all_platforms() else 3
+    traits = find_traits(platform)
+    most = cap if cap is not None else traits.hashtag_cap if traits is not None else 3
     out: list[str] = []
     seen: set[str] = set()
     for tag in tags:

@@ -33,7 +33,7 @@ from dissem.reports.aggregate import (
 )
 from dissem.reports.timing import TimingView, build_timing_views
 from dissem.store.models import METRIC_COLUMNS, FeedState, PostState
-from dissem.traits import all_platforms, traits_for
+from dissem.traits import find_traits
 
 __all__ = [
     "DayFigures",
@@ -57,9 +57,8 @@ def platform_reports_metrics(platform: str) -> bool | None:
     """Whether the platform reports any metric (its declaration, :mod:`dissem.traits`);
     None for a platform without one (then the data decides: a NULL figure reads "not
     reported")."""
-    if platform not in all_platforms():
-        return None
-    return bool(traits_for(platform).metrics)
+    traits = find_traits(platform)
+    return None if traits is None else bool(traits.metrics)
 
 
 @dataclass(frozen=True)

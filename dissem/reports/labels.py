@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from dissem.traits import all_platforms, traits_for
+from dissem.traits import find_traits
 
 __all__ = [
     "LABELS",
@@ -325,9 +325,8 @@ WEEKDAY_KEYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 def platform_name(platform: str) -> str:
     """``"linkedin"`` -> ``"LinkedIn"`` (the declared ``display_name``); an unknown id is
     capitalised."""
-    if platform in all_platforms():
-        return traits_for(platform).display_name
-    return platform[:1].upper() + platform[1:]
+    traits = find_traits(platform)
+    return traits.display_name if traits is not None else platform[:1].upper() + platform[1:]
 
 
 def labels(lang: str) -> Mapping[str, str]:

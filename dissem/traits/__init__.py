@@ -17,7 +17,14 @@ from dissem.traits.base import (
     Markup,
     PlatformTraits,
 )
-from dissem.traits.registry import BUILTIN, all_platforms, register, traits_for, unregister
+from dissem.traits.registry import (
+    BUILTIN,
+    all_platforms,
+    find_traits,
+    register,
+    traits_for,
+    unregister,
+)
 
 __all__ = [
     "BUILTIN",
@@ -30,6 +37,7 @@ __all__ = [
     "Markup",
     "PlatformTraits",
     "all_platforms",
+    "find_traits",
     "register",
     "traits_for",
     "unregister",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dissem.traits import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x
 from dissem.traits.base import PlatformTraits
 
-__all__ = ["BUILTIN", "all_platforms", "register", "traits_for", "unregister"]
+__all__ = ["BUILTIN", "all_platforms", "find_traits", "register", "traits_for", "unregister"]
 
 #: the platforms dissem ships, in the order config, docs and reports list them
 BUILTIN: tuple[PlatformTraits, ...] = tuple(
@@ -25,6 +25,12 @@ def traits_for(name: str) -> PlatformTraits:
         raise ValueError(
             f"unknown platform {name!r}; expected one of: {', '.join(_registry)}"
         ) from None
+
+
+def find_traits(name: str) -> PlatformTraits | None:
+    """The declaration of ``name``, or None for an unknown platform (one dict lookup: for
+    code that treats unknown platforms by a default, in hot loops)."""
+    return _registry.get(name)
 
 
 def all_platforms() -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dissem.compose import compose
+from dissem.compose.counting import measure
 from dissem.config.loader import load_config
 from dissem.config.models import PLATFORMS, Channel, Release
 from dissem.config.schema import schema_for
@@ -80,6 +81,7 @@ def test_the_stand_ins_own_length_rules_use_the_declared_limits() -> None:
     link = "https://example.org/" + "a" * 100
     assert lengths.mastodon_length(link) == traits_for("mastodon").url_length
     assert lengths.x_weight(link) == traits_for("x").url_length
+    assert measure("x", link) == traits_for("x").url_length  # twitter-text's own constant
 
 
 def test_the_mastodon_stand_in_states_the_declared_server_defaults() -> None:
