@@ -250,22 +250,21 @@ def _platform_fields(
     summary: str,
 ) -> Callable[[Part, tuple[Media, ...]], Part]:
     """What each platform needs beside the text, as a function of one part; ``media`` goes
-    on the first part. The link and markup follow the platform's declaration; a content
-    warning, visibility and language are fields of Mastodon's and Bluesky's own APIs."""
-    platform = channel.platform
-    traits = traits_for(platform)
+    on the first part. Which options carry the language, a content warning, the channel's
+    visibility and the link is the platform's declaration (:mod:`dissem.traits`)."""
+    traits = traits_for(channel.platform)
 
     def extras(part: Part, media: tuple[Media, ...]) -> Part:
         first = part.index == 1
         options: dict[str, Any] = {}
-        if platform == "mastodon":
-            options["language"] = language
-            if content_warning:
-                options["spoiler_text"] = content_warning
-            if channel.visibility:
-                options["visibility"] = channel.visibility
-        elif platform == "bluesky":
-            options["langs"] = [language]
+        if traits.language_field:
+            options[traits.language_field] = language
+        if traits.languages_field:
+            options[traits.languages_field] = [language]
+        if content_warning and traits.content_warning_field:
+            options[traits.content_warning_field] = content_warning
+        if channel.visibility and traits.visibility_field:
+            options[traits.visibility_field] = channel.visibility
         if traits.link is LinkHandling.EMBED_CARD:
             if first and release.image is not None:
                 options["thumb_src"] = release.image.src

@@ -174,6 +174,15 @@ class PlatformTraits:
     #: the option of the first part that carries the link (ATTACHMENT, ARTICLE)
     link_field: str = ""
     markup: Markup = Markup.PLAIN
+    #: the option that carries the post's language as one code (Mastodon: ``language``)
+    language_field: str = ""
+    #: the option that carries the post's languages as a list (Bluesky: ``langs``)
+    languages_field: str = ""
+    #: the option that carries a content warning shown before the text (Mastodon:
+    #: ``spoiler_text``); "" where the platform has none
+    content_warning_field: str = ""
+    #: the option that carries a channel's ``visibility`` (Mastodon); "" where there is none
+    visibility_field: str = ""
     idempotency: Idempotency = Idempotency.NONE
     #: whether the platform can be asked "did this post go out?" (reconcile)
     can_lookup: bool = False

@@ -16,6 +16,7 @@ TRAITS = PlatformTraits(
     hashtag_cap=3,
     # links are facets the client computes, and the card is an app.bsky.embed.external
     link=LinkHandling.EMBED_CARD,
+    languages_field="langs",
     idempotency=Idempotency.RKEY,
     can_lookup=True,
     metrics=("likes", "reposts", "replies", "quotes", "bookmarks"),

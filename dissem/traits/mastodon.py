@@ -24,6 +24,9 @@ TRAITS = PlatformTraits(
     # hashtags are how Mastodon posts are found, so a few more
     hashtag_cap=4,
     link=LinkHandling.IN_TEXT,
+    language_field="language",
+    content_warning_field="spoiler_text",
+    visibility_field="visibility",
     idempotency=Idempotency.KEY,
     can_lookup=True,
     metrics=("likes", "reposts", "replies", "quotes"),
