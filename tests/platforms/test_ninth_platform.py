@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 import yaml
 from sqlalchemy import select
 
@@ -253,6 +254,8 @@ def test_a_ninth_platform_publishes_is_measured_and_reported(
                 clock.now += timedelta(minutes=5)
             assert post.state == PostState.PUBLISHED, post.state
             assert [r.text for r in sandbox.state.posts("ninth")] == [post.text]
+            served = requests.get(f"{sandbox.url}/_sandbox/platforms", timeout=10).json()
+            assert served["ninth"] == f"{sandbox.url}/ninth"
             clock.now = (post.published_at or NOW) + timedelta(hours=2)
             assert worker.metrics_job() >= 1
             with transaction(worker.session_factory) as s:

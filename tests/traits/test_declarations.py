@@ -4,8 +4,10 @@ with ``dissem/traits``, so a fact changed in one place cannot drift from the oth
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -204,3 +206,22 @@ def test_a_shipped_platform_cannot_be_replaced_or_removed() -> None:
     assert traits_for("x").text_limit == 280
     with pytest.raises(ValueError, match="unknown platform 'myspace'"):
         traits_for("myspace")
+
+
+def test_the_declarations_import_only_the_standard_library() -> None:
+    """Config and compose import dissem.traits; it must pull in no HTTP, no adapters and
+    no other part of dissem, so that every layer may read it."""
+    for path in sorted((ROOT / "dissem" / "traits").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                assert module.startswith("dissem.traits") or (
+                    top != "dissem" and top in sys.stdlib_module_names
+                ), (path.name, module)
