@@ -63,7 +63,7 @@ def config_warnings(
     cfg: LoadedConfig, *, environ: Mapping[str, str] | None = None, sandbox: bool = False
 ) -> list[ConfigProblem]:
     """Every warning for ``cfg`` (see the module doc)."""
-    env = os.environ if environ is None else environ
+    env = dict(os.environ) if environ is None else environ  # read once, not per channel
     out: list[ConfigProblem] = []
     files = _channel_files(cfg.root)
     for channel in cfg.channels.values():

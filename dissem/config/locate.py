@@ -9,6 +9,7 @@ name for unknown keys and values.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import types
@@ -51,11 +52,18 @@ def display_path(path: Path) -> str:
     Symlinks are not resolved, so a file under ``config -> dissem/example`` reads
     ``config/...``.
     """
-    here = os.path.abspath(os.getcwd())
-    full = os.path.abspath(path)
+    return _display(os.getcwd(), os.fspath(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _display(cwd: str, path: str) -> str:
+    """display_path for one working folder (a config of 10,000 channels names its 125
+    files in 10,000 messages)."""
+    here = os.path.abspath(cwd)
+    full = os.path.abspath(os.path.join(cwd, path))
     if full == here or full.startswith(here + os.sep):
         return printable(os.path.relpath(full, here))
-    return printable(str(path))
+    return printable(path)
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:+-]{0,63}")

@@ -436,7 +436,7 @@ class _Builder:
         value: Any
         if isinstance(node, SequenceNode):
             self._check_tag(node, _SEQ_TAG)
-            value = [self.build(item, depth + 1) for item in node.value]
+            value = self._sequence(node, depth)
         elif isinstance(node, MappingNode):
             self._check_tag(node, _MAP_TAG)
             value = self._mapping(node, depth)
@@ -506,6 +506,18 @@ class _Builder:
         assert value is None or isinstance(value, str | int | float | bool | dt.date)
         return value
 
+    def _sequence(self, node: SequenceNode, depth: int) -> list[Any]:
+        if depth + 1 > MAX_DEPTH:
+            return [self.build(item, depth + 1) for item in node.value]
+        out: list[Any] = []
+        for item in node.value:
+            if item.__class__ is ScalarNode and item.tag == _STR_TAG:  # most values: text
+                self.count += 1
+                out.append(item.value)
+            else:
+                out.append(self.build(item, depth + 1))
+        return out
+
     def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         """Merged keys (``<<``) first, later sources before earlier ones, then explicit keys,
         so that each later step overrides the one before: YAML's merge-key rules."""
@@ -517,8 +529,13 @@ class _Builder:
                 result.update(self.build(source, depth))
             pairs = [(key, value) for key, value in pairs if key.tag != _MERGE_TAG]
         explicit: set[Any] = set()
+        fast = depth + 1 <= MAX_DEPTH
         for key_node, value_node in pairs:
-            key = self._key(key_node)
+            if key_node.__class__ is ScalarNode and key_node.tag == _STR_TAG:
+                self.count += 1
+                key = key_node.value
+            else:
+                key = self._key(key_node)
             if key in explicit:
                 first = next(k for k, _ in pairs if k.tag != _MERGE_TAG and _same(k, key))
                 mark = _mark(key_node)
@@ -529,7 +546,11 @@ class _Builder:
                     hint="remove one of them; YAML would silently keep only the last",
                 )
             explicit.add(key)
-            result[key] = self.build(value_node, depth + 1)
+            if fast and value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
+                self.count += 1
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, depth + 1)
         return result
 
 
