@@ -127,3 +127,16 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["no-such-command"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+def test_package_root_loads_its_public_functions_on_first_use() -> None:
+    code = (
+        "import sys, dissem\n"
+        "assert 'dissem.compose.counting' not in sys.modules\n"
+        "print(dissem.limit('x'), dissem.measure('bluesky', 'caf\\u00e9 \\U0001f600'))\n"
+        "try:\n    dissem.nothing\nexcept AttributeError as e:\n    print('no', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.splitlines() == ["280 6", "no module 'dissem' has no attribute 'nothing'"]
