@@ -6,18 +6,28 @@ whenever the threads are about to run dry, the finished outcomes are recorded an
 claimed in one transaction; until nothing is claimable. An adapter's error decides the
 post's next state (:func:`classify`, as a lifecycle event: :mod:`dissem.lifecycle`):
 
-=====================  =====================================================================
-ok                     published (remote id/url/data; first metrics in 1 h)
-TransientError         scheduled after exponential backoff; failed after ``max_attempts``
-RateLimited            scheduled at ``retry_at``; the channel paused until then
-AuthError              failed; the channel paused until a person acts; alert
-AccountBlocked         post stays scheduled; the channel paused blocked_pause_hours; alert
-ContentRejected        failed with the platform's reason
-Duplicate              unconfirmed: reconcile proves it is this post, else review
-OutcomeUnknown         unconfirmed (reconcile looks it up)
-CredentialsMissing     post stays scheduled; the channel paused until they are there; alert
-any other exception    unconfirmed (it may have been sent), logged; the worker goes on
-=====================  =====================================================================
+=====================  ===================  ================================================
+adapter's answer       lifecycle event      what follows
+=====================  ===================  ================================================
+ok                     published            published (remote id/url/data; metrics in 1 h)
+TransientError         transient, gave_up   scheduled after exponential backoff; failed
+                                            after ``max_attempts``
+RateLimited            rate_limited         scheduled at ``retry_at``; the channel paused
+                                            until then
+AuthError              auth_failed          failed; the channel paused until a person acts;
+                                            alert
+AccountBlocked         account_blocked      scheduled; the channel paused
+                                            blocked_pause_hours; alert
+ContentRejected        rejected             failed with the platform's reason
+Duplicate              duplicate            unconfirmed: reconcile proves it is this post,
+                                            else review
+OutcomeUnknown         outcome_unknown      unconfirmed (reconcile looks it up)
+CredentialsMissing     credentials_missing  scheduled; the channel paused until they are
+                                            there; alert
+any other exception    error                unconfirmed (it may have been sent), logged;
+                                            the worker goes on
+(lease too short)      not_sent             scheduled, due now: nothing was sent
+=====================  ===================  ================================================
 """
 
 from __future__ import annotations

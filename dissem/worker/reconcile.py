@@ -5,7 +5,9 @@ what proves a remote post is this one: the post's idempotency key and remembered
 ``publish_state`` (rkey, container id), its text, the time of its first attempt (less a
 margin for clock skew), the parent it must reply to (the previous part of its thread as
 recorded, as dispatch sends it) and the remote ids already recorded for the channel's other
-posts (``taken``: never taken again, also within one round):
+posts (``taken``: never taken again, also within one round). Each decision is a lifecycle
+event (:mod:`dissem.lifecycle`): ``found``, ``not_found``, ``not_found_gave_up`` or
+``undecidable``:
 
 =====================  =====================================================================
 found                  published with the remote id it names (and the address the platform
