@@ -123,9 +123,13 @@ def _emoji_weight(cluster: str) -> int:
 
 
 def _plain_weight(text: str) -> int:
+    if text.isascii():  # no emoji and every code point weighs 1 (the common case: fast)
+        return len(text)
     weight = 0
     for cluster in _GRAPHEME.findall(text):
-        if _is_emoji(cluster):
+        if cluster.isascii():
+            weight += len(cluster)
+        elif _is_emoji(cluster):
             weight += _emoji_weight(cluster)
         else:
             weight += sum(_code_point_weight(c) for c in cluster)
