@@ -158,12 +158,18 @@ def test_known_exceptions_still_exist() -> None:
     assert not gone, f"no longer imported; remove from KNOWN: {sorted(gone)}"
 
 
-def _closure(module: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [module]
+@cache
+def _targets() -> dict[str, set[str]]:
     by_module: dict[str, set[str]] = {}
     for imp in graph():
         by_module.setdefault(imp.module, set()).add(imp.target)
+    return by_module
+
+
+def _closure(module: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [module]
+    by_module = _targets()
     while todo:
         current = todo.pop()
         if current in seen:
@@ -175,6 +181,7 @@ def _closure(module: str) -> set[str]:
     return seen
 
 
+@cache
 def _http_clients_of(module: str) -> list[str]:
     tree = ast.parse(all_modules()[module].read_text(encoding="utf-8"))
     names: list[str] = []
