@@ -14,7 +14,7 @@ import click
 
 from dissem.cli.options import config_option, pick_config_dir, require_config_dir
 from dissem.config.advice import collapse_misnamed_channels, config_warnings
-from dissem.config.loader import load_config
+from dissem.config.loader import collector_paused, load_config
 from dissem.config.locate import display_path
 from dissem.config.models import LoadedConfig
 from dissem.config.schema import KINDS, schema_for, write_schemas
@@ -50,6 +50,11 @@ def validate(directory: Path | None, config_dir: Path | None, as_json: bool, str
     settings = Settings()
     root = pick_config_dir("validate", config_dir, directory) or settings.config_dir
     require_config_dir("validate", root)
+    with collector_paused():  # a short run: see collector_paused
+        _validate(root, settings, as_json=as_json, strict=strict)
+
+
+def _validate(root: Path, settings: Settings, *, as_json: bool, strict: bool) -> None:
     cfg = load_config(root, timezone=settings.timezone)
     cfg.problems = collapse_misnamed_channels(cfg)
     warnings = config_warnings(cfg, sandbox=bool(settings.sandbox_url))

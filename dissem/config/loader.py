@@ -28,12 +28,14 @@ Contract:
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import json
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +70,7 @@ __all__ = [
     "CHANNEL_SUFFIXES",
     "RELEASE_SUFFIXES",
     "channel_files",
+    "collector_paused",
     "content_hash",
     "load_config",
     "load_release_file",
@@ -133,6 +136,22 @@ def load_config(root: Path, *, timezone: str = "Asia/Jakarta") -> LoadedConfig:
         cfg.broken_release_ids.update(r.release.id for r in cfg.releases)
         cfg.releases.clear()
     return cfg
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused for a short command that loads a large config and
+    exits (``dissem validate``): loading 10,000 channels keeps hundreds of thousands of
+    objects alive, and the collector's passes over them were a fifth of the command's
+    time. Reference counting still frees what is dropped; the collector runs again
+    afterwards. Not for the worker, which lives on."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def release_files(root: Path, *, strict: bool = False) -> list[Path]:

@@ -158,3 +158,20 @@ def test_merged_blocks_still_count_against_the_alias_budget() -> None:
     assert doc.data["items"][299] == {**{f"k{i}": i for i in range(10)}, "n": 1}
     assert doc.mark(("items", 299, "k3")).line == 1
     assert doc.mark(("items", 299, "n")).line == 302
+
+
+def test_the_collector_pause_restores_the_collector() -> None:
+    """``dissem validate`` pauses the cycle collector while it loads; the collector is as
+    it was afterwards, also when the command fails."""
+    assert gc.isenabled()
+    with pytest.raises(SystemExit), loader.collector_paused():
+        assert not gc.isenabled()
+        raise SystemExit(2)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with loader.collector_paused():
+            pass
+        assert not gc.isenabled()  # left off, as it was
+    finally:
+        gc.enable()
