@@ -10,11 +10,13 @@ candidate would produce, so every platform's own counting, markup and limits app
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import regex
 
-from dissem.compose.urls import find_hashtags, find_mentions, find_urls
+from dissem.compose.urls import _SPACES, find_hashtags, find_mentions, find_urls
 
 ELLIPSIS = "…"
 #: A sentence cut is preferred while it keeps at least this share of what the best word
@@ -28,6 +30,8 @@ _SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+
 _WORD_END = regex.compile(r"\S\s")
 _CLAUSE_END = regex.compile(r"[、，､](?!\s)")
 _PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
+_ANY_SPACE = regex.compile(r"\s")
+_TWITTER_SPACE = regex.compile(rf"[{_SPACES}]")
 # Trailing characters that read badly before an ellipsis ("word,…").
 _TRAILING = " \t\r\n,;:-–—、，､"
 
@@ -116,19 +120,137 @@ class _Cuts:
         return _allowed(self.bounds()[:-1], self.spans)
 
 
+@dataclass(frozen=True)
+class _Points:
+    """The cut points of one window of a text (see :class:`_Shared`)."""
+
+    word: list[int]
+    sentence: list[int]
+    spaced: bool = True
+
+
+_JOINS_PREVIOUS = regex.compile(r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}]")
+
+
+@functools.cache
+def _odd_spaces() -> regex.Pattern[str]:
+    """Characters that Python, the regex module and twitter-text do not all take for
+    whitespace (U+001C-U+001F, U+180E...): a text holding one is cut window by window."""
+    odd = [
+        c
+        for c in map(chr, range(0x3001))
+        if len({c.isspace(), bool(_ANY_SPACE.match(c)), bool(_TWITTER_SPACE.match(c))}) > 1
+    ]
+    return regex.compile("[" + regex.escape("".join(odd)) + "]" if odd else r"(?!)")
+
+
+class _Shared:
+    """The cut points of a whole text computed once, for the windows :func:`split` cuts
+    from it: a window starting after whitespace, at a cluster boundary, and ending before
+    whitespace has exactly the points the whole text has inside it (links, hashtags,
+    mentions and clusters hold no whitespace, and every rule looks no further than the
+    next character). Splitting a long body computed them again for every chunk."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.usable = not _odd_spaces().search(text)
+        if self.usable:
+            cuts = _Cuts(text)
+            self.word, self.sentence = cuts.word, cuts.sentence
+            self.ends = [m.start() + 1 for m in _WORD_END.finditer(text)]
+
+    def window(self, start: int, size: int) -> _Points | None:
+        """The points of ``text[start:start + size]``; None when that window does not
+        qualify (then its own points are computed)."""
+        text = self.text
+        if not self.usable or _JOINS_PREVIOUS.match(text, start):
+            return None
+        if start and not (text[start - 1].isspace() and _TWITTER_SPACE.match(text, start - 1)):
+            return None
+        end = start + size
+
+        def inside(points: list[int]) -> list[int]:
+            lo = bisect.bisect_right(points, start)
+            return [p - start for p in points[lo : bisect.bisect_left(points, end, lo)]]
+
+        if bisect.bisect_left(self.ends, end) <= bisect.bisect_right(self.ends, start):
+            return None  # no word end inside: cut between clusters, as its own
+        return _Points(inside(self.word), inside(self.sentence))
+
+
 def _with_ellipsis(text: str, p: int, ellipsis: str) -> str:
     # Dangling punctuation only goes when an ellipsis replaces it; a thread chunk keeps it.
     kept = text[:p].rstrip(_TRAILING) if ellipsis else text[:p].rstrip()
     return kept + ellipsis if kept else ""
 
 
-def _last_fitting(points: list[int], make: Callable[[int], str], fits: Fits) -> int | None:
-    """The largest point whose text fits, by binary search (fitting is monotone in length)."""
+def _last_fitting(
+    points: list[int], make: Callable[[int], str], fits: Fits, hint: int | None = None
+) -> int | None:
+    """The largest point whose text fits, by binary search (fitting is monotone in length).
+
+    With a ``hint`` (a position near where the answer is likely to be: the previous
+    chunk's length, the word cut a sentence cut must pass) the boundary is found by
+    galloping from it, usually in two or three measurements instead of seven or eight,
+    and the answer is the one the binary search gives for that boundary (the same, probed
+    less).
+    """
+    if hint is None or not points:
+        return _bisect_fitting(points, lambda i: _fits_at(points, i, make, fits))
+    empty = 0  # candidates that come out empty ("- " cut before the word) never fit
+    while empty < len(points) and not make(points[empty]):
+        empty += 1
+    if empty == len(points):
+        return None
+    known: dict[int, bool] = {}
+
+    def probe(i: int) -> bool:
+        if i < empty:
+            return False
+        if i not in known:
+            known[i] = fits(make(points[i]))
+        return known[i]
+
+    guess = min(max(bisect.bisect_right(points, hint) - 1, empty), len(points) - 1)
+    if probe(guess):  # the boundary is at or after the guess: gallop up
+        good, step = guess, 1
+        bad = len(points)
+        while good + step < len(points):
+            if not probe(good + step):
+                bad = good + step
+                break
+            good += step
+            step *= 2
+    else:  # gallop down
+        bad, step = guess, 1
+        good = empty - 1
+        while bad - step >= empty:
+            if probe(bad - step):
+                good = bad - step
+                break
+            bad -= step
+            step *= 2
+    while bad - good > 1:  # the last fitting index lies in [good, bad)
+        mid = (good + bad) // 2
+        if probe(mid):
+            good = mid
+        else:
+            bad = mid
+    last = good
+    return _bisect_fitting(points, lambda i: empty <= i <= last)
+
+
+def _fits_at(points: list[int], i: int, make: Callable[[int], str], fits: Fits) -> bool:
+    candidate = make(points[i])
+    return bool(candidate) and fits(candidate)
+
+
+def _bisect_fitting(points: list[int], fits_at: Callable[[int], bool]) -> int | None:
+    """The binary search over ``points``, asking ``fits_at(index)``."""
     lo, hi, best = 0, len(points) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
-        candidate = make(points[mid])
-        if candidate and fits(candidate):
+        if fits_at(mid):
             best, lo = points[mid], mid + 1
         else:
             hi = mid - 1
@@ -164,23 +286,32 @@ def best_cut(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> tuple[str, i
     return _cut_within(text, _window(text, fits, ellipsis), fits, ellipsis)
 
 
-def _cut_within(text: str, window: str, fits: Fits, ellipsis: str) -> tuple[str, int] | None:
-    cuts = _Cuts(window)
+def _cut_within(
+    text: str,
+    window: str,
+    fits: Fits,
+    ellipsis: str,
+    hint: int | None = None,
+    points: _Points | None = None,
+) -> tuple[str, int] | None:
+    cuts = points or _Cuts(window)
     sentence, word = cuts.sentence, cuts.word
-    word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits)
+    word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits, hint)
     # A sentence end at or before the word cut fits without asking (it is a prefix of a
-    # text that fits); only those after it (no space follows 。) need measuring.
+    # text that fits); only those after it (no space follows 。) need measuring, and
+    # mostly the first of them already does not fit.
     known = [p for p in sentence if word_at is not None and p <= word_at]
     later = [p for p in sentence if word_at is None or p > word_at]
-    sentence_at = _last_fitting(later, lambda p: text[:p].rstrip(), fits) or (
-        known[-1] if known else None
-    )
+    sentence_at = _last_fitting(
+        later, lambda p: text[:p].rstrip(), fits, None if word_at is None else word_at
+    ) or (known[-1] if known else None)
     if sentence_at is not None and sentence_at >= SENTENCE_SHARE * (word_at or 0):
         return text[:sentence_at].rstrip(), _skip_space(text, sentence_at)
     if word_at is not None:
         return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
     if cuts.spaced:  # text with spaces is cut between words or not at all: "Informati…"
         return None
+    assert isinstance(cuts, _Cuts)  # a window without word ends has its own points
     at = _last_fitting(cuts.grapheme(), lambda p: _with_ellipsis(text, p, ellipsis), fits)
     if at is None:
         return None
@@ -216,6 +347,9 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
     """
     chunks: list[str] = []
     rest = text.strip()
+    hint: int | None = None  # chunks are about as long as the one before
+    shared = _Shared(rest) if len(rest) > 1024 else None
+    offset = 0  # where ``rest`` starts in the text ``shared`` holds
     while rest:
         if most is not None and len(chunks) == most - 1:
             last = shorten(rest, fits)
@@ -226,11 +360,16 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
         if len(window) == len(rest) and fits(rest):
             chunks.append(rest)
             break
-        cut = _cut_within(rest, window, fits, ellipsis)
+        points = shared.window(offset, len(window)) if shared else None
+        cut = _cut_within(rest, window, fits, ellipsis, hint, points)
         if cut is None:
-            rest = rest[first_unit_end(rest) :].lstrip()
+            after = rest[first_unit_end(rest) :].lstrip()
+            offset += len(rest) - len(after)
+            rest = after
             continue
         chunks.append(cut[0])
+        hint = len(cut[0])
+        offset += cut[1]
         rest = rest[cut[1] :]
     return chunks
 
