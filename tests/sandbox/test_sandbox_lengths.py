@@ -173,6 +173,13 @@ def test_mastodon_stand_in_follows_the_validator_spec(
     assert post_mastodon(sandbox, http, text, spoiler) == (200 if accepted else 422)
 
 
+@pytest.mark.parametrize(("text", "spoiler", "accepted"), MASTODON_CASES)
+def test_dissem_counts_mastodon_as_the_validator_spec(
+    text: str, spoiler: str, accepted: bool
+) -> None:
+    assert counting.fits("mastodon", text, spoiler_text=spoiler) is accepted
+
+
 # --- Bluesky: the lexicon's limits with atproto's own strings ----------------------------
 
 MIXED = (
@@ -183,8 +190,8 @@ FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f467"
 
 
 def test_atproto_reference_strings_measure_as_published() -> None:
-    assert lengths.graphemes(MIXED) == 10  # graphemeLen
-    assert len(FAMILY.encode("utf-8")) == 25  # utf8Len
+    assert lengths.graphemes(MIXED) == counting.graphemes(MIXED) == 10  # graphemeLen
+    assert len(FAMILY.encode("utf-8")) == counting.bluesky_bytes(FAMILY) == 25  # utf8Len
 
 
 @pytest.mark.parametrize(
@@ -196,10 +203,11 @@ def test_atproto_reference_strings_measure_as_published() -> None:
         pytest.param(FAMILY * 121, False, id="3025 bytes in 121 graphemes"),
     ],
 )
-def test_bluesky_stand_in_applies_the_lexicon_limits(
+def test_bluesky_stand_in_and_dissem_apply_the_lexicon_limits(
     sandbox: RunningSandbox, http: requests.Session, text: str, accepted: bool
 ) -> None:
     assert post_bluesky(sandbox, http, text) == (200 if accepted else 400)
+    assert counting.fits("bluesky", text) is accepted
 
 
 # --- dissem's counting, end to end -------------------------------------------------------
