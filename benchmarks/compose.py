@@ -156,10 +156,11 @@ def _floor_inputs(
 
 def cold_release_caches() -> None:
     """Forgets what compose keeps per release text (normalised fields, links and emoji of
-    candidate texts, rendered template shapes), so that each round pays for it once per
-    release as a new release would; compiled templates and parsed Markdown stay warm on
-    both sides."""
+    candidate texts, rendered template shapes, where fields were cut), so that each round
+    pays for it once per release as a new release would; compiled templates and parsed
+    Markdown stay warm on both sides."""
     composer._nfc.cache_clear()
+    composer._CUT_HINTS.clear()
     urls._extract.cache_clear()
     twitter_text._emoji_spans.cache_clear()
     stencil.clear()

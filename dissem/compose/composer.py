@@ -294,6 +294,12 @@ def _is_stub(kept: str, whole: str) -> bool:
     return len(graphemes(text)) < STUB_CLUSTERS
 
 
+#: Where the last channel of the same platform, limit and template cut the same field:
+#: the next one (a release goes to hundreds) starts its search there. Only a hint: the
+#: cut found is the same without it.
+_CUT_HINTS: dict[tuple[str, int, str, str, str], int] = {}
+
+
 def _shorten_fields(
     draft: _Draft, hashtags: list[str], fits: Callable[[str], bool]
 ) -> tuple[str | None, list[str]]:
@@ -311,7 +317,11 @@ def _shorten_fields(
         def fits_field(v: str, field: str = name) -> bool:
             return fits(draft.render(**{field: v}))
 
-        cut = best_cut(value, fits_field)
+        key = (draft.platform, draft.meter.limit, draft.source, name, value)
+        cut = best_cut(value, fits_field, hint=_CUT_HINTS.get(key))
+        if len(_CUT_HINTS) > 4096:
+            _CUT_HINTS.clear()
+        _CUT_HINTS[key] = len(cut[0]) if cut else 0
         if cut is not None and _is_stub(cut[0], value):
             cut = None  # "Information…" says nothing; leave the field out instead
         draft.variables[name] = cut[0] if cut else ""

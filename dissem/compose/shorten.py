@@ -275,15 +275,18 @@ def _window(text: str, fits: Fits, ellipsis: str) -> str:
     return text
 
 
-def best_cut(text: str, fits: Fits, *, ellipsis: str = ELLIPSIS) -> tuple[str, int] | None:
+def best_cut(
+    text: str, fits: Fits, *, ellipsis: str = ELLIPSIS, hint: int | None = None
+) -> tuple[str, int] | None:
     """The longest good prefix of ``text`` that fits: ``(prefix, where the rest starts)``.
 
     A sentence cut ends with its own punctuation and gets no ellipsis; word and grapheme
     cuts end with ``ellipsis``. Text without word boundaries (Japanese, Chinese, Thai, a
     run of emoji) is cut between clusters. None when not even the first word (or, without
-    word boundaries, the first cluster) fits.
+    word boundaries, the first cluster) fits. ``hint``: where the cut is likely to be (a
+    guess only: the answer is the same without it, found with fewer measurements).
     """
-    return _cut_within(text, _window(text, fits, ellipsis), fits, ellipsis)
+    return _cut_within(text, _window(text, fits, ellipsis), fits, ellipsis, hint)
 
 
 def _cut_within(
