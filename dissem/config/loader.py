@@ -168,13 +168,15 @@ def release_files(root: Path, *, strict: bool = False) -> list[Path]:
         if strict:
             raise
         return []
-    return sorted(
-        Path(e.path)
+    # sorted by name before Paths are made: comparing 1,000 Paths cost more than listing
+    wanted = (
+        e
         for e in entries
-        if Path(e.name).suffix.lower() in RELEASE_SUFFIXES
+        if os.path.splitext(e.name)[1].lower() in RELEASE_SUFFIXES
         and not e.name.startswith(".")
         and not _is_dir(e)
     )
+    return [Path(e.path) for e in sorted(wanted, key=lambda e: e.name)]
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
