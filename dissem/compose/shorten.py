@@ -10,13 +10,11 @@ candidate would produce, so every platform's own counting, markup and limits app
 from __future__ import annotations
 
 import bisect
-import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import regex
 
-from dissem.compose.urls import _SPACES, find_hashtags, find_mentions, find_urls
+from dissem.compose.urls import find_hashtags, find_mentions, find_urls
 
 ELLIPSIS = "…"
 #: A sentence cut is preferred while it keeps at least this share of what the best word
@@ -30,8 +28,6 @@ _SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？｡]+
 _WORD_END = regex.compile(r"\S\s")
 _CLAUSE_END = regex.compile(r"[、，､](?!\s)")
 _PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
-_ANY_SPACE = regex.compile(r"\s")
-_TWITTER_SPACE = regex.compile(rf"[{_SPACES}]")
 # Trailing characters that read badly before an ellipsis ("word,…").
 _TRAILING = " \t\r\n,;:-–—、，､"
 
@@ -118,64 +114,6 @@ class _Cuts:
 
     def grapheme(self) -> list[int]:
         return _allowed(self.bounds()[:-1], self.spans)
-
-
-@dataclass(frozen=True)
-class _Points:
-    """The cut points of one window of a text (see :class:`_Shared`)."""
-
-    word: list[int]
-    sentence: list[int]
-    spaced: bool = True
-
-
-_JOINS_PREVIOUS = regex.compile(r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}]")
-
-
-@functools.cache
-def _odd_spaces() -> regex.Pattern[str]:
-    """Characters that Python, the regex module and twitter-text do not all take for
-    whitespace (U+001C-U+001F, U+180E...): a text holding one is cut window by window."""
-    odd = [
-        c
-        for c in map(chr, range(0x3001))
-        if len({c.isspace(), bool(_ANY_SPACE.match(c)), bool(_TWITTER_SPACE.match(c))}) > 1
-    ]
-    return regex.compile("[" + regex.escape("".join(odd)) + "]" if odd else r"(?!)")
-
-
-class _Shared:
-    """The cut points of a whole text computed once, for the windows :func:`split` cuts
-    from it: a window starting after whitespace, at a cluster boundary, and ending before
-    whitespace has exactly the points the whole text has inside it (links, hashtags,
-    mentions and clusters hold no whitespace, and every rule looks no further than the
-    next character). Splitting a long body computed them again for every chunk."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.usable = not _odd_spaces().search(text)
-        if self.usable:
-            cuts = _Cuts(text)
-            self.word, self.sentence = cuts.word, cuts.sentence
-            self.ends = [m.start() + 1 for m in _WORD_END.finditer(text)]
-
-    def window(self, start: int, size: int) -> _Points | None:
-        """The points of ``text[start:start + size]``; None when that window does not
-        qualify (then its own points are computed)."""
-        text = self.text
-        if not self.usable or _JOINS_PREVIOUS.match(text, start):
-            return None
-        if start and not (text[start - 1].isspace() and _TWITTER_SPACE.match(text, start - 1)):
-            return None
-        end = start + size
-
-        def inside(points: list[int]) -> list[int]:
-            lo = bisect.bisect_right(points, start)
-            return [p - start for p in points[lo : bisect.bisect_left(points, end, lo)]]
-
-        if bisect.bisect_left(self.ends, end) <= bisect.bisect_right(self.ends, start):
-            return None  # no word end inside: cut between clusters, as its own
-        return _Points(inside(self.word), inside(self.sentence))
 
 
 def _with_ellipsis(text: str, p: int, ellipsis: str) -> str:
@@ -290,14 +228,9 @@ def best_cut(
 
 
 def _cut_within(
-    text: str,
-    window: str,
-    fits: Fits,
-    ellipsis: str,
-    hint: int | None = None,
-    points: _Points | None = None,
+    text: str, window: str, fits: Fits, ellipsis: str, hint: int | None = None
 ) -> tuple[str, int] | None:
-    cuts = points or _Cuts(window)
+    cuts = _Cuts(window)
     sentence, word = cuts.sentence, cuts.word
     word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits, hint)
     # A sentence end at or before the word cut fits without asking (it is a prefix of a
@@ -314,7 +247,6 @@ def _cut_within(
         return _with_ellipsis(text, word_at, ellipsis), _skip_space(text, word_at)
     if cuts.spaced:  # text with spaces is cut between words or not at all: "Informati…"
         return None
-    assert isinstance(cuts, _Cuts)  # a window without word ends has its own points
     at = _last_fitting(cuts.grapheme(), lambda p: _with_ellipsis(text, p, ellipsis), fits)
     if at is None:
         return None
@@ -351,8 +283,6 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
     chunks: list[str] = []
     rest = text.strip()
     hint: int | None = None  # chunks are about as long as the one before
-    shared = _Shared(rest) if len(rest) > 1024 else None
-    offset = 0  # where ``rest`` starts in the text ``shared`` holds
     while rest:
         if most is not None and len(chunks) == most - 1:
             last = shorten(rest, fits)
@@ -363,16 +293,12 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
         if len(window) == len(rest) and fits(rest):
             chunks.append(rest)
             break
-        points = shared.window(offset, len(window)) if shared else None
-        cut = _cut_within(rest, window, fits, ellipsis, hint, points)
+        cut = _cut_within(rest, window, fits, ellipsis, hint)
         if cut is None:
-            after = rest[first_unit_end(rest) :].lstrip()
-            offset += len(rest) - len(after)
-            rest = after
+            rest = rest[first_unit_end(rest) :].lstrip()
             continue
         chunks.append(cut[0])
         hint = len(cut[0])
-        offset += cut[1]
         rest = rest[cut[1] :]
     return chunks
 
