@@ -20,6 +20,7 @@ errors are raised by the real render with their real messages.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
@@ -89,17 +90,20 @@ class _Shapes:
 
     def __init__(self) -> None:
         self.items: OrderedDict[Any, tuple[str, int]] = OrderedDict()
+        self.lock = threading.Lock()  # a preview and the worker may compose at once
 
     def get(self, key: Any) -> tuple[str, int] | None:
-        found = self.items.get(key)
-        if found is not None:
-            self.items.move_to_end(key)
-        return found
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
 
     def put(self, key: Any, value: tuple[str, int]) -> None:
-        self.items[key] = value
-        if len(self.items) > MAX_SHAPES:
-            self.items.popitem(last=False)
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > MAX_SHAPES:
+                self.items.popitem(last=False)
 
 
 _SHAPES = _Shapes()
@@ -107,7 +111,8 @@ _SHAPES = _Shapes()
 
 def clear() -> None:
     """Forgets every rendered shape (benchmarks start each round cold)."""
-    _SHAPES.items.clear()
+    with _SHAPES.lock:
+        _SHAPES.items.clear()
 
 
 #: Part of every marker: a template can write the marker character (``'\\uffff'``), but

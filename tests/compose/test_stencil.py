@@ -115,3 +115,13 @@ def test_a_broken_template_raises_the_real_error() -> None:
         stencil.render("{{ title ", _variables("t", "", "", ""), "template of channel 'c'")
     assert "syntax error" in fast.value.problems[0].message
     assert fast.value.problems[0].path == "template of channel 'c'"
+
+
+def test_shapes_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stencil, "MAX_SHAPES", 10)
+    stencil.clear()
+    source = "{{ title|upper }} {{ url }}"
+    for i in range(50):
+        variables = _variables(f"t{i}", "", "", "u")
+        assert stencil.render(source, variables) == f"T{i} u"
+    assert len(list(stencil.shapes())) == 10
