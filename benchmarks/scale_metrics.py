@@ -373,7 +373,7 @@ def time_reports(url: str, out: Path) -> list[str]:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=url,
         timezone=TZ,
         report_dir=out,
@@ -426,7 +426,7 @@ def prove(url: str) -> list[str]:
         )
     _analyze(engine)
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=url,
         timezone=TZ,
         metrics_retention=RULE,
@@ -529,7 +529,7 @@ def year(url: str, size: Size, out: Path, raw_year: bool) -> list[str]:
 
 
 @contextmanager
-def pg_database(admin_url: str, tag: str) -> Iterator[str]:
+def pg_database(admin_url: str, tag: str, keep: bool = False) -> Iterator[str]:
     name = f"dissem_bench_year_{tag}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -537,8 +537,11 @@ def pg_database(admin_url: str, tag: str) -> Iterator[str]:
     try:
         yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if keep:
+            print(f"kept database {name}: drop it with DROP DATABASE", flush=True)
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
@@ -550,6 +553,7 @@ def main() -> None:
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--sqlite-channels", type=int, default=100, help="default: 1/10")
     parser.add_argument("--raw-year", action="store_true", help="write the whole raw year")
+    parser.add_argument("--keep-db", action="store_true", help="keep PostgreSQL's year database")
     args = parser.parse_args()
     channels = 40 if args.quick else CHANNELS
     free = shutil.disk_usage(tempfile.gettempdir()).free
@@ -564,7 +568,7 @@ def main() -> None:
             print(f"[postgresql] {size.channels} channels x {size.posts_a_day} a day", flush=True)
             with pg_database(args.pg_url, "proof") as url:
                 prove(url)
-            with pg_database(args.pg_url, "main") as url:
+            with pg_database(args.pg_url, "main", args.keep_db) as url:
                 year(url, size, tmp / "pg", args.raw_year)
         elif not args.skip_pg:
             print("[postgresql] skipped: pass --pg-url or set DISSEM_TEST_DATABASE_URL")

@@ -75,10 +75,19 @@ def read_histories(
     published = {pid: (channel, at) for pid, channel, at in posts if at is not None}
     chosen: dict[int, Observation] = {}
     columns = [getattr(MetricSnapshot, m) for m in METRIC_COLUMNS]
-    for chunk in _chunks(sorted(published)):
+    # Posts in publication order, so a chunk's posts were published close together: the
+    # snapshots it can use lie between its first post's time + age and its last one's +
+    # 2 x age, and the (post_id, taken_at) index reads only those, not every post's whole
+    # history (a year at 5,000 posts a day: seconds instead of minutes for the report).
+    order = sorted(published, key=lambda pid: (published[pid][1], pid))
+    for chunk in _chunks(order):
         snaps = session.execute(
             select(MetricSnapshot.post_id, MetricSnapshot.taken_at, *columns)
-            .where(MetricSnapshot.post_id.in_(chunk))
+            .where(
+                MetricSnapshot.post_id.in_(chunk),
+                MetricSnapshot.taken_at >= published[chunk[0]][1] + params.age,
+                MetricSnapshot.taken_at <= published[chunk[-1]][1] + 2 * params.age,
+            )
             .order_by(MetricSnapshot.post_id, MetricSnapshot.taken_at, MetricSnapshot.id)
         )
         for pid, taken_at, *values in snaps:
