@@ -38,7 +38,6 @@ from sqlalchemy.engine import make_url
 
 from dissem.config.models import PLATFORMS
 from dissem.metrics.schedule import parse_schedule
-from dissem.platforms.registry import get_platform
 from dissem.store.db import make_engine, normalise_url
 from dissem.store.migrate import upgrade
 from dissem.store.models import (
@@ -48,6 +47,7 @@ from dissem.store.models import (
     PostState,
     ReleaseRow,
 )
+from dissem.traits import find_traits
 
 TZ = "Asia/Jakarta"
 #: the report runs on Monday 30 Nov 2026 08:00 in Jakarta: the week reported is 2026-W48
@@ -58,10 +58,10 @@ _Row = TypeVar("_Row")
 
 
 def _reported(platform: str) -> tuple[str, ...]:
-    try:
-        return get_platform(platform).capabilities.metrics
-    except Exception:  # an adapter not installed: assume the common counters
+    traits = find_traits(platform)
+    if traits is None:  # a platform not declared: assume the common counters
         return ("likes", "reposts", "replies")
+    return traits.metrics
 
 
 def _chunks(rows: Iterator[_Row], size: int = CHUNK) -> Iterator[list[_Row]]:

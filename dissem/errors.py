@@ -10,10 +10,21 @@
     ├── LeaseLost                this worker no longer holds the post it is publishing
     ├── ReviewError              a person's command cannot apply to the post or release
     ├── TransitionRefused        the lifecycle table does not allow that state change
+    ├── DatabaseUnavailable      the database cannot be used: what is wrong and what to do
+    ├── TokenKeyInvalid          DISSEM_TOKEN_KEY is not a Fernet key
+    ├── TokenUnreadable          a stored token the key cannot open
+    ├── FetchFailed              an image or feed URL could not be fetched (host at most)
+    │   └── FetchRefused         the address may not be reached; nothing was sent
+    ├── FeedFetchError           a feed fetch gave no answer
+    ├── FeedParseError           a feed cannot be read
+    ├── FeedNotFound             no enabled feed of that name in feeds.yaml
+    ├── DeliveryError            a report could not be sent (e-mail, webhook)
+    ├── AlertFailed              an alert could not be delivered
     └── PlatformError
         ├── RateLimited          retry_at known; pause the channel until then
         ├── TransientError       safe to retry with backoff (nothing was created)
         ├── OutcomeUnknown       the request may have been applied: reconcile first
+        │   └── LookupAmbiguous  lookup found what may be the post but cannot prove it
         ├── Duplicate            the platform already has it (remote id when it says)
         ├── ContentRejected      permanent for this content: fail with the reason
         ├── AuthError            credentials bad or expired: fail, alert, pause the channel
@@ -25,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 
 class DissemError(Exception):
@@ -160,3 +172,75 @@ class ImageUnavailable(DissemError):
         self.src = src
         self.reason = redact(reason)
         super().__init__(redact(f"image {src!r}: {reason}"))
+
+
+class LookupAmbiguous(OutcomeUnknown):
+    """Raised by an adapter's ``lookup`` when the platform holds something that may be this
+    post but lookup cannot prove it is (two posts fit; the platform does not say what a
+    post replies to; a container went out but its post cannot be singled out). Taking one
+    could record another post's remote id, and sending again could duplicate it: a person
+    decides. The message says what was seen. An :class:`OutcomeUnknown`, so that a publish
+    meeting it (a container found already published) leaves the post to reconcile."""
+
+
+class DatabaseProblem(Protocol):
+    """What :class:`DatabaseUnavailable` carries (``dissem.store.db.DatabaseProblem``)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def line(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+
+class DatabaseUnavailable(DissemError):
+    """Raised when the database cannot be used; the message is the problem's ``line``."""
+
+    def __init__(self, problem: DatabaseProblem) -> None:
+        self.problem = problem
+        super().__init__(problem.line)
+
+
+class TokenKeyInvalid(DissemError):
+    """``DISSEM_TOKEN_KEY`` is not a Fernet key (32 url-safe base64-encoded bytes)."""
+
+
+class TokenUnreadable(DissemError):
+    """A stored ciphertext the key cannot open (another key, or damaged)."""
+
+
+class FetchFailed(DissemError):
+    """The URL could not be fetched; the message says why and never holds the URL."""
+
+
+class FetchRefused(FetchFailed):
+    """The URL (or a redirect) names an address that may not be reached; nothing was sent."""
+
+
+class FeedFetchError(DissemError):
+    """A fetch that gave no answer: refused, timed out, too big, too many redirects, or a
+    connection failure. ``where`` is the host."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+class FeedParseError(DissemError):
+    """A feed that cannot be read: not a feed, malformed beyond repair, or declaring
+    entities."""
+
+
+class FeedNotFound(DissemError):
+    """No feed of that name in feeds.yaml (or it is disabled)."""
+
+
+class DeliveryError(DissemError):
+    """A report could not be sent; the message names the channel (e-mail, webhook) and why."""
+
+
+class AlertFailed(DissemError):
+    """An alert could not be delivered; the message never holds the webhook URL."""

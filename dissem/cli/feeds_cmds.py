@@ -103,8 +103,9 @@ def feeds(ctx: click.Context, config_dir: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
 def poll_cmd(name: str | None, backfill: int, config_dir: Path | None, as_json: bool) -> None:
     """Read feed NAME now (every enabled feed without NAME), whether due or not."""
+    from dissem.errors import FeedNotFound
     from dissem.worker.alerts import build_alerter
-    from dissem.worker.feed_poll import FeedNotFound, poll_feed
+    from dissem.worker.feed_poll import poll_feed
 
     settings = settings_for(config_dir)
     config = _config(settings)

@@ -24,8 +24,9 @@ def run(once: bool, config_dir: Path | None) -> None:
     4 (unusable: missing, login refused, read-only, no permission) or 5 (disk full).
     No config folder: exit 2.
     """
+    from dissem.errors import DatabaseUnavailable
     from dissem.logs import setup_logging
-    from dissem.store.db import DatabaseUnavailable, database_problem
+    from dissem.store.db import database_problem
     from dissem.worker.daemon import open_worker
 
     settings = settings_for(config_dir)

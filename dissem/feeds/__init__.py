@@ -17,8 +17,9 @@ worker's: :mod:`dissem.worker.feed_poll` (``poll_feed``, ``poll_due``),
 
 Public API (stable):
 
-- :func:`fetch`, :class:`FetchLimits`, :class:`Fetched`, :class:`FeedFetchError`;
-- :func:`parse_feed`, :class:`FeedParseError`;
+- :func:`fetch`, :class:`FetchLimits`, :class:`Fetched` (raising
+  :class:`~dissem.errors.FeedFetchError`);
+- :func:`parse_feed` (raising :class:`~dissem.errors.FeedParseError`);
 - :func:`canonical_url`, :func:`item_keys`;
 - :class:`Decision`: the decision names (``new``, ``backfill``, ``seen``, ``updated``,
   ``duplicate``, ``too_old``, ``over_cap``, ``invalid``); :func:`decision_counts`:
@@ -28,14 +29,12 @@ Public API (stable):
 from __future__ import annotations
 
 from dissem.feeds.decisions import Decision, decision_counts
-from dissem.feeds.fetch import FeedFetchError, Fetched, FetchLimits, fetch
+from dissem.feeds.fetch import Fetched, FetchLimits, fetch
 from dissem.feeds.identity import canonical_url, item_keys
-from dissem.feeds.parse import FeedParseError, parse_feed
+from dissem.feeds.parse import parse_feed
 
 __all__ = [
     "Decision",
-    "FeedFetchError",
-    "FeedParseError",
     "FetchLimits",
     "Fetched",
     "canonical_url",

@@ -42,23 +42,14 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 
 from dissem import __version__
-from dissem.errors import DissemError
+from dissem.errors import FeedFetchError
 from dissem.platforms.safe_fetch import Destinations, refusal
 
-__all__ = ["FeedFetchError", "FetchLimits", "Fetched", "fetch", "retry_after"]
+__all__ = ["FetchLimits", "Fetched", "fetch", "retry_after"]
 
 USER_AGENT = f"dissem/{__version__} (feed reader; +https://github.com/)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-
-
-class FeedFetchError(DissemError):
-    """A fetch that gave no answer: refused, timed out, too big, too many redirects, or a
-    connection failure. ``where`` is the host."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from typing import Any
 
 import feedparser
 
-from dissem.errors import DissemError
+from dissem.errors import FeedParseError
 
-__all__ = ["Entry", "FeedParseError", "ParsedFeed", "media_alts", "parse_feed", "refuse_entities"]
+__all__ = ["Entry", "ParsedFeed", "media_alts", "parse_feed", "refuse_entities"]
 
 #: the Media RSS namespace, as written today and in early feeds (feedparser accepts both)
 _MEDIA_NS = ("http://search.yahoo.com/mrss/", "http://search.yahoo.com/mrss")
@@ -46,11 +46,6 @@ _ENTITY_DECLARATIONS = tuple(
     "<!ENTITY".encode(encoding)
     for encoding in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
-
-
-class FeedParseError(DissemError):
-    """A feed that cannot be read: not a feed, malformed beyond repair, or declaring
-    entities."""
 
 
 @dataclass

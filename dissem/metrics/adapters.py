@@ -38,23 +38,23 @@ class RoundAdapters:
         self._tokens = tokens
         self._adapters: dict[str, Platform] = {}
 
-    def capabilities(self, channel: str) -> PlatformTraits:
-        """What the channel's adapter can do; raises if the platform is unknown.
+    def traits(self, channel: str) -> PlatformTraits:
+        """What the channel's platform is and reports; raises if the platform is unknown.
 
         When the caller's factory cannot build the adapter (credentials missing), the
         platform's declaration answers, so a platform without metrics is settled quietly.
         """
         if self._factory is not None:
             try:
-                return self.adapter(channel).capabilities  # an adapter may narrow its traits
+                return self.adapter(channel).traits  # an adapter may narrow its traits
             except Exception:
-                caps = self._class_capabilities(channel)
-                if caps.metrics:
+                declared = self._declared(channel)
+                if declared.metrics:
                     raise  # this adapter is needed and cannot be had
-                return caps
-        return self._class_capabilities(channel)
+                return declared
+        return self._declared(channel)
 
-    def _class_capabilities(self, channel: str) -> PlatformTraits:
+    def _declared(self, channel: str) -> PlatformTraits:
         return traits_for(self._channels[channel].platform)
 
     def adapter(self, channel: str) -> Platform:

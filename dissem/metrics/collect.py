@@ -5,7 +5,7 @@ thread. Its contract:
 
 - Posts are read in one short transaction; network calls happen outside any transaction;
   each batch's results are written in their own short transaction.
-- Remote ids are batched per channel up to the platform's ``capabilities.metrics_batch``.
+- Remote ids are batched per channel up to the platform's ``traits.metrics_batch``.
 - A round is bounded: at most ``budget_calls`` platform calls and ``budget_seconds`` of
   time; what is left stays due for the next round, so metrics never starve publishing.
   Batches of different channels are interleaved so one busy channel cannot use the budget up.
@@ -180,16 +180,16 @@ def _plan_batches(
     per_channel: list[list[_Batch]] = []
     for channel, posts in by_channel.items():
         try:
-            caps = pool.capabilities(channel)
+            traits = pool.traits(channel)
         except Exception as exc:  # one channel's broken set-up never stops the rest
             stats.errors[channel] = redact(f"{type(exc).__name__}: {exc}")
             _postpone(session_factory, posts, schedule, now, None)
             continue
-        if not caps.metrics:
+        if not traits.metrics:
             _mark_not_reported(session_factory, posts)
             stats.not_reported += len(posts)
             continue
-        size = max(1, caps.metrics_batch)
+        size = max(1, traits.metrics_batch)
         per_channel.append(
             [_Batch(channel, posts[i : i + size]) for i in range(0, len(posts), size)]
         )

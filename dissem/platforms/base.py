@@ -15,10 +15,10 @@ An adapter is one class per platform: the HTTP half of a platform. What the plat
   (this account; created at or after ``since``; replying to ``reply_to``, or to nothing for
   a first part or a single post, where the platform has threads) and never a remote post in
   ``taken`` (recorded for another post of the channel). It returns ``None`` when the post
-  is not there, raises :class:`LookupAmbiguous` when something there may be it but cannot
-  be told apart (two posts fit, or the platform does not show what a post replies to): a
-  person decides; and raises :class:`LookupUnsupported` when the platform cannot be asked
-  (Telegram).
+  is not there, raises :class:`~dissem.errors.LookupAmbiguous` when something there may
+  be it but cannot be told apart (two posts fit, or the platform does not show what a post
+  replies to): a person decides; and raises :class:`~dissem.errors.LookupUnsupported` when
+  the platform cannot be asked (Telegram).
 - :meth:`Platform.fetch_metrics` reads engagement for a batch of remote ids (at most
   ``traits.metrics_batch``), normalised to :data:`METRIC_NAMES`.
 - :meth:`Platform.refresh_credentials` renews short-lived tokens where the platform needs it;
@@ -47,7 +47,7 @@ import requests
 
 from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import CredentialsMissing, LookupUnsupported, OutcomeUnknown
+from dissem.errors import CredentialsMissing
 from dissem.platforms.http import PlatformSession
 from dissem.platforms.tokens import TokenStatus, TokenStore
 from dissem.platforms.types import ENGAGEMENT_METRICS, MetricSample, RemotePost
@@ -55,9 +55,6 @@ from dissem.redact import register_secret
 from dissem.settings import Settings
 from dissem.traits import (
     METRIC_NAMES,
-    Idempotency,
-    ImageHandling,
-    LinkHandling,
     PlatformTraits,
     all_platforms,
     traits_for,
@@ -68,9 +65,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ENGAGEMENT_METRICS",
     "METRIC_NAMES",
-    "Capabilities",
-    "LookupAmbiguous",
-    "LookupUnsupported",
     "MemoryContext",
     "MetricSample",
     "Platform",
@@ -79,46 +73,6 @@ __all__ = [
     "api_base_for",
     "read_credentials",
 ]
-
-
-class LookupAmbiguous(OutcomeUnknown):
-    """Raised by :meth:`Platform.lookup` when the platform holds something that may be this
-    post but lookup cannot prove it is (two posts fit; the platform does not say what a
-    post replies to; a container went out but its post cannot be singled out). Taking one
-    could record another post's remote id, and sending again could duplicate it: a person
-    decides. The message says what was seen. An :class:`OutcomeUnknown`, so that a publish
-    meeting it (a container found already published) leaves the post to reconcile."""
-
-
-def Capabilities(
-    *,
-    threads: bool,
-    media_required: bool,
-    link_cards: bool,
-    native_idempotency: bool,
-    can_lookup: bool,
-    metrics: tuple[str, ...],
-    metrics_batch: int,
-    text_limit: int,
-    name: str = "unregistered",
-) -> PlatformTraits:
-    """Traits for an adapter of a platform that has no declaration (a test's fake adapter),
-    from the eight fields adapters stated before :mod:`dissem.traits`. A real platform is
-    declared in ``dissem/traits/<name>.py`` instead."""
-    return PlatformTraits(
-        name=name,
-        display_name=name.capitalize(),
-        text_limit=text_limit,
-        threads=threads,
-        media_required=media_required,
-        image=ImageHandling.UPLOAD if media_required else ImageHandling.LINK_PREVIEW,
-        image_formats=("image/jpeg",) if media_required else (),
-        link=LinkHandling.IN_TEXT if link_cards else LinkHandling.NOT_CLICKABLE,
-        idempotency=Idempotency.KEY if native_idempotency else Idempotency.NONE,
-        can_lookup=can_lookup,
-        metrics=metrics,
-        metrics_batch=metrics_batch,
-    )
 
 
 class PublishContext(Protocol):
@@ -156,8 +110,6 @@ class Platform(ABC):
     #: the platform's declaration (:func:`dissem.traits.traits_for` of ``name``), set when
     #: the subclass is defined; a fake adapter of an undeclared platform sets its own
     traits: ClassVar[PlatformTraits]
-    #: the same object as :attr:`traits` (the name adapters used before dissem.traits)
-    capabilities: ClassVar[PlatformTraits]
     #: credential names the channel must map to environment variables (one set must be
     #: complete): the declaration's ``credentials``
     required_credentials: ClassVar[tuple[tuple[str, ...], ...]]
@@ -170,8 +122,6 @@ class Platform(ABC):
         own = cls.__dict__
         if "traits" in own:
             cls.take_traits(own["traits"])
-        elif "capabilities" in own:
-            cls.take_traits(own["capabilities"])
         elif isinstance(own.get("name"), str) and own["name"] in all_platforms():
             cls.take_traits(traits_for(own["name"]))
         # else: an intermediate class (GraphPlatform), or a platform declared later (the
@@ -181,7 +131,7 @@ class Platform(ABC):
     def take_traits(cls, traits: PlatformTraits) -> None:
         """Makes ``traits`` this adapter's declaration (and its credential sets, unless the
         class states its own)."""
-        cls.traits = cls.capabilities = traits
+        cls.traits = traits
         if "required_credentials" not in cls.__dict__ or cls.__dict__.get("_derived_creds"):
             cls.required_credentials = traits.credentials
             cls._derived_creds = True
@@ -234,7 +184,7 @@ class Platform(ABC):
 
     @abstractmethod
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
-        """Metrics for up to ``capabilities.metrics_batch`` ids; missing ids are left out."""
+        """Metrics for up to ``traits.metrics_batch`` ids; missing ids are left out."""
 
     def refresh_credentials(self) -> None:  # noqa: B027 - optional hook
         """Renew short-lived tokens; the default does nothing."""

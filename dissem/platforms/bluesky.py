@@ -46,16 +46,11 @@ from dissem.errors import (
     AuthError,
     ContentRejected,
     ImageUnavailable,
+    LookupAmbiguous,
     PlatformError,
     TransientError,
 )
-from dissem.platforms.base import (
-    LookupAmbiguous,
-    MetricSample,
-    Platform,
-    PublishContext,
-    RemotePost,
-)
+from dissem.platforms.base import MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, short_body
 from dissem.platforms.media import load_release_image, skip_image
 from dissem.platforms.tokens import KeptToken, RenewableToken, TokenStore, fingerprint

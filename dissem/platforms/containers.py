@@ -51,11 +51,12 @@ from dissem.compose.types import Part
 from dissem.errors import (
     ContentRejected,
     Duplicate,
+    LookupAmbiguous,
     OutcomeUnknown,
     PlatformError,
     TransientError,
 )
-from dissem.platforms.base import LookupAmbiguous, MetricSample, PublishContext, RemotePost
+from dissem.platforms.base import MetricSample, PublishContext, RemotePost
 from dissem.platforms.meta import GraphPlatform
 from dissem.platforms.text_match import UNKNOWN, Candidate, listed_at, pick
 from dissem.redact import redact

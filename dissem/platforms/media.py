@@ -42,9 +42,9 @@ from urllib.parse import unquote, urlsplit
 
 from dissem.compose.shorten import truncate_graphemes
 from dissem.compose.types import Media
-from dissem.errors import ImageUnavailable
+from dissem.errors import FetchFailed, ImageUnavailable
 from dissem.imagetype import SNIFF_BYTES, sniff_image_type
-from dissem.platforms.safe_fetch import Destinations, FetchFailed, fetch
+from dissem.platforms.safe_fetch import Destinations, fetch
 from dissem.redact import redact
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ __all__ = [
     "SNIFF_BYTES",
     "TOTAL_TIMEOUTS",
     "ImageData",
-    "ImageUnavailable",
     "fit_alt",
     "is_local_url",
     "load_image",

@@ -46,12 +46,12 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from dissem.errors import FetchFailed, FetchRefused
+
 __all__ = [
     "MAX_REDIRECTS",
     "METADATA",
     "Destinations",
-    "FetchFailed",
-    "FetchRefused",
     "Resolver",
     "fetch",
     "refusal",
@@ -88,14 +88,6 @@ METADATA = frozenset(
     )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class FetchFailed(Exception):
-    """The URL could not be fetched; the message says why and never holds the URL."""
-
-
-class FetchRefused(FetchFailed):
-    """The URL (or a redirect) names an address that may not be reached; nothing was sent."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -10,7 +10,7 @@ Text alone proves nothing, though: two releases may share a paragraph, so two th
 *and* its place fit (created at or after the first attempt, less a margin; replying to the
 expected parent, or to nothing) and no other post of the channel is recorded at that remote
 id; when more than one post fits, or the platform does not say what a post replies to, it
-raises :class:`~dissem.platforms.base.LookupAmbiguous` and a person decides.
+raises :class:`~dissem.errors.LookupAmbiguous` and a person decides.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dissem.platforms.base import LookupAmbiguous, RemotePost
+from dissem.errors import LookupAmbiguous
+from dissem.platforms.base import RemotePost
 
 __all__ = ["UNKNOWN", "Candidate", "comparable", "listed_at", "pick", "same_text"]
 

@@ -18,14 +18,11 @@ from typing import Any, Protocol
 
 import requests
 
+from dissem.errors import DeliveryError
 from dissem.redact import redact, register_secret, register_url
 from dissem.settings import Settings
 
-__all__ = ["DeliveryError", "SmtpClient", "post_webhook", "send_email"]
-
-
-class DeliveryError(Exception):
-    """A report could not be sent; the message names the channel (e-mail, webhook) and why."""
+__all__ = ["SmtpClient", "post_webhook", "send_email"]
 
 
 class SmtpClient(Protocol):

@@ -31,13 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import DAY_NAMES
-from dissem.reports.deliver import (
-    DeliveryError,
-    SmtpClient,
-    post_webhook,
-    recipients,
-    send_email,
-)
+from dissem.errors import DeliveryError
+from dissem.reports.deliver import SmtpClient, post_webhook, recipients, send_email
 from dissem.reports.figures import WeekFigures, build_week_figures, summary_dict
 from dissem.reports.html import render_html
 from dissem.reports.labels import labels

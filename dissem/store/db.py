@@ -35,8 +35,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import DissemError
-
 #: exit codes of ``dissem run`` by :attr:`DatabaseProblem.kind` (see the module doc)
 EXIT_CODES = {"unreachable": 3, "busy": 3, "unusable": 4, "full": 5}
 
@@ -123,14 +121,6 @@ class DatabaseProblem:
     @property
     def line(self) -> str:
         return f"database {self.kind}: {self.what}; {self.do}"
-
-
-class DatabaseUnavailable(DissemError):
-    """Raised when the database cannot be used; the message is :attr:`DatabaseProblem.line`."""
-
-    def __init__(self, problem: DatabaseProblem) -> None:
-        self.problem = problem
-        super().__init__(problem.line)
 
 
 def describe_url(url: str) -> str:
@@ -285,7 +275,6 @@ def probe_writable(engine: Engine) -> None:
 __all__ = [
     "EXIT_CODES",
     "DatabaseProblem",
-    "DatabaseUnavailable",
     "database_problem",
     "describe_url",
     "is_sqlite",

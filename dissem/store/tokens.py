@@ -41,7 +41,7 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import DissemError
+from dissem.errors import TokenKeyInvalid, TokenUnreadable
 from dissem.platforms.tokens import (
     KeptToken,
     MemoryTokenStore,
@@ -61,8 +61,6 @@ __all__ = [
     "NO_KEY_WARNING",
     "DbTokenStore",
     "TokenCipher",
-    "TokenKeyInvalid",
-    "TokenUnreadable",
     "open_token_store",
 ]
 
@@ -78,14 +76,6 @@ NO_KEY_WARNING = (
     "2.0 channel stops then (its configured refresh token was spent). Set DISSEM_TOKEN_KEY "
     "to a Fernet key to keep them in the database, encrypted; " + KEY_HELP
 )
-
-
-class TokenKeyInvalid(DissemError):
-    """``DISSEM_TOKEN_KEY`` is not a Fernet key (32 url-safe base64-encoded bytes)."""
-
-
-class TokenUnreadable(DissemError):
-    """A stored ciphertext the key cannot open (another key, or damaged)."""
 
 
 class TokenCipher:

@@ -214,17 +214,6 @@ class PlatformTraits:
         if self.media_required and self.image is not ImageHandling.UPLOAD:
             raise ValueError(f"{self.name}: a platform that needs an image must upload it")
 
-    # --- read by code that predates the declarations (adapters' "capabilities") ---------
-    @property
-    def native_idempotency(self) -> bool:
-        """Whether a key, rkey or container lets a retry be checked safely."""
-        return self.idempotency is not Idempotency.NONE
-
-    @property
-    def link_cards(self) -> bool:
-        """Whether readers see a card for the link."""
-        return self.link is not LinkHandling.NOT_CLICKABLE
-
     def limit(self, caption: bool = False) -> int:
         """The text limit, or the caption limit where the platform has a smaller one."""
         if caption and self.caption_limit is not None:

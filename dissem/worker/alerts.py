@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import requests
 
+from dissem.errors import AlertFailed
 from dissem.redact import redact, register_secret, register_url
 from dissem.settings import Settings
 
@@ -40,10 +41,6 @@ class NullAlerter:
 
     def send(self, kind: str, message: str, **fields: Any) -> None:
         log.warning("alert %s: %s", kind, redact(message), extra=_extra(fields))
-
-
-class AlertFailed(Exception):
-    """An alert could not be delivered; the message never holds the webhook URL."""
 
 
 class WebhookAlerter:

@@ -28,7 +28,7 @@ and exits; a second exits at once; SIGHUP re-reads ``.env`` (credentials and set
 The database, at start and while running
 ----------------------------------------
 :func:`open_worker` waits for a database it cannot reach (``DISSEM_DATABASE_WAIT`` s, with
-backoff, one log line per try) and raises :class:`~dissem.store.db.DatabaseUnavailable`
+backoff, one log line per try) and raises :class:`~dissem.errors.DatabaseUnavailable`
 for one it cannot use (missing, login refused, read-only, full: found by a first write),
 which ``dissem run`` turns into one line and exit code 3, 4 or 5. While running, a job that
 fails on the database marks it down (one warning, no traceback): rounds are skipped until
@@ -59,17 +59,12 @@ from sqlalchemy import select
 from dissem.clock import Clock, utcnow
 from dissem.config.loader import load_config
 from dissem.config.models import Channel, LoadedConfig
+from dissem.errors import DatabaseUnavailable, FeedNotFound
 from dissem.platforms.base import Platform
 from dissem.platforms.mastodon import with_server_limits
 from dissem.redact import register_secret
 from dissem.settings import Settings
-from dissem.store.db import (
-    DatabaseUnavailable,
-    database_problem,
-    make_engine,
-    make_session_factory,
-    probe_writable,
-)
+from dissem.store.db import database_problem, make_engine, make_session_factory, probe_writable
 from dissem.store.locks import singleton
 from dissem.store.models import Attempt, ChannelRow, Post
 from dissem.store.open import open_store
@@ -194,7 +189,7 @@ class Worker:
         """Reads the feeds pushed (ping, WebSub) at once, then those due, and keeps the
         WebSub subscriptions; returns how many feeds were read. Runs on one worker at a
         time; pushed names wait for the worker that holds the lock's next round."""
-        from dissem.worker.feed_poll import FeedNotFound, poll_due, poll_feed
+        from dissem.worker.feed_poll import poll_due, poll_feed
 
         config = self.config
         if config is None:
@@ -634,7 +629,7 @@ def open_worker(
 
     A database that cannot be reached is tried again, 1 s doubling to 30 s apart, for
     ``settings.database_wait`` seconds (one warning per try); then, or at once for one that
-    answers but cannot be used, raises :class:`~dissem.store.db.DatabaseUnavailable`.
+    answers but cannot be used, raises :class:`~dissem.errors.DatabaseUnavailable`.
     Other failures propagate as they are.
     """
     give_up = monotonic() + settings.database_wait

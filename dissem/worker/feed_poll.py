@@ -41,12 +41,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import EARLIEST, Feed, LoadedConfig, LoadedRelease, Release
-from dissem.errors import DissemError
+from dissem.errors import FeedFetchError, FeedNotFound, FeedParseError
 from dissem.feeds.decisions import Decision
-from dissem.feeds.fetch import FeedFetchError, Fetched, FetchLimits, fetch, retry_after
+from dissem.feeds.fetch import Fetched, FetchLimits, fetch, retry_after
 from dissem.feeds.html import page_meta
 from dissem.feeds.items import FeedItem, feed_item, release_id, to_release
-from dissem.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from dissem.feeds.parse import ParsedFeed, parse_feed
 from dissem.platforms.safe_fetch import Destinations
 from dissem.settings import Settings
 from dissem.store.db import transaction
@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Decision",
-    "FeedNotFound",
     "Fetcher",
     "Politeness",
     "PollResult",
@@ -79,10 +78,6 @@ REALERT = timedelta(hours=24)
 #: ``(url, limits, etag=, last_modified=, accept=) -> Fetched``; tests and the demo may pass
 #: their own
 Fetcher = Callable[..., Fetched]
-
-
-class FeedNotFound(DissemError):
-    """No feed of that name in feeds.yaml (or it is disabled)."""
 
 
 @dataclass

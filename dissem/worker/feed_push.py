@@ -340,7 +340,8 @@ def _header_links(value: str | None) -> tuple[str | None, str | None]:
 
 def _feed_links(body: bytes, content_type: str | None, base: str) -> tuple[str | None, str | None]:
     """The hub and self links a feed document embeds (parsed by :mod:`dissem.feeds.parse`)."""
-    from dissem.feeds.parse import FeedParseError, parse_feed
+    from dissem.errors import FeedParseError
+    from dissem.feeds.parse import parse_feed
 
     try:
         parsed = parse_feed(body, content_type, base)

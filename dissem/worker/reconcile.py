@@ -44,9 +44,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
-from dissem.errors import AuthError, CredentialsMissing, LookupUnsupported, RateLimited
+from dissem.errors import (
+    AuthError,
+    CredentialsMissing,
+    LookupAmbiguous,
+    LookupUnsupported,
+    RateLimited,
+)
 from dissem.lifecycle import Event
-from dissem.platforms.base import LookupAmbiguous, MemoryContext, RemotePost
+from dissem.platforms.base import MemoryContext, RemotePost
 from dissem.redact import redact
 from dissem.settings import Settings
 from dissem.store.db import transaction

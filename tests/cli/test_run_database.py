@@ -146,7 +146,7 @@ def test_sqlite_says_full_the_way_a_full_disk_does(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_database_is_tried_again_with_backoff_then_given_up() -> None:
-    from dissem.store.db import DatabaseUnavailable
+    from dissem.errors import DatabaseUnavailable
     from dissem.worker.daemon import open_worker
 
     now = [0.0]
@@ -168,7 +168,7 @@ def test_an_unreachable_database_is_tried_again_with_backoff_then_given_up() -> 
 
 
 def test_an_unusable_database_is_not_waited_for(tmp_path: Path) -> None:
-    from dissem.store.db import DatabaseUnavailable
+    from dissem.errors import DatabaseUnavailable
     from dissem.worker.daemon import open_worker
 
     (tmp_path / "not-a-db").write_bytes(b"this is no SQLite file, it is plain text " * 200)

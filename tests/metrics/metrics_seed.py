@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,6 @@ from dissem.compose.types import Part
 from dissem.config.models import Channel
 from dissem.errors import PlatformError
 from dissem.platforms.base import (
-    Capabilities,
     MetricSample,
     Platform,
     PublishContext,
@@ -21,6 +21,7 @@ from dissem.platforms.base import (
 from dissem.settings import Settings
 from dissem.store.db import transaction
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
+from dissem.traits import PlatformTraits, traits_for
 
 
 def add_channel(
@@ -106,16 +107,7 @@ class FakeAdapter(Platform):
     """Reports ``likes = base + calls`` for every id it knows; records every batch it got."""
 
     name = "x"
-    capabilities = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=True,
-        native_idempotency=False,
-        can_lookup=True,
-        metrics=("likes", "reposts", "views"),
-        metrics_batch=3,
-        text_limit=280,
-    )
+    traits = replace(traits_for("x"), metrics=("likes", "reposts", "views"), metrics_batch=3)
     required_credentials = ((),)
     default_api_base = "http://127.0.0.1:9"
 
@@ -130,15 +122,8 @@ class FakeAdapter(Platform):
     ) -> None:
         channel = Channel(name=channel_name, platform="x", account="@a", timezone="UTC")
         super().__init__(channel, {}, Settings())
-        self.capabilities = Capabilities(  # type: ignore[misc]
-            threads=True,
-            media_required=False,
-            link_cards=True,
-            native_idempotency=False,
-            can_lookup=True,
-            metrics=tuple(metrics),
-            metrics_batch=batch,
-            text_limit=280,
+        self.traits: PlatformTraits = replace(  # type: ignore[misc]
+            traits_for("x"), metrics=tuple(metrics), metrics_batch=batch
         )
         self.batches: list[list[str]] = []
         self.error = error
@@ -158,7 +143,7 @@ class FakeAdapter(Platform):
         return None
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:
-        assert len(remote_ids) <= self.capabilities.metrics_batch
+        assert len(remote_ids) <= self.traits.metrics_batch
         self.batches.append(list(remote_ids))
         if self.error is not None:
             raise self.error

@@ -58,7 +58,7 @@ class Recording:
 
     def __init__(self, adapter: Platform) -> None:
         self.adapter = adapter
-        self.capabilities = adapter.capabilities
+        self.traits = adapter.traits
         self.batches: list[int] = []
 
     def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, MetricSample]:

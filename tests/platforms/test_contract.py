@@ -16,18 +16,14 @@ from dissem.errors import (
     AuthError,
     ContentRejected,
     Duplicate,
+    LookupAmbiguous,
+    LookupUnsupported,
     OutcomeUnknown,
     PlatformError,
     RateLimited,
     TransientError,
 )
-from dissem.platforms.base import (
-    METRIC_NAMES,
-    LookupAmbiguous,
-    LookupUnsupported,
-    MemoryContext,
-    Platform,
-)
+from dissem.platforms.base import METRIC_NAMES, MemoryContext, Platform
 from dissem.platforms.registry import available_platforms, get_platform
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.settings import Settings
@@ -71,7 +67,7 @@ def test_publish_creates_one_post(
 def test_thread_is_a_reply_chain(
     adapter: Platform, spec: Any, unique: Callable[[str], str], published: Any
 ) -> None:
-    if not adapter.capabilities.threads:
+    if not adapter.traits.threads:
         pytest.skip(f"{spec.platform} has no threads")
     texts = [unique(f"part {i}/3") for i in (1, 2, 3)]
     root = adapter.publish(spec.part(texts[0], 1, 3), ctx())
@@ -112,9 +108,9 @@ def test_server_error_on_a_read_is_transient(
     adapter: Platform, spec: Any, sandbox: RunningSandbox, unique: Callable[[str], str]
 ) -> None:
     post = adapter.publish(spec.part(unique("read me later")), ctx())
-    if adapter.capabilities.metrics:
+    if adapter.traits.metrics:
         read: Callable[[], object] = lambda: adapter.fetch_metrics([post.remote_id])  # noqa: E731
-    elif adapter.capabilities.can_lookup:
+    elif adapter.traits.can_lookup:
         read = lambda: adapter.lookup(spec.part("x"), ctx(), since=datetime.now(UTC))  # noqa: E731
     else:
         pytest.skip(f"{spec.platform} has no read calls")
@@ -164,7 +160,7 @@ def test_dropped_connection_after_apply_is_unknown_then_found(
         adapter.publish(part, context)
     applied = [p for p in published() if p["text"] == part.text]
     assert len(applied) == 1, "a drop applies the post before closing the connection"
-    if not adapter.capabilities.can_lookup:
+    if not adapter.traits.can_lookup:
         with pytest.raises(LookupUnsupported):
             adapter.lookup(part, context, since=since)
         return
@@ -177,7 +173,7 @@ def test_lookup_of_a_post_never_sent_is_none(
     adapter: Platform, spec: Any, unique: Callable[[str], str]
 ) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
-    if not adapter.capabilities.can_lookup:
+    if not adapter.traits.can_lookup:
         with pytest.raises(LookupUnsupported):
             adapter.lookup(spec.part("anything"), ctx(), since=since)
         return
@@ -188,7 +184,7 @@ def test_metrics_grow_with_age(
     adapter: Platform, spec: Any, clock: Any, unique: Callable[[str], str]
 ) -> None:
     post = adapter.publish(spec.part(unique("metrics please")), ctx())
-    if not adapter.capabilities.metrics:
+    if not adapter.traits.metrics:
         assert adapter.fetch_metrics([post.remote_id]) == {}
         return
     clock.advance(timedelta(hours=1))
@@ -197,7 +193,7 @@ def test_metrics_grow_with_age(
     late = adapter.fetch_metrics([post.remote_id, "missing-id-0"])
     assert set(late) == {post.remote_id}, "unknown ids are left out"
     values = late[post.remote_id].values
-    assert set(values) <= set(adapter.capabilities.metrics) <= set(METRIC_NAMES)
+    assert set(values) <= set(adapter.traits.metrics) <= set(METRIC_NAMES)
     assert all(values[k] >= early[k] for k in early)
     assert any(values[k] > early[k] for k in early)
 
@@ -273,7 +269,7 @@ def test_a_post_with_the_text_at_another_place_is_not_taken(
     since = datetime.now(UTC) - timedelta(minutes=1)
     root_a = adapter.publish(spec.part(unique("root a"), 1, 2), ctx())
     text, context = unique("A paragraph two releases share"), ctx()
-    if adapter.capabilities.threads:
+    if adapter.traits.threads:
         root_b = adapter.publish(spec.part(unique("root b"), 1, 2), ctx())
         second = spec.part(text, 2, 2)
         posted = adapter.publish(second, context, reply_to=root_a, root=root_a)
@@ -292,7 +288,7 @@ def test_a_post_with_the_text_at_another_place_is_not_taken(
 def test_a_first_part_is_not_a_reply_with_its_text(
     adapter: Platform, spec: Any, text_platform: str, unique: Callable[[str], str]
 ) -> None:
-    if not adapter.capabilities.threads:
+    if not adapter.traits.threads:
         pytest.skip(f"{spec.platform} has no threads")
     since = datetime.now(UTC) - timedelta(minutes=1)
     root = adapter.publish(spec.part(unique("root"), 1, 2), ctx())

@@ -16,15 +16,9 @@ import requests
 from dissem.compose import compose
 from dissem.compose.types import Media, Part
 from dissem.config.models import Channel, Release
-from dissem.errors import RateLimited
+from dissem.errors import ImageUnavailable, RateLimited
 from dissem.platforms.base import MemoryContext, Platform
-from dissem.platforms.media import (
-    ImageUnavailable,
-    fit_alt,
-    load_image,
-    peek_image_type,
-    sniff_image_type,
-)
+from dissem.platforms.media import fit_alt, load_image, peek_image_type, sniff_image_type
 from dissem.platforms.safe_fetch import Destinations
 from dissem.sandbox import Fault, RunningSandbox
 from dissem.sandbox.uploads import png

@@ -19,13 +19,8 @@ from sqlalchemy import select
 from dissem.compose import compose
 from dissem.compose.types import Part
 from dissem.config.loader import load_config
-from dissem.platforms.base import (
-    LookupUnsupported,
-    MetricSample,
-    Platform,
-    PublishContext,
-    RemotePost,
-)
+from dissem.errors import LookupUnsupported
+from dissem.platforms.base import MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call
 from dissem.platforms.registry import (
     get_platform,

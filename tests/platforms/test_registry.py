@@ -97,7 +97,7 @@ def test_each_platform_module_holds_one_adapter_of_that_name(name: str) -> None:
     cls = get_platform(name)  # a deleted or broken module fails here, never skips
     assert issubclass(cls, Platform)
     assert cls.name == name
-    assert cls.capabilities.text_limit > 0
+    assert cls.traits.text_limit > 0
     assert cls.required_credentials and all(cls.required_credentials)
 
 

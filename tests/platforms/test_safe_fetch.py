@@ -251,7 +251,8 @@ NAMES = {
 def test_internal_addresses_are_refused_before_any_connection(
     images: ImageServer, connects: _Connects, url: str, says: str
 ) -> None:
-    from dissem.platforms.media import ImageUnavailable, load_image
+    from dissem.errors import ImageUnavailable
+    from dissem.platforms.media import load_image
     from dissem.platforms.safe_fetch import Destinations
 
     with pytest.raises(ImageUnavailable) as caught:
@@ -268,7 +269,8 @@ def test_internal_addresses_are_refused_before_any_connection(
 def test_every_redirect_hop_is_checked(images: ImageServer, connects: _Connects) -> None:
     """Outside sandbox mode, with the test server's address trusted (as an operator may
     trust an intranet image server): a redirect to an internal address is refused."""
-    from dissem.platforms.media import ImageUnavailable, load_image
+    from dissem.errors import ImageUnavailable
+    from dissem.platforms.media import load_image
     from dissem.platforms.safe_fetch import Destinations
 
     here = Destinations(trusted=(ipaddress.ip_network("127.0.0.1/32"),), resolver=resolver(NAMES))
@@ -286,7 +288,8 @@ def test_every_redirect_hop_is_checked(images: ImageServer, connects: _Connects)
 
 
 def test_sandbox_mode_reaches_loopback_only(images: ImageServer, connects: _Connects) -> None:
-    from dissem.platforms.media import ImageUnavailable, load_image
+    from dissem.errors import ImageUnavailable
+    from dissem.platforms.media import load_image
     from dissem.platforms.safe_fetch import Destinations
 
     local = Destinations(local_only=True, resolver=resolver(NAMES))
@@ -306,7 +309,8 @@ def test_sandbox_mode_reaches_loopback_only(images: ImageServer, connects: _Conn
 
 
 def test_redirects_are_bounded_and_sizes_capped(images: ImageServer, connects: _Connects) -> None:
-    from dissem.platforms.media import ImageUnavailable, load_image
+    from dissem.errors import ImageUnavailable
+    from dissem.platforms.media import load_image
     from dissem.platforms.safe_fetch import MAX_REDIRECTS, Destinations
 
     local = Destinations(local_only=True)
@@ -337,7 +341,8 @@ def test_a_fetch_ends_within_its_total_time(connects: _Connects) -> None:
     import socket
     import time
 
-    from dissem.platforms.safe_fetch import Destinations, FetchFailed, fetch
+    from dissem.errors import FetchFailed
+    from dissem.platforms.safe_fetch import Destinations, fetch
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]

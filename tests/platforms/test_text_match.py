@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dissem.platforms.base import LookupAmbiguous, RemotePost
+from dissem.errors import LookupAmbiguous
+from dissem.platforms.base import RemotePost
 from dissem.platforms.text_match import UNKNOWN, Candidate, comparable, pick, same_text
 
 

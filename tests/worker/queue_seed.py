@@ -21,10 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import OutcomeUnknown
+from dissem.errors import LookupUnsupported, OutcomeUnknown
 from dissem.platforms.base import (
-    Capabilities,
-    LookupUnsupported,
     MetricSample,
     Platform,
     PublishContext,
@@ -33,6 +31,7 @@ from dissem.platforms.base import (
 from dissem.settings import Settings
 from dissem.store.db import make_engine, make_session_factory, transaction
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
+from dissem.traits import Idempotency, LinkHandling, PlatformTraits
 from dissem.worker.dispatch import AdapterPool, DispatchStats, dispatch_once
 from dissem.worker.reconcile import ReconcileStats, reconcile_once
 from tests.pgdb import BACKENDS, empty_tables, migrated_database
@@ -268,15 +267,14 @@ class FakeWorld:
 
 class FakeAdapter(Platform):
     name: ClassVar[str] = "fake"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        threads=True,
-        media_required=False,
-        link_cards=False,
-        native_idempotency=True,
-        can_lookup=True,
-        metrics=(),
-        metrics_batch=1,
+    traits: ClassVar[PlatformTraits] = PlatformTraits(
+        name="fake",
+        display_name="Fake",
         text_limit=500,
+        threads=True,
+        link=LinkHandling.NOT_CLICKABLE,
+        idempotency=Idempotency.KEY,
+        can_lookup=True,
     )
     required_credentials: ClassVar[tuple[tuple[str, ...], ...]] = ((),)
     default_api_base: ClassVar[str] = "http://fake.invalid"

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from dissem.errors import AlertFailed, DeliveryError
 from dissem.redact import MASK, forget_secrets, redact
-from dissem.reports.deliver import DeliveryError, post_webhook
+from dissem.reports.deliver import post_webhook
 from dissem.settings import Settings
-from dissem.worker.alerts import AlertFailed, FanOutAlerter, WebhookAlerter, build_alerter
+from dissem.worker.alerts import FanOutAlerter, WebhookAlerter, build_alerter
 
 TOKEN = "T0AAAA1/B0BBBB2/xoxbSeCrEtWebhookToken"
 

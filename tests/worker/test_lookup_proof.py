@@ -15,8 +15,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dissem.errors import Duplicate
-from dissem.platforms.base import LookupAmbiguous, RemotePost
+from dissem.errors import Duplicate, LookupAmbiguous
+from dissem.platforms.base import RemotePost
 from dissem.platforms.containers import ContainerPlatform
 from dissem.sandbox import Fault, RunningSandbox, start_sandbox
 from dissem.settings import Settings
