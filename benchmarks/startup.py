@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,12 +45,20 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+#: the children's environment: bytecode caching on, as an installed package has it (pip
+#: compiles it at install), even when PYTHONDONTWRITEBYTECODE is set here; the cache goes to
+#: a temporary folder, not into the checkout
+CACHE = tempfile.mkdtemp(prefix="dissem-startup-pycache-")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPYCACHEPREFIX"] = CACHE
+
+
 def run_once(argv: list[str]) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one run in a fresh interpreter."""
     cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, *argv], capture_output=True, cwd=ROOT, timeout=120, check=False
+        [sys.executable, *argv], capture_output=True, cwd=ROOT, env=ENV, timeout=120, check=False
     )
     took = time.perf_counter() - start
     if proc.returncode != 0:
@@ -78,7 +88,7 @@ def main() -> int:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"start-up, median of {args.repeat} runs each (python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {load})"
+        f"{os.cpu_count()} CPUs, load average {load}; bytecode cached as installed)"
     )
     print(f"{'command':<20} {'median':>8} {'min':>8} {'max':>8} {'- python':>9} {'CPU':>8}")
     for label, t in times.items():
@@ -98,6 +108,7 @@ def main() -> int:
         f"target: dissem validate (example config) under {VALIDATE_LIMIT:.2f}s: "
         f"{validate:.3f}s {'ok' if ok_validate else 'MISSED'}"
     )
+    shutil.rmtree(CACHE, ignore_errors=True)
     return 0 if args.no_check or (ok_version and ok_validate) else 1
 
 
