@@ -212,7 +212,9 @@ class _Marks(Mapping[DataPath, Mark]):
         self.key = key
 
     def __getitem__(self, path: DataPath) -> Mark:
-        steps = self.doc._walk(path) if isinstance(path, tuple) else []
+        if not isinstance(path, tuple):
+            raise KeyError(path)
+        steps = self.doc._walk(path)
         if len(steps) != len(path) + 1:
             raise KeyError(path)
         key_node, value_node = steps[-1]
