@@ -122,6 +122,13 @@ def _nfc(text: str) -> str:
     return text.strip()
 
 
+@functools.lru_cache(maxsize=1024)
+def _hashtags(platform: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The hashtags of ``tags`` on ``platform``: the same for every channel of a platform
+    a release goes to."""
+    return tuple(hashtags_for(platform, [_nfc(t) for t in tags]))
+
+
 def _fields(release: Release, channel: Channel, ov: MergedOverride) -> tuple[str, str, str, str]:
     """Title, summary, plain body and the language they are in, for the channel."""
     tr = release.translations.get(channel.language)
@@ -216,7 +223,7 @@ def _draft(
         release_id=release.id,
     )
     tags = ov.hashtags if ov.hashtags is not None else [*release.tags, *channel.hashtags]
-    hashtags = hashtags_for(platform, [_nfc(t) for t in tags])
+    hashtags = list(_hashtags(platform, tuple(tags)))
     source = ov.text or channel.template or traits_for(platform).default_template
     origin = f"template of channel {channel.name!r}" + (" (release override)" if ov.text else "")
     when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)

@@ -7,7 +7,8 @@ break a portal that signs its URLs), and the fragment stays last.
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, quote, unquote_plus, urlsplit, urlunsplit
 
 from dissem.config.models import Utm
 
@@ -36,17 +37,22 @@ def tag_link(url: str, utm: Utm, *, platform: str, channel_name: str, release_id
     if not utm.enabled:
         return url
     values = utm_values(utm, platform=platform, channel_name=channel_name, release_id=release_id)
-    parts = urlsplit(url)
-    kept: list[str] = []
-    for pair in parts.query.split("&") if parts.query else []:
-        key = unquote_plus(pair.split("=", 1)[0])
-        if key.lower() in values:
-            continue
-        kept.append(pair)
+    parts, pairs = _split(url)
+    kept = [pair for pair, key in pairs if key not in values]
     added = [f"{key}={quote(value, safe='')}" for key, value in values.items()]
     return urlunsplit(parts._replace(query="&".join(kept + added)))
 
 
+@lru_cache(maxsize=1024)
+def _split(url: str) -> tuple[SplitResult, tuple[tuple[str, str], ...]]:
+    """``url`` split, with each query pair beside its key as compared (decoded, lower
+    case): the same for every channel a release goes to."""
+    parts = urlsplit(url)
+    pairs = parts.query.split("&") if parts.query else []
+    return parts, tuple((pair, unquote_plus(pair.split("=", 1)[0]).lower()) for pair in pairs)
+
+
+@lru_cache(maxsize=1024)
 def portal_host(url: str) -> str:
     """The host of the article URL without ``www.``, for captions where links do not work."""
     host = urlsplit(url).hostname or url
