@@ -5,19 +5,18 @@ Credentials for platforms are *not* settings: each channel names the environment
 that hold its secrets (see ``config/channels.yaml``).
 
 Where a value comes from, first found wins: a keyword given to :class:`Settings`, the
-environment (``DISSEM_<NAME>``, any case), the ``.env`` file, the default. Each value is
-then checked by its field as pydantic checks any field. (This is what pydantic-settings did
-here, in a few lines: importing it cost more than everything ``dissem validate`` needs.)
+environment (``DISSEM_<NAME>``, any case), the ``.env`` file, the default (pydantic-settings'
+order). Commands that need no setting (``--version``, ``--help``) never import this module.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dissem.retention import parse_retention
 
@@ -29,37 +28,15 @@ ENV_PREFIX = "DISSEM_"
 ENV_FILE = Path(".env")
 
 
-def _from_environment(env_file: str | Path | None) -> dict[str, str]:
-    """The ``DISSEM_`` values of the ``.env`` file, then of the environment (which wins),
-    keyed by field name; names match in any case."""
-    found: dict[str, str] = {}
-    sources: list[dict[str, str | None]] = []
-    if env_file is not None and Path(env_file).is_file():
-        from dotenv import dotenv_values  # only when there is a file to read
-
-        sources.append(dict(dotenv_values(env_file, encoding="utf-8")))
-    sources.append(dict(os.environ))
-    prefix = ENV_PREFIX.lower()
-    for source in sources:
-        for name, value in source.items():
-            key = name.lower()
-            if value is not None and key.startswith(prefix):
-                field = key[len(prefix) :]
-                if field in Settings.model_fields:
-                    found[field] = value
-    return found
-
-
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """dissem's settings; each field is ``DISSEM_<NAME>`` in the environment.
 
     ``Settings(_env_file=None)`` reads the environment only (tests use it).
     """
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
-
-    def __init__(self, _env_file: str | Path | None = ENV_FILE, **values: Any) -> None:
-        super().__init__(**{**_from_environment(_env_file), **values})
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
 
     # --- core -------------------------------------------------------------------------
     database_url: str = Field(

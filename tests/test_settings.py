@@ -1,16 +1,14 @@
 """Settings: where each value comes from (keywords, then the environment, then ``.env``,
-then the default), and that reading them stays cheap."""
+then the default)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from dissem.settings import ENV_FILE, Settings
+from dissem.settings import ENV_FILE, ENV_PREFIX, Settings
 
 
 @pytest.fixture
@@ -81,10 +79,30 @@ def test_a_bad_value_is_refused(clean_env: Path, monkeypatch: pytest.MonkeyPatch
         Settings()
 
 
-def test_settings_import_no_settings_framework() -> None:
-    """``pydantic-settings`` costs more to import than everything ``validate`` needs."""
-    code = "import sys, dissem.settings; print('pydantic_settings' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "False"
+@pytest.mark.parametrize(
+    ("environment", "env_file"),
+    [
+        ({}, ""),
+        ({"DISSEM_CONFIG_DIR": "/srv/cfg", "dissem_timezone": "Europe/Paris"}, ""),
+        ({}, "DISSEM_TIMEZONE=Asia/Tokyo\nDISSEM_SANDBOX_URL=http://127.0.0.1:9\n"),
+        ({"DISSEM_TIMEZONE": "UTC"}, "DISSEM_TIMEZONE=Asia/Tokyo\nDISSEM_CONFIG_DIR=cfg\n"),
+    ],
+)
+def test_short_commands_read_settings_as_settings_does(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], env_file: str
+) -> None:
+    """``validate`` and ``init`` read three settings without pydantic-settings: same values."""
+    from dissem.cli import options
+    from dissem.cli.config_cmds import DEFAULTS
+
+    assert (options.ENV_PREFIX, options.ENV_FILE) == (ENV_PREFIX, ENV_FILE)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    if env_file:
+        (clean_env / ENV_FILE).write_text(env_file, encoding="utf-8")
+    settings = Settings()
+    for name, default in DEFAULTS.items():
+        expected = getattr(settings, name)
+        assert options.read_setting(name, default) == (
+            None if expected is None else str(expected)
+        ), name

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import click
 
-from dissem.cli.options import config_option, pick_config_dir, require_config_dir
+from dissem.cli.options import (
+    config_option,
+    pick_config_dir,
+    read_setting,
+    require_config_dir,
+)
 from dissem.config.advice import collapse_misnamed_channels, config_warnings
 from dissem.config.loader import collector_paused, load_config
 from dissem.config.locate import display_path
 from dissem.config.models import LoadedConfig
 from dissem.config.schema import KINDS, schema_for, write_schemas
 from dissem.config.starter import create_starter
-from dissem.settings import Settings
 
 
 def _plural(n: int, word: str) -> str:
@@ -47,17 +51,26 @@ def validate(directory: Path | None, config_dir: Path | None, as_json: bool, str
     credential variables, an empty releases folder, ...) do not fail it unless --strict.
     Exits 2 when there is any problem. (A DIR argument still works but is deprecated.)
     """
-    settings = Settings()
-    root = pick_config_dir("validate", config_dir, directory) or settings.config_dir
+    root = pick_config_dir("validate", config_dir, directory) or _config_dir()
     require_config_dir("validate", root)
     with collector_paused():  # a short run: see collector_paused
-        _validate(root, settings, as_json=as_json, strict=strict)
+        _validate(root, as_json=as_json, strict=strict)
 
 
-def _validate(root: Path, settings: Settings, *, as_json: bool, strict: bool) -> None:
-    cfg = load_config(root, timezone=settings.timezone)
+#: the three settings ``validate`` and ``init`` read, with Settings' defaults (a test holds
+#: them equal); read with :func:`read_setting` so these commands skip pydantic-settings
+DEFAULTS = {"config_dir": "config", "timezone": "Asia/Jakarta", "sandbox_url": None}
+
+
+def _config_dir() -> Path:
+    return Path(read_setting("config_dir", DEFAULTS["config_dir"]) or "config")
+
+
+def _validate(root: Path, *, as_json: bool, strict: bool) -> None:
+    timezone = read_setting("timezone", DEFAULTS["timezone"]) or "Asia/Jakarta"
+    cfg = load_config(root, timezone=timezone)
     cfg.problems = collapse_misnamed_channels(cfg)
-    warnings = config_warnings(cfg, sandbox=bool(settings.sandbox_url))
+    warnings = config_warnings(cfg, sandbox=bool(read_setting("sandbox_url")))
     problems = cfg.problems + warnings if strict else cfg.problems
     counts = _counts(cfg)
     if as_json:
@@ -104,7 +117,7 @@ def init(directory: Path | None, config_dir: Path | None) -> None:
     Refuses, writing nothing, when any of its files already exists (exit 2). (A DIR
     argument still works but is deprecated.)
     """
-    root = pick_config_dir("init", config_dir, directory) or Settings().config_dir
+    root = pick_config_dir("init", config_dir, directory) or _config_dir()
     try:
         written = create_starter(root)
     except FileExistsError as e:

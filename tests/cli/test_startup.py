@@ -83,7 +83,14 @@ def test_validate_imports_no_database_or_http_library() -> None:
     modules, proc = imported_by("validate", "--config", "dissem/example")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pydantic" in modules  # it does load the config
-    for name in ("sqlalchemy", "alembic", "requests", "openpyxl", "feedparser"):
+    for name in (
+        "sqlalchemy",
+        "alembic",
+        "requests",
+        "openpyxl",
+        "feedparser",
+        "pydantic_settings",
+    ):
         assert name not in modules, name
 
 
