@@ -245,7 +245,11 @@ CLAIM_CHANNELS = select(
     channels.c.config,
     channels.c.config_hash,
     _first_claimable_of(channels.c.name).scalar_subquery().label("post_id"),
-).where(channels.c.name.in_(bindparam("names", expanding=True)), _open)
+).where(
+    channels.c.name.in_(bindparam("names", expanding=True)),
+    _open,
+    channels.c.name.not_in(_busy_channels),
+)
 
 _names = (
     func.unnest(bindparam("names", type_=ARRAY(String())))
@@ -261,7 +265,10 @@ CLAIM_CHANNELS_LOCKED = (
     .select_from(channels)
     .join(_names, _names.c.name == channels.c.name)
     .join(_first, true())
-    .where(_open)
+    # busy again, in this statement's snapshot: a channel another worker claimed (and
+    # committed) since the head was read is passed over here, not taken, locked and then
+    # refused by the claim (with eight workers reading the same head, often the first)
+    .where(_open, channels.c.name.not_in(_busy_channels))
     .order_by(_names.c.ord)
     .limit(bindparam("limit", type_=Integer()))
     .with_for_update(skip_locked=True, of=channels)

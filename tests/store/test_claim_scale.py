@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.store import queue as queue_module
+from dissem.store import queue_sql
 from dissem.store.models import PostState
 from dissem.store.queue import claim_due_posts, next_due_at
 from tests.worker.queue_seed import (
@@ -188,3 +189,21 @@ def test_next_due_reads_the_due_index_not_every_channel(qengine: Engine, qfactor
             scans = [d for d in details if d.startswith(("SCAN channels", "SCAN posts"))]
             assert not scans, (sql, details)
             conn.execute(text("SELECT 1"))
+
+
+def test_a_channel_claimed_since_the_head_was_read_is_passed_over(
+    qengine: Engine, qfactory: Factory
+) -> None:
+    """Eight workers read the same head: one that locks channels after another worker
+    committed a claim on the first must pass it over and take the next, not lock it and
+    have the claim refuse it (claiming nothing, then sleeping)."""
+    for name in ("c1", "c2"):
+        add_channel(qfactory, name)
+        add_post(qfactory, name, due_at=T0 - timedelta(minutes=1))
+    add_post(qfactory, "c1", due_at=T0 - timedelta(seconds=30))
+    assert [c.channel for c in claim(qfactory, limit=1)] == ["c1"]  # the other worker
+    postgres = qengine.dialect.name == "postgresql"
+    statement = queue_sql.CLAIM_CHANNELS_LOCKED if postgres else queue_sql.CLAIM_CHANNELS
+    with qengine.begin() as conn:
+        rows = conn.execute(statement, {"now": T0, "names": ["c1", "c2"], "limit": 1}).all()
+    assert [r.name for r in rows if r.post_id is not None][:1] == ["c2"]
