@@ -30,6 +30,7 @@ from dissem.compose.templates import (
     template_variables,
 )
 from dissem.compose.types import Composition, Media, Part
+from dissem.compose.urls import _TLD_DOT
 from dissem.config.models import Channel, Release
 from dissem.config.overrides import MergedOverride, merged_override
 from dissem.traits import Counting, ImageHandling, LinkHandling, Markup, traits_for
@@ -74,7 +75,45 @@ class Meter:
     def fits(self, text: str) -> bool:
         """Whether the platform accepts ``text`` (as sent): every length rule, Bluesky's
         bytes, Threads' links; an empty text never does."""
-        return bool(text) and counting.fits(
+        if not text:
+            return False
+        quick = self._quick(text)
+        return quick if quick is not None else self._counted_fits(text)
+
+    def _quick(self, text: str) -> bool | None:
+        """The answer when it costs nothing, else None (then: count). Most candidates a
+        search tries are well under or over the limit, and
+
+        - a text has no more grapheme clusters than code points, a Mastodon link counts
+          at most ``url_length`` and holds "://", a UTF-8 character is at most 4 bytes,
+          a link holds a "." (so under these bounds, every rule holds);
+        - an ASCII text without a "." before a letter holds no link and no emoji, so X
+          and Threads count its characters (exactly)."""
+        rule = self.traits.counting
+        max_bytes, max_links = self.traits.max_bytes, self.traits.max_links
+        if (
+            rule is Counting.TWITTER_TEXT or rule is Counting.CODE_POINTS_EMOJI_BYTES
+        ) and text.isascii():
+            if _TLD_DOT.search(text):
+                return None
+            return len(text) <= self.limit and (max_bytes is None or len(text) <= max_bytes)
+        if rule is Counting.GRAPHEMES or rule is Counting.CODE_POINTS:
+            bound = len(text)
+        elif rule is Counting.MASTODON:
+            longest = max(self.url_length or 0, self.traits.url_length or 0, 23)
+            bound = len(self.spoiler_text) + len(text) + longest * text.count("://")
+        else:
+            return None
+        if (
+            bound <= self.limit
+            and (max_bytes is None or 4 * len(text) <= max_bytes)
+            and (max_links is None or text.count(".") <= max_links)
+        ):
+            return True
+        return None
+
+    def _counted_fits(self, text: str) -> bool:
+        return counting.fits(
             self.platform,
             text,
             max_length=self.limit,
