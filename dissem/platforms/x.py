@@ -52,7 +52,7 @@ from requests.adapters import HTTPAdapter
 
 from dissem.compose.types import Part
 from dissem.config.models import Channel
-from dissem.errors import Duplicate, PlatformError, RateLimited
+from dissem.errors import CredentialsMissing, Duplicate, PlatformError, RateLimited
 from dissem.platforms import text_match, x_media
 from dissem.platforms.base import MetricSample, Platform, PublishContext, RemotePost
 from dissem.platforms.http import call, error_for_response, parse_retry_at, transport_error
@@ -75,6 +75,9 @@ NON_PUBLIC_WINDOW = timedelta(days=30)
 #: ... asked for only this much before, so a post turning 30 on the way is not refused
 NON_PUBLIC_MARGIN = timedelta(hours=1)
 _FIELD_REFUSED = "/problems/not-authorized-for-field"
+#: an OAuth 1.0a request is signed with all four: the signing key is the consumer secret
+#: and the token secret (https://docs.x.com/fundamentals/authentication/oauth-1-0a/creating-a-signature)
+OAUTH1_CREDENTIALS = ("api_key", "api_secret", "access_token", "access_token_secret")
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,13 @@ class XPlatform(Platform):
                 "offline.access scope and set those (or use OAuth 1.0a)",
                 channel.name,
             )
+        if self.user_auth:
+            # without one, tweepy would sign with an empty secret, which X refuses only when
+            # a post is sent (an empty value is sent as it is, and refused as any wrong one)
+            missing = [name for name in OAUTH1_CREDENTIALS if name not in c]
+            if missing:
+                var = channel.credentials.get(missing[0], f"<credentials.{missing[0]} not mapped>")
+                raise CredentialsMissing(channel.name, var)
 
     def publish(
         self,
