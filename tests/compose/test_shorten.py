@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import sys
 
+import pytest
+import regex
+
+from dissem.compose import shorten as shorten_module
 from dissem.compose.shorten import ELLIPSIS, best_cut, graphemes, shorten, split, truncate_graphemes
 
 
@@ -102,3 +106,12 @@ def test_clause_comma_in_text_without_spaces() -> None:
     assert shorten(text, under(12)) == "バティック体験…"
     # no clause end fits: cut between clusters
     assert shorten("バティック体験ガムラン演奏", under(5)) == "バティッ…"
+
+
+def test_word_ends_use_the_whitespace_of_the_regex_module() -> None:
+    space = regex.compile(r"\s")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        expected = bool(space.match(char))
+        assert bool(shorten_module._WORD_END.match("a" + char)) == expected, hex(code)
+        assert bool(shorten_module._WORD_END.match(char + " ")) == (not expected), hex(code)
