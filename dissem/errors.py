@@ -4,6 +4,7 @@
 
     DissemError
     ├── ConfigError              a file is wrong: path, line, field, hint
+    ├── YamlProblem              a file is not safe, plain YAML (line, column, hint)
     ├── CredentialsMissing       a channel names an environment variable that is unset or empty
     ├── LookupUnsupported        the platform cannot be asked whether a post went out
     ├── ImageUnavailable         a release image cannot be loaded; the post goes without it
@@ -244,3 +245,15 @@ class DeliveryError(DissemError):
 
 class AlertFailed(DissemError):
     """An alert could not be delivered; the message never holds the webhook URL."""
+
+
+class YamlProblem(DissemError):
+    """Raised when a file cannot be read as safe, plain YAML; located at a 1-based mark
+    (config turns it into a :class:`ConfigProblem` of the file)."""
+
+    def __init__(self, message: str, *, line: int = 1, column: int = 1, hint: str = "") -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.hint = hint
+        super().__init__(f"{line}:{column}: {message}")

@@ -32,8 +32,6 @@ ELSEWHERE = {
     "dissem.worker.sync._Compose",
     # the local stand-in's HTTP answer (status and body), not an error of dissem's
     "dissem.sandbox.core.Reject",
-    # the YAML reader's located problem; config turns it into a ConfigError
-    "dissem.config.yamlsafe.YamlProblem",
 }
 
 #: error classes already in ``dissem.errors`` whose old import paths the lifecycle work is
@@ -69,6 +67,7 @@ def all_modules() -> Iterator[ModuleType]:
         "FeedNotFound",
         "DeliveryError",
         "AlertFailed",
+        "YamlProblem",
     ],
 )
 def test_the_class_lives_in_errors_and_the_tree_names_it(name: str) -> None:

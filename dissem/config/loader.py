@@ -56,14 +56,8 @@ from dissem.config.models import (
     check_timezone,
 )
 from dissem.config.quote import shown
-from dissem.config.yamlsafe import (
-    MAX_BYTES,
-    YamlProblem,
-    parse_yaml,
-    read_limited,
-    split_front_matter,
-)
-from dissem.errors import ConfigProblem
+from dissem.config.yamlsafe import MAX_BYTES, parse_yaml, read_limited, split_front_matter
+from dissem.errors import ConfigProblem, YamlProblem
 
 __all__ = [
     "CHANNELS_FOLDER",

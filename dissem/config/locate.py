@@ -22,8 +22,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from dissem.config.quote import printable, shown
-from dissem.config.yamlsafe import DataPath, Mark, YamlDocument, YamlProblem
-from dissem.errors import ConfigProblem
+from dissem.config.yamlsafe import DataPath, Mark, YamlDocument
+from dissem.errors import ConfigProblem, YamlProblem
 
 __all__ = ["SourceFile", "did_you_mean", "display_path", "field_path"]
 

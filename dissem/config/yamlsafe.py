@@ -32,6 +32,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dissem.config.quote import shown
+from dissem.errors import YamlProblem
 
 __all__ = [
     "MAX_BYTES",
@@ -40,7 +41,6 @@ __all__ = [
     "DataPath",
     "Mark",
     "YamlDocument",
-    "YamlProblem",
     "parse_yaml",
     "read_limited",
     "split_front_matter",
@@ -74,17 +74,6 @@ class Mark:
 
     line: int
     column: int
-
-
-class YamlProblem(Exception):
-    """Raised when a file cannot be read as safe, plain YAML; located at a 1-based mark."""
-
-    def __init__(self, message: str, *, line: int = 1, column: int = 1, hint: str = "") -> None:
-        self.message = message
-        self.line = line
-        self.column = column
-        self.hint = hint
-        super().__init__(f"{line}:{column}: {message}")
 
 
 #: One step of a walk down the node tree: the key node (None for a list item or the top)

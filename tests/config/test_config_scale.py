@@ -20,7 +20,8 @@ import yaml
 
 from dissem.config import loader
 from dissem.config.loader import load_config
-from dissem.config.yamlsafe import YamlProblem, parse_yaml
+from dissem.config.yamlsafe import parse_yaml
+from dissem.errors import YamlProblem
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLATFORMS = (

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dissem.cli import cli
-from dissem.config.yamlsafe import YamlProblem, parse_yaml
+from dissem.config.yamlsafe import parse_yaml
+from dissem.errors import YamlProblem
 from dissem.settings import get_settings
 
 VARS = ("DISSEM_MASTODON_MAIN_ACCESS_TOKEN", "DISSEM_TELEGRAM_MAIN_BOT_TOKEN")

@@ -9,14 +9,8 @@ import pytest
 import yaml
 
 from dissem.config import yamlsafe
-from dissem.config.yamlsafe import (
-    MAX_BYTES,
-    Mark,
-    YamlProblem,
-    parse_yaml,
-    read_limited,
-    split_front_matter,
-)
+from dissem.config.yamlsafe import MAX_BYTES, Mark, parse_yaml, read_limited, split_front_matter
+from dissem.errors import YamlProblem
 
 
 def test_values_and_marks_are_recorded_by_data_path() -> None:
