@@ -15,11 +15,15 @@ channel with ``timing: learned``: fixed channels cost nothing and plan exactly a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, Integer, and_, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from dissem.config.models import Channel, Window
 from dissem.planning.due import HORIZON, PlanRequest
@@ -34,7 +38,6 @@ __all__ = ["ENGAGEMENT", "LOOKBACK", "TimingCache", "read_histories", "timing_fo
 LOOKBACK = timedelta(days=120)
 #: the interactions summed into engagement (the weekly report's sum)
 ENGAGEMENT = ENGAGEMENT_METRICS
-_CHUNK = 500
 
 
 def _windows(config: dict[str, object]) -> tuple[Window, ...]:
@@ -44,9 +47,36 @@ def _windows(config: dict[str, object]) -> tuple[Window, ...]:
     return tuple(Window.parse(str(text)) for text in raw)
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
+class _PlusSeconds(FunctionElement[datetime]):
+    """``a + n seconds`` for a stored datetime, exact on SQLite and PostgreSQL."""
+
+    type = DateTime()
+    inherit_cache = True
+
+
+@compiles(_PlusSeconds, "sqlite")
+def _plus_sqlite(element: _PlusSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps SQLAlchemy's text 'YYYY-MM-DD HH:MM:SS.ffffff': shift the whole seconds
+    # and keep the fraction as it is, so the bound compares exactly with stored values
+    # (strftime would round the fraction to milliseconds, and .999999 to the next second).
+    col, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', substr({col}, 1, 19), '+' || ({seconds}) || ' seconds') "
+        f"|| substr({col}, 20))"
+    )
+
+
+@compiles(_PlusSeconds)
+def _plus_default(element: _PlusSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    col, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({col} + ({seconds}) * INTERVAL '1 second')"
+
+
+def _seconds(span: timedelta) -> Any:
+    """A whole number of seconds as a literal (a fraction would not shift SQLite's text)."""
+    if span.microseconds:
+        raise ValueError(f"learned timing ages are whole seconds, not {span}")
+    return literal(int(span.total_seconds()), Integer)
 
 
 def read_histories(
@@ -63,48 +93,52 @@ def read_histories(
     rows = list(session.scalars(stmt))
     if not rows:
         return []
-    posts = session.execute(
-        select(Post.id, Post.channel, Post.published_at).where(
+    # One query: for each post of the look-back, its first snapshot aged ``age`` to twice
+    # that which reports any engagement. The join bounds ``taken_at`` by the post's own time,
+    # so the (post_id, taken_at) index reads a few rows a post, and one row a post comes
+    # back (a year at 5,000 posts a day: 600,000 posts, not their millions of snapshots).
+    columns = [getattr(MetricSnapshot, m) for m in METRIC_COLUMNS]
+    ranked = (
+        select(
+            Post.channel,
+            Post.published_at,
+            *columns,
+            func.row_number()
+            .over(
+                partition_by=MetricSnapshot.post_id,
+                order_by=(MetricSnapshot.taken_at, MetricSnapshot.id),
+            )
+            .label("rn"),
+        )
+        .join(
+            MetricSnapshot,
+            and_(
+                MetricSnapshot.post_id == Post.id,
+                MetricSnapshot.taken_at >= _PlusSeconds(Post.published_at, _seconds(params.age)),
+                MetricSnapshot.taken_at
+                <= _PlusSeconds(Post.published_at, _seconds(2 * params.age)),
+            ),
+        )
+        .where(
             Post.channel.in_([r.name for r in rows]),
             Post.part_index == 1,
             Post.state == PostState.PUBLISHED,
             Post.published_at >= now - LOOKBACK,
             Post.published_at <= now - params.age,
+            or_(*(getattr(MetricSnapshot, m).is_not(None) for m in ENGAGEMENT)),
         )
-    ).all()
-    published = {pid: (channel, at) for pid, channel, at in posts if at is not None}
-    chosen: dict[int, Observation] = {}
-    columns = [getattr(MetricSnapshot, m) for m in METRIC_COLUMNS]
-    # Posts in publication order, so a chunk's posts were published close together: the
-    # snapshots it can use lie between its first post's time + age and its last one's +
-    # 2 x age, and the (post_id, taken_at) index reads only those, not every post's whole
-    # history (a year at 5,000 posts a day: seconds instead of minutes for the report).
-    order = sorted(published, key=lambda pid: (published[pid][1], pid))
-    for chunk in _chunks(order):
-        snaps = session.execute(
-            select(MetricSnapshot.post_id, MetricSnapshot.taken_at, *columns)
-            .where(
-                MetricSnapshot.post_id.in_(chunk),
-                MetricSnapshot.taken_at >= published[chunk[0]][1] + params.age,
-                MetricSnapshot.taken_at <= published[chunk[-1]][1] + 2 * params.age,
-            )
-            .order_by(MetricSnapshot.post_id, MetricSnapshot.taken_at, MetricSnapshot.id)
-        )
-        for pid, taken_at, *values in snaps:
-            if pid in chosen:
-                continue
-            at = published[pid][1]
-            if not params.age <= taken_at - at <= 2 * params.age:
-                continue
-            metrics = dict(zip(METRIC_COLUMNS, values, strict=True))
-            counts = [metrics[m] for m in ENGAGEMENT if metrics[m] is not None]
-            if not counts:
-                continue  # the platform reports no engagement: nothing to learn from
-            exposure = metrics["views"] if metrics["views"] is not None else metrics["reach"]
-            chosen[pid] = Observation(at, int(sum(counts)), exposure)
+        .subquery("ranked")
+    )
     by_channel: dict[str, list[Observation]] = defaultdict(list)
-    for pid, obs in chosen.items():
-        by_channel[published[pid][0]].append(obs)
+    for channel, at, *values in session.execute(
+        select(
+            ranked.c.channel, ranked.c.published_at, *(ranked.c[m] for m in METRIC_COLUMNS)
+        ).where(ranked.c.rn == 1)
+    ):
+        metrics = dict(zip(METRIC_COLUMNS, values, strict=True))
+        engagement = sum(metrics[m] for m in ENGAGEMENT if metrics[m] is not None)
+        exposure = metrics["views"] if metrics["views"] is not None else metrics["reach"]
+        by_channel[channel].append(Observation(at, int(engagement), exposure))
     return [
         ChannelHistory(
             name=r.name,

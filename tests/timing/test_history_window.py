@@ -7,11 +7,9 @@ aged ``Params.age`` to twice that can count, made the report take minutes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -25,6 +23,7 @@ from dissem.timing.history import read_histories
 from dissem.timing.model import Observation, Params
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 GRID = parse_schedule("1h@1d,6h@7d,1d@30d").grid_ages()  # the default collection grid
 
 
@@ -98,6 +97,9 @@ def _add_post(factory: sessionmaker[Session], n: int, published: datetime, silen
                     raw={},
                 )
             )
+        for age in (Params().age - timedelta(microseconds=1), 2 * Params().age + _US):
+            if published + age <= NOW:  # engaged, but a microsecond outside the window
+                s.add(MetricSnapshot(post_id=post.id, taken_at=published + age, likes=9, raw={}))
         return post.id
 
 
@@ -160,16 +162,9 @@ def test_reads_only_the_snapshots_of_its_age_window(
         counting = _Counting(s)
         found = read_histories(counting, NOW)  # type: ignore[arg-type]
     assert sum(len(h.observations) for h in found) == 5
-    # the ages 1 to 2 days of five posts an hour apart: 24h..48h+4h, 6 grid ages or fewer
-    # each, not the 355 rows of their whole histories
-    assert counting.snapshot_rows <= 5 * 7, counting.snapshot_rows
+    # one row a post (its snapshot aged 1 day), not the 355 rows of their whole histories
+    assert counting.snapshot_rows <= 5, counting.snapshot_rows
     assert _histories(session_factory) == _reference(session_factory, Params())
-
-
-@pytest.fixture
-def chunk_of_three(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(history, "_CHUNK", 3)  # several chunks from a handful of posts
-    yield
 
 
 @settings(
@@ -179,16 +174,16 @@ def chunk_of_three(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 )
 @given(
     hours=st.lists(st.integers(min_value=0, max_value=130 * 24), min_size=1, max_size=9),
-    silent=st.sets(st.integers(min_value=20, max_value=30), max_size=4),
+    silent=st.sets(st.integers(min_value=20, max_value=30), max_size=6),
 )
 def test_same_observations_as_the_definition(
     session_factory: sessionmaker[Session],
-    chunk_of_three: None,
     hours: list[int],
     silent: set[int],
 ) -> None:
-    """Posts at any ages (some past the look-back, some under a day), some day-old
-    snapshots without engagement: the histories hold exactly the definition's observations."""
+    """Posts at any ages (some past the look-back, some under a day), published at any
+    microsecond, some day-old snapshots without engagement, engaged ones a microsecond
+    outside the window: the histories hold exactly the definition's observations."""
     with transaction(session_factory) as s:
         s.execute(delete(MetricSnapshot))
         s.execute(delete(Post))
@@ -196,5 +191,6 @@ def test_same_observations_as_the_definition(
         s.execute(delete(ChannelRow))
     _seed_base(session_factory)
     for n, h in enumerate(hours):
-        _add_post(session_factory, n, NOW - timedelta(hours=h, minutes=7 * n), silent)
+        at = NOW - timedelta(hours=h, minutes=7 * n, microseconds=1 + 370_001 * n)
+        _add_post(session_factory, n, at, silent)
     assert _histories(session_factory) == _reference(session_factory, Params())
