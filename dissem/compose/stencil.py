@@ -77,12 +77,15 @@ def _walk_names(node: nodes.Node, role: str | None, bad: set[str]) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _plan(source: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(variables the template uses, those of them only printed whole or tested)."""
+def _plan(source: str) -> tuple[tuple[str, str | None], ...]:
+    """The variables the template uses, in order, each with its marker when it is only
+    printed whole or tested (else None: its value is part of the shape)."""
     used = template_variables(source)
     bad: set[str] = set()
     _walk_names(_environment().parse(source), None, bad)
-    return used, frozenset(used - bad)
+    return tuple(
+        (name, None if name in bad else _marker(index)) for index, name in enumerate(sorted(used))
+    )
 
 
 class _Shapes:
@@ -138,12 +141,12 @@ def _raw(source: str, variables: dict[str, Any]) -> tuple[str, int] | None:
     return "".join(chunks), used.work
 
 
-def _filled(raw: str, work: int, fills: list[tuple[str, str]]) -> str | None:
+def _filled(raw: str, work: int, fills: list[tuple[str, str, str]]) -> str | None:
     """``raw`` with each marker replaced by its text; None when the real render could come
     near a budget limit, or a marker is not where it should be."""
     markers = 0
     length = len(raw)
-    for marker, text in fills:
+    for _, marker, text in fills:
         count = raw.count(marker)
         markers += count
         grow = count * (len(text) - len(marker))
@@ -153,49 +156,47 @@ def _filled(raw: str, work: int, fills: list[tuple[str, str]]) -> str | None:
             return None
     if raw.count(MARK) != 2 * markers or length > MAX_OUTPUT // 2 or work > MAX_WORK // 2:
         return None
-    for marker, text in fills:
+    for _, marker, text in fills:
         raw = raw.replace(marker, text)
     return raw
 
 
 def _split(
-    opaque: frozenset[str], used: frozenset[str], variables: dict[str, Any]
-) -> tuple[dict[str, Any], list[tuple[str, str]], tuple[Any, ...]] | None:
-    shaped = dict(variables)
-    fills: list[tuple[str, str]] = []
+    plan: tuple[tuple[str, str | None], ...], variables: dict[str, Any]
+) -> tuple[list[tuple[str, str, str]], tuple[Any, ...]] | None:
+    """(name, marker and text of each variable filled in, the key of the shape); None
+    when a value holds the marker character."""
+    fills: list[tuple[str, str, str]] = []
     key: list[Any] = []
-    for index, name in enumerate(sorted(used)):
+    for name, marker in plan:
         value = variables.get(name)
-        if name in opaque and type(value) is str and value:
+        if type(value) is str:
             if MARK in value:
                 return None
-            marker = _marker(index)
-            shaped[name] = marker
-            fills.append((marker, value))
-            key.append((name,))
-        else:
-            if isinstance(value, str) and MARK in value:
-                return None
-            key.append((name, value))
-    return shaped, fills, tuple(key)
+            if marker is not None and value:
+                fills.append((name, marker, value))
+                key.append(name)
+                continue
+        key.append((name, value))
+    return fills, tuple(key)
 
 
 def render(source: str, variables: dict[str, Any], origin: str = "<template>") -> str:
     """Exactly :func:`dissem.compose.templates.render` (same text, same errors)."""
     try:
-        used, opaque = _plan(source)
+        plan = _plan(source)
     except Exception:
         return full_render(source, variables, origin)
-    split = _split(opaque, used, variables) if MARK not in source else None
+    split = _split(plan, variables) if MARK not in source else None
     if split is None:
         return full_render(source, variables, origin)
-    shaped, fills, key = split
+    fills, key = split
     try:
         shape = _SHAPES.get((source, key))
     except TypeError:  # a value that cannot be a key
         return full_render(source, variables, origin)
     if shape is None:
-        shape = _raw(source, shaped)
+        shape = _raw(source, {**variables, **{name: marker for name, marker, _ in fills}})
         if shape is None:
             return full_render(source, variables, origin)
         _SHAPES.put((source, key), shape)
