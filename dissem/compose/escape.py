@@ -17,6 +17,7 @@ from dissem.compose.urls import find_hashtags, find_urls
 from dissem.traits import Markup, find_traits
 
 LINKEDIN_SPECIAL: frozenset[str] = frozenset("\\|{}@[]()<>#*_~")
+_LINKEDIN_ESCAPES = {ord(ch): "\\" + ch for ch in LINKEDIN_SPECIAL}
 
 
 def escape_telegram_html(text: str) -> str:
@@ -51,7 +52,7 @@ def escape_linkedin(text: str, keep: Sequence[tuple[int, int]] = ()) -> str:
     for start, end in [*spans, (len(text), len(text))]:
         if start < pos:  # overlapping spans: the earlier one already covered this
             start = pos
-        out.extend("\\" + ch if ch in LINKEDIN_SPECIAL else ch for ch in text[pos:start])
+        out.append(text[pos:start].translate(_LINKEDIN_ESCAPES))
         out.append(text[start:end])
         pos = max(pos, end)
     return "".join(out)
