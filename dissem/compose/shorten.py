@@ -89,16 +89,22 @@ class _Cuts:
         self.text = text
         self.spans = protected_spans(text)
         self._bounds: list[int] | None = None
+        self._bound_set: frozenset[int] | None = None
         ends = [m.start() + 1 for m in _WORD_END.finditer(text)]
         #: whether the text separates words with spaces (then it is never cut inside one)
         self.spaced = bool(ends)
-        # prepended marks are rare: look for them at each point only when there are any
-        prepend = _PREPEND.search(text) is not None
+        # prepended marks are rare (and never ASCII): look for them at each point only
+        # when there are any
+        prepend = not text.isascii() and _PREPEND.search(text) is not None
         if prepend:
             ends = [p for p in ends if not _PREPEND.match(text, p - 1)]
-        clauses = [m.end() for m in _CLAUSE_END.finditer(text) if m.end() < len(text)]
+        clauses = (
+            [m.end() for m in _CLAUSE_END.finditer(text) if m.end() < len(text)]
+            if "、" in text or "，" in text or "､" in text
+            else []
+        )
         if clauses:  # "、" ends a clause in text written without spaces
-            ends = sorted(set(ends) | {p for p in clauses if p in self.bounds()})
+            ends = sorted(set(ends) | {p for p in clauses if self.is_bound(p)})
         self.word = _allowed(ends, self.spans)
         sentence: list[int] = []
         for m in _SENTENCE_END.finditer(text):
@@ -106,7 +112,7 @@ class _Cuts:
             if p < len(text) and (
                 not (prepend and _PREPEND.match(text, p - 1))
                 if text[p].isspace()
-                else p in self.bounds()
+                else self.is_bound(p)
             ):
                 sentence.append(p)
         self.sentence = _allowed(sentence, self.spans)
@@ -116,6 +122,11 @@ class _Cuts:
         if self._bounds is None:
             self._bounds = [m.end() for m in _GRAPHEME.finditer(self.text)]
         return self._bounds
+
+    def is_bound(self, p: int) -> bool:
+        if self._bound_set is None:
+            self._bound_set = frozenset(self.bounds())
+        return p in self._bound_set
 
     def grapheme(self) -> list[int]:
         return _allowed(self.bounds()[:-1], self.spans)
