@@ -4,7 +4,7 @@ Issue 15 (Figures, "Metrics history"): 1,000 channels x 5 posts a day x 365 days
 published posts, each with snapshots on dissem's default collection grid
 (``DISSEM_METRICS_SCHEDULE=1h@1d,6h@7d,1d@30d``: 71 grid ages, see
 :mod:`dissem.metrics.schedule`), taken exactly at each grid time up to the report time. Telegram
-reports no metrics (its capabilities), so its channels (1 in 8) publish but collect nothing,
+reports no metrics (its declaration), so its channels (1 in 8) publish but collect nothing,
 as a real collector does.
 
 For each database (PostgreSQL: a database created for the run and dropped after it; SQLite: a
