@@ -93,6 +93,10 @@ log = logging.getLogger(__name__)
 #: posts claimed ahead per publishing thread, beyond the one it publishes: enough that a
 #: thread never waits for a claim, few enough that channels stay for other workers
 AHEAD_PER_THREAD = 1
+#: ... but at least this many in hand: each refill is a transaction (five statements and
+#: a commit); with one thread and one post ahead every post paid for one, and eight such
+#: workers starved a 2-core database server
+MIN_WINDOW = 4
 #: how long a channel whose credentials are missing is skipped before trying again (each
 #: dispatch round ends the pause at once when they are there: resume_credential_pauses)
 CREDENTIALS_RETRY = timedelta(minutes=5)
@@ -353,7 +357,8 @@ def dispatch_once(
     nothing is left or ``stop_event`` is set (then the posts in hand are finished and
     recorded, and no more are claimed).
 
-    A worker holds at most :data:`AHEAD_PER_THREAD` + 1 posts per thread (each post in hand
+    A worker holds at most :data:`AHEAD_PER_THREAD` + 1 posts per thread (at least
+    :data:`MIN_WINDOW`; each post in hand
     holds its channel, which no other worker may then take): whenever no more than
     ``concurrency`` are in hand, the finished ones are recorded and the window filled in
     one transaction (at most ``settings.claim_batch``), so a thread that finishes finds its
@@ -368,7 +373,7 @@ def dispatch_once(
     alerter = alerter or NullAlerter()
     resume_credential_pauses(session_factory, adapters, now_fn())
     threads = max(1, settings.concurrency)
-    window = (AHEAD_PER_THREAD + 1) * threads
+    window = max((AHEAD_PER_THREAD + 1) * threads, MIN_WINDOW)
     pool = executor or ThreadPoolExecutor(threads, thread_name_prefix="publish")
 
     def publish(claimed: ClaimedPost) -> Outcome | None:
