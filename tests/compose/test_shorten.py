@@ -110,7 +110,8 @@ def test_clause_comma_in_text_without_spaces() -> None:
 
 def test_word_ends_use_the_whitespace_of_the_regex_module() -> None:
     space = regex.compile(r"\s")
-    for code in range(sys.maxunicode + 1):
+    # every whitespace character of either engine is below U+3001; above, a sample
+    for code in [*range(0x3001), *range(0x3001, sys.maxunicode + 1, 97)]:
         char = chr(code)
         expected = bool(space.match(char))
         assert bool(shorten_module._WORD_END.match("a" + char)) == expected, hex(code)
