@@ -151,10 +151,11 @@ class _Draft:
 _INVISIBLE_JUNK = dict.fromkeys((0xFEFF, 0xFFFE, 0xFFFF))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=512)
 def _nfc(text: str) -> str:
     """NFC (what X counts, and what every platform displays the same) without junk; kept
-    for the last texts, since one release's fields go to every channel."""
+    for the last texts (a few releases' fields: a sync composes a release for all its
+    channels before the next), since one release's fields go to every channel."""
     text = unicodedata.normalize("NFC", text)
     if "\ufeff" in text or "\ufffe" in text or "\uffff" in text:
         text = text.translate(_INVISIBLE_JUNK)  # translate is slow: only when needed

@@ -44,7 +44,7 @@ __all__ = ["clear", "render"]
 MARK: Final = "\uffff"
 #: Shapes kept (least recently used dropped): a shape is one template's output with
 #: markers, a few hundred characters.
-MAX_SHAPES: Final = 4096
+MAX_SHAPES: Final = 1024
 
 
 def _walk_names(node: nodes.Node, role: str | None, bad: set[str]) -> None:
