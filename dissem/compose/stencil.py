@@ -42,7 +42,7 @@ __all__ = ["clear", "render"]
 
 #: The marker character: a non-character, which the composer strips from release text.
 MARK: Final = "\uffff"
-#: Shapes kept (least recently used dropped): a shape is one template's output with
+#: Shapes kept (the oldest dropped first): a shape is one template's output with
 #: markers, a few hundred characters.
 MAX_SHAPES: Final = 1024
 
@@ -89,18 +89,16 @@ def _plan(source: str) -> tuple[tuple[str, str | None], ...]:
 
 
 class _Shapes:
-    """Rendered shapes: key -> (output with markers, budget work it used)."""
+    """Rendered shapes: key -> (output with markers, budget work it used); the oldest
+    goes first when there are too many (a sync renders one release's shapes, then the
+    next one's)."""
 
     def __init__(self) -> None:
         self.items: OrderedDict[Any, tuple[str, int]] = OrderedDict()
         self.lock = threading.Lock()  # a preview and the worker may compose at once
 
     def get(self, key: Any) -> tuple[str, int] | None:
-        with self.lock:
-            found = self.items.get(key)
-            if found is not None:
-                self.items.move_to_end(key)
-            return found
+        return self.items.get(key)  # one dict read: safe without the lock
 
     def put(self, key: Any, value: tuple[str, int]) -> None:
         with self.lock:
