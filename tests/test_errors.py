@@ -34,15 +34,11 @@ ELSEWHERE = {
     "dissem.sandbox.core.Reject",
 }
 
-#: error classes already in ``dissem.errors`` whose old import paths the lifecycle work is
-#: still retiring (worker.review, worker.feed_review, worker.context); drop names as it does
-RETIRING = {"LeaseLost", "ReviewError"}
-
 ERROR_NAMES = {
     name
     for name, value in vars(errors).items()
     if inspect.isclass(value) and issubclass(value, BaseException)
-} - RETIRING
+}
 
 
 def all_modules() -> Iterator[ModuleType]:

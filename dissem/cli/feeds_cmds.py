@@ -211,7 +211,8 @@ def items_cmd(name: str | None, limit: int, as_json: bool) -> None:
 )
 def export_cmd(release: str, out_dir: Path | None) -> None:
     """Write a feed item's release as a release file (for teams that approve through git)."""
-    from dissem.worker.feed_review import ReviewError, export_release, safe_file_name
+    from dissem.errors import ReviewError
+    from dissem.worker.feed_review import export_release, safe_file_name
 
     settings = get_settings()
     engine, factory = open_store(settings, read_only=True)
@@ -237,7 +238,8 @@ def export_cmd(release: str, out_dir: Path | None) -> None:
 @config_option
 def approve(release: str, by: str, config_dir: Path | None) -> None:
     """Approve a draft feed item's release: its posts are planned at once."""
-    from dissem.worker.feed_review import ReviewError, approve_release
+    from dissem.errors import ReviewError
+    from dissem.worker.feed_review import approve_release
 
     settings = settings_for(config_dir)
     config = _config(settings)

@@ -14,10 +14,10 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.clock import utcnow
+from dissem.errors import ReviewError
 from dissem.settings import get_settings
 from dissem.store.open import open_store
 from dissem.worker.review import (
-    ReviewError,
     ReviewResult,
     cancel_post,
     mark_published,

@@ -21,7 +21,7 @@ from dissem.store.db import transaction
 from dissem.store.models import Post, PostState
 from dissem.worker.alerts import Alerter, NullAlerter
 
-__all__ = ["Alerter", "DbPublishContext", "LeaseLost", "NullAlerter"]
+__all__ = ["Alerter", "DbPublishContext", "NullAlerter"]
 
 
 class DbPublishContext:

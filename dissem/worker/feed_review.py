@@ -28,7 +28,6 @@ from dissem.worker.feed_plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.worker.planner import PlanChanges
 
 __all__ = [
-    "ReviewError",
     "approve_release",
     "export_release",
     "feed_rows",

@@ -27,7 +27,6 @@ __all__ = [
     "CANCELLABLE",
     "MARKABLE",
     "RETRYABLE",
-    "ReviewError",
     "ReviewResult",
     "cancel_post",
     "mark_published",

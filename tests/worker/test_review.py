@@ -11,12 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.cli import cli
+from dissem.errors import ReviewError
 from dissem.settings import get_settings
 from dissem.store.db import transaction
 from dissem.store.models import Attempt, ChannelRow, Post, PostState
 from dissem.store.queue import PAUSED_FOREVER
 from dissem.worker.review import (
-    ReviewError,
     cancel_post,
     mark_published,
     resume_channel,
