@@ -464,7 +464,7 @@ def prove(url: str) -> list[str]:
     return [line]
 
 
-def year(url: str, size: Size, out: Path, raw_year: bool) -> list[str]:
+def year(url: str, size: Size, out: Path, raw_year: bool, raw: bool = True) -> list[str]:
     engine = make_engine(url)
     upgrade(engine)
     _helpers(engine, size)
@@ -485,6 +485,8 @@ def year(url: str, size: Size, out: Path, raw_year: bool) -> list[str]:
     print(lines[-1], flush=True)
     engine.dispose()
     lines += time_reports(url, out)
+    if not raw:
+        return lines
     engine = make_engine(url)
     t0 = time.perf_counter()
     raw_rows = _count(engine, size, compacted=False)
@@ -553,6 +555,7 @@ def main() -> None:
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--sqlite-channels", type=int, default=100, help="default: 1/10")
     parser.add_argument("--raw-year", action="store_true", help="write the whole raw year")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw (uncompacted) part")
     parser.add_argument("--keep-db", action="store_true", help="keep PostgreSQL's year database")
     args = parser.parse_args()
     channels = 40 if args.quick else CHANNELS
@@ -569,14 +572,14 @@ def main() -> None:
             with pg_database(args.pg_url, "proof") as url:
                 prove(url)
             with pg_database(args.pg_url, "main", args.keep_db) as url:
-                year(url, size, tmp / "pg", args.raw_year)
+                year(url, size, tmp / "pg", args.raw_year, not args.no_raw)
         elif not args.skip_pg:
             print("[postgresql] skipped: pass --pg-url or set DISSEM_TEST_DATABASE_URL")
         if not args.skip_sqlite:
             size = Size(min(channels, args.sqlite_channels), DAYS, POSTS_A_DAY)
             print(f"[sqlite] {size.channels} channels x {size.posts_a_day} a day", flush=True)
             prove(f"sqlite:///{tmp / 'proof.db'}")
-            year(f"sqlite:///{tmp / 'year.db'}", size, tmp / "sqlite", args.raw_year)
+            year(f"sqlite:///{tmp / 'year.db'}", size, tmp / "sqlite", args.raw_year, not args.no_raw)
     print(f"total {time.perf_counter() - began:.0f} s", flush=True)
 
 
