@@ -579,7 +579,8 @@ def main() -> None:
             size = Size(min(channels, args.sqlite_channels), DAYS, POSTS_A_DAY)
             print(f"[sqlite] {size.channels} channels x {size.posts_a_day} a day", flush=True)
             prove(f"sqlite:///{tmp / 'proof.db'}")
-            year(f"sqlite:///{tmp / 'year.db'}", size, tmp / "sqlite", args.raw_year, not args.no_raw)
+            url = f"sqlite:///{tmp / 'year.db'}"
+            year(url, size, tmp / "sqlite", args.raw_year, not args.no_raw)
     print(f"total {time.perf_counter() - began:.0f} s", flush=True)
 
 
