@@ -18,9 +18,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dissem.clock import check_zone
 from dissem.retention import parse_retention
 
-__all__ = ["ENV_FILE", "ENV_PREFIX", "Settings", "get_settings"]
+__all__ = ["ENV_FILE", "ENV_PREFIX", "Settings", "get_settings", "settings_problem"]
 
 #: every setting's environment variable starts so
 ENV_PREFIX = "DISSEM_"
@@ -193,6 +194,29 @@ class Settings(BaseSettings):
     def _retention_rule(cls, value: str) -> str:
         parse_retention(value)
         return value
+
+    @field_validator("timezone", "report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_zone(value)
+        return value
+
+
+def settings_problem(exc: BaseException) -> str | None:
+    """One line per bad setting when ``exc`` is :class:`Settings` refusing the environment
+    (``DISSEM_HTTP_TIMEOUT: Input should be a valid number ...``), else None. The value
+    itself is never shown: it may be a secret."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
+        return None
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message} (set in the environment or .env)")
+    return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)

@@ -151,5 +151,17 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="dissem")
+    """Console-script entry point. A setting the environment gets wrong is one line per
+    setting and exit code 2, not a traceback."""
+    try:
+        cli(prog_name="dissem")
+    except Exception as exc:
+        if type(exc).__name__ != "ValidationError":  # pydantic's; imported only if so
+            raise
+        from dissem.settings import settings_problem
+
+        problem = settings_problem(exc)
+        if problem is None:
+            raise
+        click.echo(f"dissem: bad setting\n{problem}", err=True)
+        raise SystemExit(2) from None

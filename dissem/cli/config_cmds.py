@@ -18,6 +18,7 @@ from dissem.cli.options import (
     read_setting,
     require_config_dir,
 )
+from dissem.clock import check_zone
 from dissem.config.advice import collapse_misnamed_channels, config_warnings
 from dissem.config.loader import collector_paused, load_config
 from dissem.config.locate import display_path
@@ -68,6 +69,11 @@ def _config_dir() -> Path:
 
 def _validate(root: Path, *, as_json: bool, strict: bool) -> None:
     timezone = read_setting("timezone", DEFAULTS["timezone"]) or "Asia/Jakarta"
+    try:
+        check_zone(timezone)
+    except ValueError as e:
+        click.echo(f"dissem validate: DISSEM_TIMEZONE: {e}", err=True)
+        raise SystemExit(2) from None
     cfg = load_config(root, timezone=timezone)
     cfg.problems = collapse_misnamed_channels(cfg)
     warnings = config_warnings(cfg, sandbox=bool(read_setting("sandbox_url")))
