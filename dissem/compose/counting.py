@@ -27,10 +27,12 @@ The facts per platform, with their sources, are in ``docs/platforms.md``.
 from __future__ import annotations
 
 import html
+import re
 from typing import Final, Literal
 
 import regex
 
+from dissem.compose import charclasses
 from dissem.compose.twitter_text import find_emoji, has_invalid_characters, weighted_length
 from dissem.compose.urls import find_mentions, find_urls
 from dissem.config.models import PLATFORMS
@@ -61,10 +63,10 @@ _GRAPHEME: Final = regex.compile(r"\X")
 # Characters that can join a cluster with a neighbour (UAX #29): marks, ZWJ, spacing marks,
 # prepended marks, conjoining jamo, regional indicators, CR. Between two other characters
 # there is always a boundary, so only the stretches around these need the full rules.
-_JOINERS: Final = regex.compile(
-    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}"
-    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=Regional_Indicator}\r]+"
-)
+# Any superset of them does too (stretches bounded by other characters): the stdlib engine
+# scans the exact BMP set plus everything above U+FFFF ~5x faster than the regex module
+# scans the properties (see charclasses).
+_JOINERS: Final = re.compile(f"[{charclasses.JOINERS}\r{charclasses.ASTRAL}]+")
 # Telegram's HTML mode: tags vanish; &lt; &gt; &amp; &quot; and numeric references are
 # the only entities it decodes (others stay as written).
 _TAG: Final = regex.compile(r"<[^>]*>")

@@ -28,6 +28,7 @@ from typing import Final
 
 import regex
 
+from dissem.compose import charclasses
 from dissem.compose.urls import find_urls
 
 __all__ = [
@@ -64,7 +65,8 @@ _ELEMENT: Final = (
 _EMOJI: Final = regex.compile(rf"{_ELEMENT}(?:\u200D{_ELEMENT})*", regex.V1)
 # Every emoji sequence holds a non-ASCII emoji character or U+20E3 (a cheap first test)
 # and lies inside a run of emoji characters and components (FE0E: for the lookahead).
-_MAYBE_EMOJI: Final = regex.compile(r"[[\p{Emoji}\u20E3]--\p{ASCII}]", regex.V1)
+# (The stdlib engine scans the BMP set plus all above U+FFFF ~5x faster: charclasses.)
+_MAYBE_EMOJI: Final = re.compile(f"[{charclasses.EMOJI}{charclasses.ASTRAL}]")
 _EMOJI_RUN: Final = regex.compile(r"[\p{Emoji}\p{Emoji_Component}\uFE0E]+")
 
 
