@@ -179,13 +179,14 @@ def queue_rows(
     stmt = select(Post, ChannelRow.timezone).join(ChannelRow, ChannelRow.name == Post.channel)
     if problems:
         waiting = Post.state.in_(sorted(PostState.OPEN))
-        stmt = stmt.where(
-            or_(
-                Post.state.in_(sorted(PostState.PROBLEMS)),
-                and_(waiting, Post.channel.in_(sorted(paused))),
-                and_(waiting, Post.release_id.in_(sorted(broken))),
-            )
-        )
+        # Only the parts that can match: with an empty list in the OR, SQLite read every
+        # post of every channel (4.3 s at a million posts) instead of the problem states.
+        wanted = [Post.state.in_(sorted(PostState.PROBLEMS))]
+        if paused:
+            wanted.append(and_(waiting, Post.channel.in_(sorted(paused))))
+        if broken:
+            wanted.append(and_(waiting, Post.release_id.in_(sorted(broken))))
+        stmt = stmt.where(or_(*wanted))
     elif not show_all:
         stmt = stmt.where(Post.state.in_(sorted(PostState.OPEN | PostState.PROBLEMS)))
     stmt = stmt.order_by(Post.due_at.is_(None), Post.due_at, Post.id).limit(limit)
