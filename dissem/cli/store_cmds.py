@@ -181,7 +181,7 @@ def queue_rows(
         waiting = Post.state.in_(sorted(PostState.OPEN))
         # Only the parts that can match: with an empty list in the OR, SQLite read every
         # post of every channel (4.3 s at a million posts) instead of the problem states.
-        wanted = [Post.state.in_(sorted(PostState.PROBLEMS))]
+        wanted: list[Any] = [Post.state.in_(sorted(PostState.PROBLEMS))]
         if paused:
             wanted.append(and_(waiting, Post.channel.in_(sorted(paused))))
         if broken:
