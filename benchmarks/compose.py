@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from dissem.compose import compose, composer, links, stencil, twitter_text, urls
+from dissem.compose import compose, composer, links, shorten, stencil, twitter_text, urls
 from dissem.compose.templates import link_hint, markdown_to_text, render
 from dissem.config.models import Channel, Release
 from dissem.traits import traits_for
@@ -156,13 +156,14 @@ def _floor_inputs(
 
 def cold_release_caches() -> None:
     """Forgets what compose keeps per release (normalised fields, links and emoji of
-    candidate texts, template shapes, where fields were cut, hashtags, split URLs), so
-    that each round pays for it once per release as a new release would; compiled
-    templates and parsed Markdown stay warm on both sides."""
+    candidate texts, template shapes, where fields were cut, cut positions, hashtags,
+    split URLs), so that each round pays for it once per release as a new release would;
+    compiled templates and parsed Markdown stay warm on both sides."""
     composer._nfc.cache_clear()
     composer._CUT_HINTS.clear()
     composer._hashtags.cache_clear()
     links._split.cache_clear()
+    shorten._cuts.cache_clear()
     links.portal_host.cache_clear()
     urls._extract.cache_clear()
     twitter_text._emoji_spans.cache_clear()

@@ -10,6 +10,7 @@ candidate would produce, so every platform's own counting, markup and limits app
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -132,6 +133,13 @@ class _Cuts:
         return _allowed(self.bounds()[:-1], self.spans)
 
 
+@functools.lru_cache(maxsize=256)
+def _cuts(text: str) -> _Cuts:
+    """The cut positions of ``text``, kept for the last texts: every channel a release
+    goes to cuts the same fields (and mostly the same windows of its body)."""
+    return _Cuts(text)
+
+
 def _with_ellipsis(text: str, p: int, ellipsis: str) -> str:
     # Dangling punctuation only goes when an ellipsis replaces it; a thread chunk keeps it.
     kept = text[:p].rstrip(_TRAILING) if ellipsis else text[:p].rstrip()
@@ -246,7 +254,7 @@ def best_cut(
 def _cut_within(
     text: str, window: str, fits: Fits, ellipsis: str, hint: int | None = None
 ) -> tuple[str, int] | None:
-    cuts = _Cuts(window)
+    cuts = _cuts(window)
     sentence, word = cuts.sentence, cuts.word
     word_at = _last_fitting(word, lambda p: _with_ellipsis(text, p, ellipsis), fits, hint)
     # A sentence end at or before the word cut fits without asking (it is a prefix of a

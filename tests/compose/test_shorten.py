@@ -116,3 +116,16 @@ def test_word_ends_use_the_whitespace_of_the_regex_module() -> None:
         expected = bool(space.match(char))
         assert bool(shorten_module._WORD_END.match("a" + char)) == expected, hex(code)
         assert bool(shorten_module._WORD_END.match(char + " ")) == (not expected), hex(code)
+
+
+def test_the_same_text_cut_for_a_second_channel_reuses_its_cut_positions() -> None:
+    text = "Kerja sama vokasi diperluas. " * 30
+    shorten_module._cuts.cache_clear()
+    first = best_cut(text, lambda t: len(t) <= 280)
+    before = shorten_module._cuts.cache_info()
+    second = best_cut(text, lambda t: len(t) <= 300)
+    after = shorten_module._cuts.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses
+    assert first is not None and second is not None
+    assert first[0] == text[: first[1]].rstrip() and len(first[0]) <= 280
+    assert second[0] == text[: second[1]].rstrip() and len(second[0]) <= 300
