@@ -23,7 +23,7 @@ from dissem.compose.bluesky import external_embed, facets
 from dissem.compose.escape import escape_for
 from dissem.compose.hashtags import hashtags_for
 from dissem.compose.links import portal_host, tag_link
-from dissem.compose.shorten import ELLIPSIS, best_cut, graphemes, shorten, split
+from dissem.compose.shorten import ELLIPSIS, best_cut, shorten, split
 from dissem.compose.templates import (
     link_hint,
     markdown_to_text,
@@ -338,7 +338,7 @@ def _is_stub(kept: str, whole: str) -> bool:
     text = kept.removesuffix(ELLIPSIS)
     if len(whole.split()) > 1:
         return len(text.split()) < STUB_WORDS
-    return len(graphemes(text)) < STUB_CLUSTERS
+    return counting.graphemes(text) < STUB_CLUSTERS  # counts without listing them
 
 
 #: Where the last channel of the same platform, limit and template cut the same field:
