@@ -67,7 +67,8 @@ _EMOJI: Final = regex.compile(rf"{_ELEMENT}(?:\u200D{_ELEMENT})*", regex.V1)
 # and lies inside a run of emoji characters and components (FE0E: for the lookahead).
 # (The stdlib engine scans the BMP set plus all above U+FFFF ~5x faster: charclasses.)
 _MAYBE_EMOJI: Final = re.compile(f"[{charclasses.EMOJI}{charclasses.ASTRAL}]")
-_EMOJI_RUN: Final = regex.compile(r"[\p{Emoji}\p{Emoji_Component}\uFE0E]+")
+# (A superset of the runs gives the same sequences: none holds the other characters.)
+_EMOJI_RUN: Final = re.compile(f"[{charclasses.EMOJI_RUN}{charclasses.ASTRAL}]+")
 
 
 def find_emoji(text: str) -> list[tuple[int, int]]:
