@@ -329,6 +329,8 @@ def split(text: str, fits: Fits, *, most: int | None = None, ellipsis: str = "")
 
 def truncate_graphemes(text: str, most: int) -> str:
     """At most ``most`` grapheme clusters of ``text`` (for card titles and the like)."""
+    if len(text) <= most:  # no more clusters than code points: nothing to list
+        return text
     clusters = graphemes(text)
     if len(clusters) <= most:
         return text

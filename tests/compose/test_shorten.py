@@ -6,6 +6,8 @@ import sys
 
 import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dissem.compose import shorten as shorten_module
 from dissem.compose.shorten import ELLIPSIS, best_cut, graphemes, shorten, split, truncate_graphemes
@@ -129,3 +131,16 @@ def test_the_same_text_cut_for_a_second_channel_reuses_its_cut_positions() -> No
     assert first is not None and second is not None
     assert first[0] == text[: first[1]].rstrip() and len(first[0]) <= 280
     assert second[0] == text[: second[1]].rstrip() and len(second[0]) <= 300
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.lists(
+        st.sampled_from(["a", " ", "e\u0301", "🇮🇩", "👨‍👩‍👧", "日", "\u0301"]), max_size=12
+    ).map("".join),
+    most=st.integers(min_value=0, max_value=14),
+)
+def test_truncate_graphemes_keeps_at_most_that_many_clusters(text: str, most: int) -> None:
+    clusters = regex.findall(r"\X", text)
+    expected = text if len(clusters) <= most else "".join(clusters[: max(0, most - 1)]) + ELLIPSIS
+    assert truncate_graphemes(text, most) == expected
