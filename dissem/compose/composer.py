@@ -163,10 +163,11 @@ def _nfc(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _hashtags(platform: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+def _hashtags(platform: str, cap: int, tags: tuple[str, ...]) -> tuple[str, ...]:
     """The hashtags of ``tags`` on ``platform``: the same for every channel of a platform
-    a release goes to."""
-    return tuple(hashtags_for(platform, [_nfc(t) for t in tags]))
+    a release goes to. The cap is part of the key: a platform declared again (as tests do)
+    with another cap must not get the hashtags cut for the old one."""
+    return tuple(hashtags_for(platform, [_nfc(t) for t in tags], cap=cap))
 
 
 def _fields(release: Release, channel: Channel, ov: MergedOverride) -> tuple[str, str, str, str]:
@@ -263,7 +264,7 @@ def _draft(
         release_id=release.id,
     )
     tags = ov.hashtags if ov.hashtags is not None else [*release.tags, *channel.hashtags]
-    hashtags = list(_hashtags(platform, tuple(tags)))
+    hashtags = list(_hashtags(platform, traits_for(platform).hashtag_cap, tuple(tags)))
     source = ov.text or channel.template or traits_for(platform).default_template
     origin = f"template of channel {channel.name!r}" + (" (release override)" if ov.text else "")
     when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)

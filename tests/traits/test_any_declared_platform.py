@@ -79,3 +79,34 @@ def test_every_part_fits_the_declared_platform(
             )
     finally:
         unregister("generated")
+
+
+def test_a_platform_declared_again_gets_its_new_hashtag_cap() -> None:
+    """Composing caches hashtags per platform; declaring the platform again with another
+    cap must not reuse the old cut (the generated test above failed now and then so)."""
+    release = Release.model_validate(
+        {
+            "id": "r1",
+            "title": "Kerja sama",
+            "url": "https://portal.go.id/berita/1",
+            "tags": ["iklim", "visa"],
+            "targets": ["c"],
+        }
+    )
+    counts = []
+    for cap in (2, 0, 1):
+        register(
+            PlatformTraits(
+                name="generated",
+                display_name="Generated",
+                text_limit=500,
+                counting=Counting.GRAPHEMES,
+                hashtag_cap=cap,
+            )
+        )
+        try:
+            channel = Channel(name="c", platform="generated", account="a", timezone="UTC")
+            counts.append(compose(release, channel, NOW)[0].text.count("#"))
+        finally:
+            unregister("generated")
+    assert counts == [2, 0, 1]
