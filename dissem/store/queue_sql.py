@@ -40,7 +40,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
 
 from dissem import lifecycle
 from dissem.lifecycle import Event
@@ -111,8 +110,9 @@ EARLIEST_DUE = select(func.min(posts.c.due_at)).where(posts.c.state == SCHEDULED
 _busy = select(posts.c.channel).where(posts.c.state == PUBLISHING, posts.c.lease_expires > _now())
 
 
-def _first_claimable() -> ScalarSelect[Any]:
-    """Per channel (correlated): the earliest due post whose thread predecessor is out."""
+def _first_claimable_of(channel: ColumnElement[str]) -> Any:
+    """The earliest due post of ``channel`` whose thread predecessor is out (a SELECT of
+    its id, correlated on ``channel``, not yet made a subquery)."""
     p = posts.alias("p")
     prev = posts.alias("prev")
     predecessor_out = exists().where(
@@ -125,14 +125,13 @@ def _first_claimable() -> ScalarSelect[Any]:
     return (
         select(p.c.id)
         .where(
-            p.c.channel == channels.c.name,
+            p.c.channel == channel,
             p.c.state == SCHEDULED,
             p.c.due_at <= _now(),
             or_(p.c.part_index <= 1, predecessor_out),
         )
         .order_by(p.c.due_at, p.c.id)
         .limit(1)
-        .scalar_subquery()
     )
 
 
@@ -154,7 +153,7 @@ CLAIMABLE = (
         channels.c.name,
         channels.c.config,
         channels.c.config_hash,
-        _first_claimable().label("post_id"),
+        _first_claimable_of(channels.c.name).scalar_subquery().label("post_id"),
     )
     .where(
         channels.c.enabled.is_(True),
@@ -211,31 +210,6 @@ DUE_HEAD = select(
     func.min(_head.c.due_at).label("first_due"),
     func.count().label("posts"),
 ).group_by(_head.c.channel)
-
-
-def _first_claimable_of(channel: ColumnElement[str]) -> Any:
-    """The earliest due post of ``channel`` whose thread predecessor is out (a SELECT of
-    its id, correlated on ``channel``, not yet made a subquery)."""
-    p = posts.alias("p")
-    prev = posts.alias("prev")
-    predecessor_out = exists().where(
-        prev.c.release_id == p.c.release_id,
-        prev.c.channel == p.c.channel,
-        prev.c.seq == p.c.seq,
-        prev.c.part_index == p.c.part_index - 1,
-        prev.c.state == PUBLISHED,
-    )
-    return (
-        select(p.c.id)
-        .where(
-            p.c.channel == channel,
-            p.c.state == SCHEDULED,
-            p.c.due_at <= _now(),
-            or_(p.c.part_index <= 1, predecessor_out),
-        )
-        .order_by(p.c.due_at, p.c.id)
-        .limit(1)
-    )
 
 
 #: SQLite: of channels ``names``, the open ones with their first claimable post (NULL when
