@@ -33,7 +33,7 @@ Lift and recommendation
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,12 +176,33 @@ def outcomes(history: ChannelHistory, params: Params) -> tuple[str, list[tuple[S
     zone = ZoneInfo(history.timezone)
     whole = median(rates)
     out: list[tuple[Slot, float]] = []
+    # The rolling median of ``rates[lo:hi]`` (the posts within ``rolling`` of each post), kept
+    # as a sorted window that slides forward with the posts (times are sorted, so ``lo`` and
+    # ``hi`` only grow): each post adds and drops a value instead of sorting its whole window
+    # again, the same numbers as ``median(rates[lo:hi])``.
+    window: list[float] = []
+    lo = hi = 0
     for i, (t, rate) in enumerate(zip(times, rates, strict=True)):
-        lo, hi = bisect_left(times, t - params.rolling), bisect_right(times, t + params.rolling)
-        near = rates[lo:hi] if hi - lo >= 5 else rates
-        base = median(near) if near else whole
+        new_lo, new_hi = (
+            bisect_left(times, t - params.rolling),
+            bisect_right(times, t + params.rolling),
+        )
+        for value in rates[hi:new_hi]:
+            insort(window, value)
+        for value in rates[lo:new_lo]:
+            del window[bisect_left(window, value)]
+        lo, hi = new_lo, new_hi
+        base = _sorted_median(window) if hi - lo >= 5 else whole
         out.append((slot_of(use[i].published_at, zone, params.block_hours), math.log(rate / base)))
     return ("per impression" if per_impression else "per post"), out
+
+
+def _sorted_median(values: list[float]) -> float:
+    """:func:`statistics.median` of values already sorted (the same arithmetic)."""
+    n = len(values)
+    if n % 2:
+        return values[n // 2]
+    return (values[n // 2 - 1] + values[n // 2]) / 2
 
 
 @dataclass
