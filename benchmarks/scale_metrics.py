@@ -30,8 +30,10 @@ helper tables (channels, days, slots of the day, the grid), never row by row in 
 
 Nothing is written into the repository: the SQLite file and the reports live in a temp dir.
 Run: ``.venv/bin/python benchmarks/scale_metrics.py [--quick] [--pg-url URL] [--skip-sqlite]
-[--sqlite-channels N] [--raw-year]``; ``DISSEM_TEST_DATABASE_URL`` names the server when
-``--pg-url`` is not given. ``--quick``: 40 channels (1/25 of the size) on both databases.
+[--sqlite-channels N] [--raw-year] [--keep-db] [--retime-db NAME]``;
+``DISSEM_TEST_DATABASE_URL`` names the server when ``--pg-url`` is not given. ``--quick``: 40
+channels (1/25 of the size) on both databases. ``--keep-db`` keeps PostgreSQL's year database
+(its name is printed); ``--retime-db NAME`` then only times the reports on it again.
 """
 
 from __future__ import annotations
@@ -557,6 +559,11 @@ def main() -> None:
     parser.add_argument("--raw-year", action="store_true", help="write the whole raw year")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw (uncompacted) part")
     parser.add_argument("--keep-db", action="store_true", help="keep PostgreSQL's year database")
+    parser.add_argument(
+        "--retime-db",
+        metavar="NAME",
+        help="only time the reports again on a year database kept by --keep-db (PostgreSQL)",
+    )
     args = parser.parse_args()
     channels = 40 if args.quick else CHANNELS
     free = shutil.disk_usage(tempfile.gettempdir()).free
@@ -566,7 +573,13 @@ def main() -> None:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dissem-year-") as tmp_name:
         tmp = Path(tmp_name)
-        if args.pg_url and not args.skip_pg:
+        if args.retime_db:
+            if not args.pg_url:
+                raise SystemExit("--retime-db needs --pg-url or DISSEM_TEST_DATABASE_URL")
+            url = make_url(normalise_url(args.pg_url)).set(database=args.retime_db)
+            print(f"[postgresql] re-timing the reports on {args.retime_db}", flush=True)
+            time_reports(url.render_as_string(False), tmp / "pg")
+        elif args.pg_url and not args.skip_pg:
             size = Size(channels, DAYS, POSTS_A_DAY)
             print(f"[postgresql] {size.channels} channels x {size.posts_a_day} a day", flush=True)
             with pg_database(args.pg_url, "proof") as url:
