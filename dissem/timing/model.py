@@ -182,6 +182,7 @@ def outcomes(history: ChannelHistory, params: Params) -> tuple[str, list[tuple[S
     # again, the same numbers as ``median(rates[lo:hi])``.
     window: list[float] = []
     lo = hi = 0
+    slots: dict[tuple[int, int], Slot] = {}
     for i, (t, rate) in enumerate(zip(times, rates, strict=True)):
         new_lo, new_hi = (
             bisect_left(times, t - params.rolling),
@@ -193,7 +194,16 @@ def outcomes(history: ChannelHistory, params: Params) -> tuple[str, list[tuple[S
             del window[bisect_left(window, value)]
         lo, hi = new_lo, new_hi
         base = _sorted_median(window) if hi - lo >= 5 else whole
-        out.append((slot_of(use[i].published_at, zone, params.block_hours), math.log(rate / base)))
+        # slot_of's answer for each local (weekday, hour), looked up: a slot a post is most of
+        # the fit's time otherwise
+        at = use[i].published_at
+        if at.tzinfo is None:
+            slot_of(at, zone, params.block_hours)  # raises: an instant must be aware
+        local = at.astimezone(zone)
+        slot = slots.get((local.weekday(), local.hour))
+        if slot is None:
+            slot = slots[local.weekday(), local.hour] = slot_of(at, zone, params.block_hours)
+        out.append((slot, math.log(rate / base)))
     return ("per impression" if per_impression else "per post"), out
 
 
