@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, literal, or_, select, true
+from sqlalchemy import DateTime, Integer, Select, func, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -28,7 +28,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from dissem.config.models import Channel, Window
 from dissem.planning.due import HORIZON, PlanRequest
 from dissem.platforms.types import ENGAGEMENT_METRICS
-from dissem.store.models import METRIC_COLUMNS, ChannelRow, MetricSnapshot, Post, PostState
+from dissem.store.models import ChannelRow, MetricSnapshot, Post, PostState
 from dissem.timing.learned import TimingAdvice, plan_learned
 from dissem.timing.model import ChannelHistory, ChannelTiming, Observation, Params, fit, group_of
 
@@ -79,6 +79,20 @@ def _seconds(span: timedelta) -> Any:
     return literal(int(span.total_seconds()), Integer)
 
 
+#: the snapshot columns an observation is made of
+_READ = (*ENGAGEMENT, "views", "reach")
+
+
+def _outcome(c: Any) -> tuple[Any, Any]:
+    """Engagement (the sum of the interactions given; the query keeps only snapshots giving
+    one) and exposure (views, else reach), computed by the database: two columns a post
+    come back instead of every metric."""
+    engagement = sum(
+        (func.coalesce(c[m], 0) for m in ENGAGEMENT[1:]), func.coalesce(c[ENGAGEMENT[0]], 0)
+    )
+    return engagement, func.coalesce(c["views"], c["reach"])
+
+
 def read_histories(
     session: Session,
     now: datetime,
@@ -103,7 +117,7 @@ def read_histories(
     # the table too); SQLite, which has no LATERAL, looks the snapshot up by the subquery's
     # id, by rowid.
     first = (
-        select(MetricSnapshot.id, *(getattr(MetricSnapshot, m) for m in METRIC_COLUMNS))
+        select(MetricSnapshot.id, *(getattr(MetricSnapshot, m) for m in _READ))
         .where(
             MetricSnapshot.post_id == Post.id,
             MetricSnapshot.taken_at >= _PlusSeconds(Post.published_at, _seconds(params.age)),
@@ -116,14 +130,12 @@ def read_histories(
     query: Select[Any]
     if session.get_bind().dialect.name == "postgresql":
         lateral = first.lateral("first")
-        query = select(
-            Post.channel, Post.published_at, *(lateral.c[m] for m in METRIC_COLUMNS)
-        ).join(lateral, true())
+        query = select(Post.channel, Post.published_at, *_outcome(lateral.c)).join(lateral, true())
     else:
         snapshot_id = first.with_only_columns(MetricSnapshot.id).correlate(Post)
-        query = select(
-            Post.channel, Post.published_at, *(getattr(MetricSnapshot, m) for m in METRIC_COLUMNS)
-        ).join(MetricSnapshot, MetricSnapshot.id == snapshot_id.scalar_subquery())
+        query = select(Post.channel, Post.published_at, *_outcome(MetricSnapshot.__table__.c)).join(
+            MetricSnapshot, MetricSnapshot.id == snapshot_id.scalar_subquery()
+        )
     query = query.where(
         Post.channel.in_([r.name for r in rows]),
         Post.part_index == 1,
@@ -132,10 +144,7 @@ def read_histories(
         Post.published_at <= now - params.age,
     )
     by_channel: dict[str, list[Observation]] = defaultdict(list)
-    for channel, at, *values in session.execute(query):
-        metrics = dict(zip(METRIC_COLUMNS, values, strict=True))
-        engagement = sum(metrics[m] for m in ENGAGEMENT if metrics[m] is not None)
-        exposure = metrics["views"] if metrics["views"] is not None else metrics["reach"]
+    for channel, at, engagement, exposure in session.execute(query):
         by_channel[channel].append(Observation(at, int(engagement), exposure))
     return [
         ChannelHistory(
