@@ -152,7 +152,7 @@ def read_histories(
             platform=r.platform,
             timezone=r.timezone,
             windows=_windows(r.config),
-            observations=tuple(sorted(by_channel.get(r.name, []))),
+            observations=tuple(sorted(by_channel.get(r.name, []), key=Observation.order)),
         )
         for r in sorted(rows, key=lambda r: r.name)
     ]

@@ -80,13 +80,19 @@ class Params:
     prior_posts: float = 5.0  # weight (in posts) of "no effect" in a group's slot mean
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Observation:
     """One published post: engagement and impressions (None: not given) at ``Params.age``."""
 
     published_at: datetime
     engagement: int
     exposure: int | None = None
+
+    def order(self) -> tuple[datetime, int, int]:
+        """Sort key: by time, then engagement, then impressions (none before any). The
+        generated ``order=True`` compared ``None`` with an int and raised ``TypeError``
+        when two posts shared a time and engagement."""
+        return (self.published_at, self.engagement, -1 if self.exposure is None else self.exposure)
 
 
 def group_of(platform: str, timezone: str) -> str:
@@ -161,7 +167,7 @@ class ChannelTiming:
 def outcomes(history: ChannelHistory, params: Params) -> tuple[str, list[tuple[Slot, float]]]:
     """The measure used and each measured post's ``(slot, z)``, ``z`` on the log scale
     relative to the channel's rolling median."""
-    obs = sorted(history.observations)
+    obs = sorted(history.observations, key=Observation.order)
     exposed = [o for o in obs if o.exposure]
     per_impression = bool(exposed) and 2 * len(exposed) >= len(obs)
     use = exposed if per_impression else obs

@@ -43,5 +43,5 @@ def simulate(
         platform=platform,
         timezone=audience.timezone,
         windows=tuple(Window.parse(w) for w in windows),
-        observations=tuple(sorted(obs)),
+        observations=tuple(sorted(obs, key=Observation.order)),
     )

@@ -143,7 +143,7 @@ def _reference(factory: sessionmaker[Session], params: Params) -> dict[str, list
                     obs = Observation(post.published_at, sum(engaged), snap.views)
                     out.setdefault(post.channel, []).append(obs)
                     break
-    return {k: sorted(v) for k, v in out.items()}
+    return {k: sorted(v, key=Observation.order) for k, v in out.items()}
 
 
 def _histories(factory: sessionmaker[Session]) -> dict[str, list[Observation]]:

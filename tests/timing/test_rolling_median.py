@@ -23,7 +23,7 @@ START = datetime(2026, 8, 1, tzinfo=UTC)
 
 
 def _definition(history: ChannelHistory, params: Params) -> list[float]:
-    obs = sorted(history.observations)
+    obs = sorted(history.observations, key=Observation.order)
     exposed = [o for o in obs if o.exposure]
     per_impression = bool(exposed) and 2 * len(exposed) >= len(obs)
     use = exposed if per_impression else obs

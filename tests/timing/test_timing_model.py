@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from dissem.sandbox.audience import Audience
 from dissem.timing import ChannelHistory, Observation, Params, Slot, fit, slot_of
+from dissem.timing.model import outcomes
 from dissem.timing.slots import all_slots, windows_in_slot
 from tests.timing.audiences import MORNING, simulate
 
@@ -58,7 +59,7 @@ def _history(name: str, platform: str, zs: dict[Slot, list[float]]) -> ChannelHi
             at = day + timedelta(hours=slot.start_hour + 1)
             obs.append(Observation(at, round(1000 * 2.718281828**z), 10_000))
             k += 1
-    return ChannelHistory(name, platform, "UTC", (), tuple(sorted(obs)))
+    return ChannelHistory(name, platform, "UTC", (), tuple(sorted(obs, key=Observation.order)))
 
 
 def test_few_posts_are_shrunk_toward_the_group() -> None:
@@ -99,3 +100,14 @@ def test_slots_read_the_local_clock_and_cut_windows() -> None:
     assert [w.text for w in cut] == ["mon,tue,wed,thu,fri 10:30-12:00"]
     assert windows_in_slot([Window.parse("sat,sun 00:00-24:00")], BEST) == []
     assert Params().min_posts > 12  # the thin-data test above relies on this
+
+
+def test_posts_at_the_same_time_with_and_without_impressions_sort() -> None:
+    """Two posts of a channel at the same minute with the same engagement, one with
+    impressions and one without: ordering them raised TypeError (None < int)."""
+    at = datetime(2026, 8, 3, 9, 0, tzinfo=UTC)
+    obs = (Observation(at, 4, None), Observation(at, 4, 120), Observation(at, 4, None))
+    history = ChannelHistory("c", "x", "UTC", (), obs)
+    measure, outcome = outcomes(history, Params())
+    assert measure in ("per impression", "per post") and len(outcome) <= 3
+    assert sorted(obs, key=Observation.order)[-1].exposure == 120
