@@ -505,16 +505,24 @@ def problems_figures(url: str, folder: Path) -> list[str]:
     from dissem.cli.store_cmds import queue_rows
     from dissem.settings import Settings
 
-    env = {**os.environ, "DISSEM_DATABASE_URL": url, "DISSEM_CONFIG_DIR": str(folder / "none")}
-    t0 = time.perf_counter()
-    out = subprocess.run(
-        dissem_command("queue", "--problems"),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    # bytecode cached as an installed package has it (pip compiles at install), even where
+    # PYTHONDONTWRITEBYTECODE is set: else every run compiles each module it imports
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(
+        DISSEM_DATABASE_URL=url,
+        DISSEM_CONFIG_DIR=str(folder / "none"),
+        PYTHONPYCACHEPREFIX=str(folder / "pycache"),
     )
-    wall = time.perf_counter() - t0
+
+    def run() -> tuple[float, subprocess.CompletedProcess[str]]:
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            dissem_command("queue", "--problems"), env=env, capture_output=True, text=True
+        )
+        return time.perf_counter() - t0, done
+
+    first, out = run()  # compiles and caches the bytecode
+    wall, out = sorted((run() for _ in range(3)), key=lambda r: r[0])[1]  # median of 3
     t0 = time.perf_counter()
     start = subprocess.run(dissem_command("--help"), env=env, capture_output=True, check=False)
     startup = time.perf_counter() - t0
@@ -527,7 +535,8 @@ def problems_figures(url: str, folder: Path) -> list[str]:
     engine.dispose()
     assert start.returncode == 0
     return [
-        f"   `dissem queue --problems`: {ms(wall)} wall (exit {out.returncode}, "
+        f"   `dissem queue --problems`: {ms(wall)} wall, median of 3 (first run, compiling: "
+        f"{ms(first)}; exit {out.returncode}, "
         f"{len(out.stdout.splitlines())} lines; `dissem --help` alone {ms(startup)}); "
         f"its queries {ms(query)} for {len(rows)} rows   target < 1 s"
     ]
