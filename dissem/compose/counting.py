@@ -177,14 +177,17 @@ def measure_telegram(markup: str) -> int:
     return utf16_units(telegram_visible_text(markup))
 
 
-def _measure(traits: PlatformTraits, text: str, url_length: int | None = None) -> int:
-    """``text`` counted by the rule of ``traits`` (``url_length`` overrides the declared one)."""
+def _measure(
+    traits: PlatformTraits, text: str, url_length: int | None = None, spoiler_text: str = ""
+) -> int:
+    """``text`` counted by the rule of ``traits`` (``url_length`` overrides the declared one;
+    ``url_length`` and ``spoiler_text`` count on Mastodon only)."""
     rule = traits.counting
     if rule is Counting.TWITTER_TEXT:
         return weighted_length(text)
     if rule is Counting.MASTODON:
         return measure_mastodon(
-            text, url_length=url_length or traits.url_length or _MASTODON_URL_LENGTH
+            text, url_length=url_length or traits.url_length, spoiler_text=spoiler_text
         )
     if rule is Counting.GRAPHEMES:
         return graphemes(text)
@@ -241,14 +244,7 @@ def fits(
     """
     traits = _platform(platform)
     cap = limit(platform, kind) if max_length is None else max_length
-    if traits.counting is Counting.MASTODON:
-        count = measure_mastodon(
-            text,
-            url_length=url_length or traits.url_length or _MASTODON_URL_LENGTH,
-            spoiler_text=spoiler_text,
-        )
-    else:
-        count = _measure(traits, text)
+    count = _measure(traits, text, url_length, spoiler_text)
     if count > cap:
         return False
     if traits.counting is Counting.TWITTER_TEXT and has_invalid_characters(text):

@@ -43,7 +43,7 @@ from dissem.reports.timing import (
     status_text,
 )
 
-__all__ = ["CHANNEL_CHART_LIMIT", "CSP", "render_html", "short_link"]
+__all__ = ["CHANNEL_CHART_LIMIT", "CSP", "TEMPLATES", "render_html", "short_link"]
 
 #: no load of any kind: only the inline <style> and data: images are allowed
 CSP = (
@@ -55,7 +55,8 @@ CHANNEL_CHART_LIMIT = 25
 #: the most characters a link's visible text takes (the full address stays in ``href``)
 SHORT_LINK_CHARS = 48
 _TEMPLATES = Path(__file__).with_name("templates")
-_env = Environment(
+#: the report's templates (also the status page's, which shares their styles)
+TEMPLATES = Environment(
     loader=FileSystemLoader(_TEMPLATES),
     autoescape=select_autoescape(["html", "j2"]),
     undefined=StrictUndefined,
@@ -172,7 +173,7 @@ def render_html(figures: WeekFigures, lang: str, generated_at: datetime) -> str:
     else:
         top_note = lab["top_none_yet"].format(posts=num(s.posts))
     timing = [_timing_block(v, i, lang) for i, v in enumerate(figures.timing, 1)]
-    template = _env.get_template("weekly.html.j2")
+    template = TEMPLATES.get_template("weekly.html.j2")
     return template.render(
         f=figures,
         lab=lab,

@@ -55,7 +55,7 @@ from dissem.store.models import FeedItem as FeedItemRow
 from dissem.worker.alerts import Alerter, NullAlerter
 from dissem.worker.feed_plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.worker.planner import PlanChanges
-from dissem.worker.records import _new_release_row, _revision, _update_release_row
+from dissem.worker.records import _new_release_row, _update_release_row, revision_of
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +555,7 @@ def _update_known(
     rel = to_release(feed, item, release.id, approved_by=approved)
     _update_release_row(release, _loaded(feed, rel), now)
     session.flush()
-    session.add(_revision(release, now))
+    session.add(revision_of(release, now))
     result.updated.append(release.id)
     state.items_updated += 1
     _event(
@@ -593,7 +593,7 @@ def _make_release(
         release = existing
         _update_release_row(release, _loaded(feed, rel), now)
     session.flush()
-    session.add(_revision(release, now))
+    session.add(revision_of(release, now))
     row.release_id = rid
     return rid
 

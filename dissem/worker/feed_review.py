@@ -23,9 +23,10 @@ from dissem.config.models import LoadedConfig, Release
 from dissem.errors import ReviewError
 from dissem.settings import Settings
 from dissem.store.db import transaction
-from dissem.store.models import FeedEvent, FeedItem, FeedState, ReleaseRevision, ReleaseRow
+from dissem.store.models import FeedEvent, FeedItem, FeedState, ReleaseRow
 from dissem.worker.feed_plan import SOURCE_PREFIX, plan_feed_releases
 from dissem.worker.planner import PlanChanges
+from dissem.worker.records import revision_of
 
 __all__ = [
     "approve_release",
@@ -79,16 +80,7 @@ def approve_release(
         row.revision += 1
         row.updated_at = now
         session.flush()
-        session.add(
-            ReleaseRevision(
-                release_id=row.id,
-                revision=row.revision,
-                content_hash=row.content_hash,
-                status=row.status,
-                data=row.data,
-                recorded_at=now,
-            )
-        )
+        session.add(revision_of(row, now))
         item = session.scalar(select(FeedItem).where(FeedItem.release_id == row.id))
         session.add(
             FeedEvent(

@@ -211,7 +211,7 @@ def _record_releases(
             touched.append(row)
             changes.releases_changed.append(rid)
     session.flush()  # release rows first: revisions reference them
-    session.add_all(_revision(row, now) for row in touched)
+    session.add_all(revision_of(row, now) for row in touched)
     for rid in deleting:
         row = rows[rid]
         row.deleted = True
@@ -252,7 +252,8 @@ def _update_release_row(row: ReleaseRow, loaded: LoadedRelease, now: datetime) -
     row.updated_at = now
 
 
-def _revision(row: ReleaseRow, now: datetime) -> ReleaseRevision:
+def revision_of(row: ReleaseRow, now: datetime) -> ReleaseRevision:
+    """The history row recording ``row`` as it is now."""
     return ReleaseRevision(
         release_id=row.id,
         revision=row.revision,

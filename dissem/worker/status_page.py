@@ -33,16 +33,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Row, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dissem.config.models import LoadedConfig
+from dissem.reports.html import TEMPLATES
 from dissem.settings import Settings
 from dissem.store.models import ChannelRow, Post, PostState, ReleaseRow
 from dissem.store.queue_sql import PAUSED_FOREVER
@@ -78,14 +77,6 @@ _TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-_TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
-_env = Environment(
-    loader=FileSystemLoader(_TEMPLATES),
-    autoescape=select_autoescape(["html", "j2"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -234,7 +225,7 @@ class StatusPage:
     def render(self, now: datetime) -> str:
         """The page as of ``now``."""
         data = self.read(now)
-        return _env.get_template("status.html.j2").render(**data)
+        return TEMPLATES.get_template("status.html.j2").render(**data)
 
     def read(self, now: datetime) -> dict[str, Any]:
         """What the page shows, as plain data (one read transaction)."""
